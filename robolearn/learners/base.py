@@ -1,0 +1,271 @@
+"""The API every learner shares: config, device, train/evaluate, checkpoint/resume, logging.
+
+A learner is built from a gymnasium env, a config dataclass and a device. `train(total_steps)` may be
+called repeatedly; `save(path)` writes everything needed to continue bit-for-bit (networks, optimisers,
+normalisers, buffers, RNG states, step counters) atomically; `Learner.load(path, env)` restores it.
+`policy()` returns the deterministic torch module that export turns into ONNX.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import hashlib
+import io
+import os
+import random
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, TypeVar
+
+import numpy as np
+import torch
+import yaml
+
+CHECKPOINT_FORMAT = "robolearn-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class ConfigError(ValueError):
+    """A learner config has an unknown field, a wrong type or a value out of range."""
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is corrupt, of another format, or does not match the env or learner."""
+
+
+C = TypeVar("C", bound="LearnerConfig")
+
+
+@dataclasses.dataclass
+class LearnerConfig:
+    """Base for learner configs. Subclasses add fields and override `validate` for ranges."""
+
+    seed: int = 0
+    checkpoint_every: int = 10_000  # env steps between checkpoints when a run folder is given
+    log_every: int = 1_000
+    torch_threads: int = 1  # one thread is fastest for small nets on a loaded CPU; raise it on a robot
+
+    def validate(self) -> None:
+        if self.checkpoint_every <= 0 or self.log_every <= 0:
+            raise ConfigError("checkpoint_every and log_every must be > 0")
+        if self.torch_threads <= 0:
+            raise ConfigError("torch_threads must be > 0")
+
+    @classmethod
+    def from_dict(cls: type[C], data: Mapping[str, Any] | None, source: str = "config") -> C:
+        data = dict(data or {})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise ConfigError(f"{source}: unknown field(s) {unknown} for {cls.__name__}; known: {sorted(fields)}")
+        defaults = cls()
+        kwargs = {}
+        for name, value in data.items():
+            default = getattr(defaults, name)
+            kwargs[name] = _coerce(value, default, f"{source}: {name}")
+        config = cls(**kwargs)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_yaml(cls: type[C], path: str | os.PathLike) -> C:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path}: expected a mapping of field: value")
+        return cls.from_dict(data, str(path))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if isinstance(default, (tuple, list)):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return type(default)(value)
+    return value
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """`auto` picks CUDA when present; `cuda`/`cuda:N` fail clearly when it is not."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ConfigError(f"device {device!r} is not valid: use cpu, cuda, cuda:N or auto") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but this torch build sees no CUDA GPU; use --device cpu")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def rng_state() -> dict:
+    return {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> str:
+    """Write atomically (temp file + rename) so a crash mid-write never leaves a broken checkpoint.
+
+    Returns the SHA-256 of the file, which export records as the policy's provenance.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}, buffer)
+    data = buffer.getvalue()
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        # weights_only=False: checkpoints hold numpy RNG state and config dicts. Only load files you made.
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a damaged file
+        raise CheckpointError(f"{path} is not a readable robolearn checkpoint ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a robolearn checkpoint (no '{CHECKPOINT_FORMAT}' header)")
+    if data.get("version") != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {data.get('version')} is not supported "
+                              f"(this robolearn reads {CHECKPOINT_VERSION})")
+    data["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return data
+
+
+class Learner(abc.ABC):
+    """Common shape of every learner. Subclasses register themselves by `algo` name."""
+
+    algo: ClassVar[str] = ""
+    config_class: ClassVar[type[LearnerConfig]] = LearnerConfig
+    registry: ClassVar[dict[str, type["Learner"]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.algo:
+            Learner.registry[cls.algo] = cls
+
+    def __init__(self, env, config: LearnerConfig | None = None, device: str | torch.device = "auto") -> None:
+        self.config = config if config is not None else self.config_class()
+        if not isinstance(self.config, self.config_class):
+            raise ConfigError(f"{type(self).__name__} takes a {self.config_class.__name__}, "
+                              f"got {type(self.config).__name__}")
+        self.config.validate()
+        self.env = env
+        self.device = resolve_device(device)
+        torch.set_num_threads(self.config.torch_threads)
+        self.check_spaces(env.observation_space, env.action_space)
+
+    @abc.abstractmethod
+    def check_spaces(self, observation_space, action_space) -> None:
+        """Raise ConfigError if this learner cannot handle these spaces."""
+
+    @abc.abstractmethod
+    def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
+        """Train until `total_steps` env steps in total (resuming counts); returns a summary."""
+
+    @abc.abstractmethod
+    def act(self, observation: Any, deterministic: bool = True) -> np.ndarray:
+        """Action in [-1, 1]^n for one observation."""
+
+    @abc.abstractmethod
+    def state_dict(self) -> dict:
+        """Everything needed to resume exactly."""
+
+    @abc.abstractmethod
+    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+    @abc.abstractmethod
+    def policy(self) -> torch.nn.Module:
+        """The deterministic policy as a module mapping raw observations to actions in [-1, 1]^n
+        (observation normalisation included), for export."""
+
+    def save(self, path: str | os.PathLike) -> str:
+        return save_checkpoint(path, {
+            "algo": self.algo,
+            "config": self.config.to_dict(),
+            "observation_space": _space_signature(self.env.observation_space),
+            "action_space": _space_signature(self.env.action_space),
+            "env_id": getattr(getattr(self.env, "spec", None), "id", None),
+            "state": self.state_dict(),
+            "rng": rng_state(),
+        })
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env, device: str | torch.device = "auto") -> "Learner":
+        data = load_checkpoint(path)
+        algo = data.get("algo")
+        learner_cls = Learner.registry.get(algo)
+        if learner_cls is None:
+            raise CheckpointError(f"{path}: unknown algo {algo!r}; known: {sorted(Learner.registry)}")
+        if cls is not Learner and learner_cls is not cls:
+            raise CheckpointError(f"{path} holds a {algo!r} learner, not {cls.algo!r}")
+        for key, space in (("observation_space", env.observation_space), ("action_space", env.action_space)):
+            if data[key] != _space_signature(space):
+                raise CheckpointError(f"{path}: checkpoint {key} {data[key]} does not match the env's "
+                                      f"{_space_signature(space)}")
+        config = learner_cls.config_class.from_dict(data["config"], f"{path} config")
+        learner = learner_cls(env, config, device)
+        learner.load_state_dict(data["state"])
+        set_rng_state(data["rng"])
+        return learner
+
+
+def _space_signature(space) -> dict:
+    import gymnasium as gym
+
+    if isinstance(space, gym.spaces.Dict):
+        return {k: _space_signature(v) for k, v in space.spaces.items()}
+    if isinstance(space, gym.spaces.Box):
+        return {"shape": list(space.shape), "dtype": str(space.dtype)}
+    return {"type": type(space).__name__}

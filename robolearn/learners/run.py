@@ -1,0 +1,129 @@
+"""What every training run shares: a run folder, TensorBoard scalars, a CSV, a PNG learning curve,
+periodic checkpoints, progress display, and deterministic evaluation.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+class RunLogger:
+    """Scalars to TensorBoard event files and `metrics.csv` in `run_dir`; `plot()` writes `learning_curve.png`.
+
+    With `run_dir=None` it only keeps values in memory (tests, benchmarks).
+    """
+
+    def __init__(self, run_dir: str | os.PathLike | None) -> None:
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        self._writer = None
+        self._csv = None
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+            new = not (self.run_dir / "metrics.csv").exists()
+            self._csv_file = open(self.run_dir / "metrics.csv", "a", newline="")
+            self._csv = csv.writer(self._csv_file)
+            if new:
+                self._csv.writerow(["step", "name", "value"])
+
+    def log(self, step: int, **scalars: float) -> None:
+        for name, value in scalars.items():
+            value = float(value)
+            self.history.setdefault(name, []).append((int(step), value))
+            if self._writer is not None:
+                self._writer.add_scalar(name, value, int(step))
+                self._csv.writerow([int(step), name, value])
+
+    def flush(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+            self._csv_file.flush()
+
+    def plot(self, key: str = "eval/return", title: str = "") -> Path | None:
+        """Learning curve of `key` (falls back to `train/episode_return`) as PNG; returns its path."""
+        if self.run_dir is None:
+            return None
+        series = self.history.get(key) or self.history.get("train/episode_return")
+        if not series:
+            series = _read_csv_series(self.run_dir / "metrics.csv", key)
+        if not series:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        steps, values = zip(*series)
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(steps, values, marker="o" if len(steps) < 30 else None)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel(key)
+        ax.set_title(title or key)
+        ax.grid(alpha=0.3)
+        path = self.run_dir / "learning_curve.png"
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._csv_file.close()
+            self._writer = None
+
+
+def _read_csv_series(path: Path, key: str) -> list[tuple[int, float]]:
+    if not path.exists():
+        return []
+    with open(path) as fh:
+        return [(int(r["step"]), float(r["value"])) for r in csv.DictReader(fh) if r["name"] == key]
+
+
+def progress_bar(total: int, initial: int = 0, enabled: bool = True, desc: str = "train"):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, dynamic_ncols=True, leave=False)
+
+
+def evaluate_policy(env, act: Callable[[Any], np.ndarray], episodes: int = 5, seed: int = 10_000) -> dict:
+    """Deterministic evaluation on its own env instance: mean/std return, episode length, safety stops."""
+    returns, lengths, stops = [], [], 0
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        done, total, n = False, 0.0, 0
+        while not done:
+            obs, reward, terminated, truncated, info = env.step(act(obs))
+            total += float(reward)
+            n += 1
+            stops += int(bool(info.get("safety_stopped", False)))
+            done = terminated or truncated
+        returns.append(total)
+        lengths.append(n)
+    return {
+        "return_mean": float(np.mean(returns)),
+        "return_std": float(np.std(returns)),
+        "returns": [float(r) for r in returns],
+        "length_mean": float(np.mean(lengths)),
+        "safety_stops": stops,
+    }
+
+
+def due(step: int, every: int) -> bool:
+    return every > 0 and step > 0 and step % every == 0
+
+
+def finite_or_raise(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise FloatingPointError(f"{name} became {value}: training diverged; lower the learning rate or resume "
+                                 f"from the last checkpoint")
+    return value

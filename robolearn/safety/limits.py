@@ -1,0 +1,239 @@
+"""Safety limits as data, loaded and validated from a robot's `calibration/<robot>/limits.yaml`.
+
+Schema (version 1)::
+
+    schema_version: 1
+    robot: so101_arm
+    command_kind: joint_position        # joint_position | joint_velocity | joint_effort | twist
+    control_rate_hz: 50
+    watchdog_timeout_s: 0.5             # no fresh command for this long: stop
+    stale_observation_s: 0.2            # newest observation older than this: stop
+    commands:                           # one entry per action element, in action order
+      - name: shoulder_pan
+        low: -1.9                       # absolute command limits
+        high: 1.9
+        max_step: 0.1                   # largest change of the command in one control step (rate limit)
+        position: [-2.0, 2.0]           # optional: measured-position limits (velocity/effort commands)
+        effort: 3.0                     # optional: |measured effort| above this latches the e-stop
+    workspace:                          # optional box on the point the robot's workspace model reports
+      low: [-0.4, -0.4, 0.0]
+      high: [0.4, 0.4, 0.5]
+
+Every problem is reported with the file and the field, so a user knows what to fix.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import yaml
+
+from robolearn.spec import CommandKind
+
+SCHEMA_VERSION = 1
+
+
+class LimitsError(ValueError):
+    """A limits file is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class CommandLimit:
+    name: str
+    low: float
+    high: float
+    max_step: float = math.inf
+    position: tuple[float, float] | None = None
+    effort: float | None = None
+
+
+@dataclass(frozen=True)
+class SafetyLimits:
+    robot: str
+    command_kind: CommandKind
+    control_rate_hz: float
+    commands: tuple[CommandLimit, ...]
+    watchdog_timeout_s: float = 0.5
+    stale_observation_s: float = 0.25
+    workspace_low: np.ndarray | None = None
+    workspace_high: np.ndarray | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.commands)
+
+    @property
+    def low(self) -> np.ndarray:
+        return np.array([c.low for c in self.commands], dtype=np.float64)
+
+    @property
+    def high(self) -> np.ndarray:
+        return np.array([c.high for c in self.commands], dtype=np.float64)
+
+    @property
+    def max_step(self) -> np.ndarray:
+        return np.array([c.max_step for c in self.commands], dtype=np.float64)
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "<dict>") -> "SafetyLimits":
+        return _parse(data, source)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> "SafetyLimits":
+        path = Path(path)
+        if not path.is_file():
+            raise LimitsError(
+                f"limits file {path} does not exist; create it (see calibration/README.md for the schema) "
+                f"or pass the path of the robot's limits.yaml"
+            )
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise LimitsError(f"{path}: not valid YAML: {exc}") from exc
+        return _parse(data, str(path))
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "robot": self.robot,
+            "command_kind": self.command_kind.value,
+            "control_rate_hz": self.control_rate_hz,
+            "watchdog_timeout_s": self.watchdog_timeout_s,
+            "stale_observation_s": self.stale_observation_s,
+            "commands": [],
+        }
+        for c in self.commands:
+            entry: dict[str, Any] = {"name": c.name, "low": c.low, "high": c.high}
+            if math.isfinite(c.max_step):
+                entry["max_step"] = c.max_step
+            if c.position is not None:
+                entry["position"] = list(c.position)
+            if c.effort is not None:
+                entry["effort"] = c.effort
+            out["commands"].append(entry)
+        if self.workspace_low is not None:
+            out["workspace"] = {"low": self.workspace_low.tolist(), "high": self.workspace_high.tolist()}
+        return out
+
+
+def calibration_dir() -> Path:
+    """Where per-robot calibration lives: $ROBOLEARN_CALIBRATION_DIR, else the repository's calibration/."""
+    env = os.environ.get("ROBOLEARN_CALIBRATION_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "calibration"
+
+
+def load_robot_limits(robot: str, path: str | os.PathLike | None = None) -> SafetyLimits:
+    """Load the limits of `robot` from `path` or from `calibration/<robot>/limits.yaml`."""
+    limits = SafetyLimits.from_yaml(path if path is not None else calibration_dir() / robot / "limits.yaml")
+    if limits.robot != robot:
+        raise LimitsError(
+            f"limits file is for robot {limits.robot!r}, not {robot!r}: refusing to drive one robot with "
+            f"another's limits"
+        )
+    return limits
+
+
+def _number(value: Any, where: str, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise LimitsError(f"{where}: expected a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise LimitsError(f"{where}: must be finite, got {value}")
+    if positive and value <= 0:
+        raise LimitsError(f"{where}: must be > 0, got {value}")
+    return value
+
+
+def _pair(value: Any, where: str) -> tuple[float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise LimitsError(f"{where}: expected [low, high], got {value!r}")
+    lo, hi = _number(value[0], f"{where}[0]"), _number(value[1], f"{where}[1]")
+    if lo > hi:
+        raise LimitsError(f"{where}: low {lo} is above high {hi}")
+    return lo, hi
+
+
+_TOP_KEYS = {
+    "schema_version", "robot", "command_kind", "control_rate_hz", "watchdog_timeout_s",
+    "stale_observation_s", "commands", "workspace",
+}
+_COMMAND_KEYS = {"name", "low", "high", "max_step", "position", "effort"}
+
+
+def _parse(data: Any, source: str) -> SafetyLimits:
+    if not isinstance(data, Mapping):
+        raise LimitsError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise LimitsError(f"{source}: unknown keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}")
+    for key in ("schema_version", "robot", "command_kind", "control_rate_hz", "commands"):
+        if key not in data:
+            raise LimitsError(f"{source}: missing required key {key!r}")
+    if data["schema_version"] != SCHEMA_VERSION:
+        raise LimitsError(
+            f"{source}: schema_version {data['schema_version']!r} is not supported (this robolearn reads "
+            f"{SCHEMA_VERSION}); re-run calibration or migrate the file"
+        )
+    try:
+        kind = CommandKind(data["command_kind"])
+    except ValueError:
+        raise LimitsError(
+            f"{source}: command_kind {data['command_kind']!r} unknown; use one of {[k.value for k in CommandKind]}"
+        ) from None
+    commands = data["commands"]
+    if not isinstance(commands, list) or not commands:
+        raise LimitsError(f"{source}: 'commands' must be a non-empty list")
+    parsed: list[CommandLimit] = []
+    for i, entry in enumerate(commands):
+        where = f"{source}: commands[{i}]"
+        if not isinstance(entry, Mapping):
+            raise LimitsError(f"{where}: expected a mapping")
+        bad = set(entry) - _COMMAND_KEYS
+        if bad:
+            raise LimitsError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_COMMAND_KEYS)}")
+        for key in ("name", "low", "high"):
+            if key not in entry:
+                raise LimitsError(f"{where}: missing {key!r}")
+        low, high = _pair([entry["low"], entry["high"]], f"{where} low/high")
+        parsed.append(
+            CommandLimit(
+                name=str(entry["name"]),
+                low=low,
+                high=high,
+                max_step=_number(entry["max_step"], f"{where}.max_step", positive=True)
+                if "max_step" in entry else math.inf,
+                position=_pair(entry["position"], f"{where}.position") if "position" in entry else None,
+                effort=_number(entry["effort"], f"{where}.effort", positive=True) if "effort" in entry else None,
+            )
+        )
+    names = [c.name for c in parsed]
+    if len(set(names)) != len(names):
+        raise LimitsError(f"{source}: duplicate command names in {names}")
+    ws_low = ws_high = None
+    if "workspace" in data:
+        ws = data["workspace"]
+        if not isinstance(ws, Mapping) or set(ws) != {"low", "high"}:
+            raise LimitsError(f"{source}: workspace must be a mapping with exactly 'low' and 'high'")
+        ws_low = np.array([_number(v, f"{source}: workspace.low") for v in ws["low"]])
+        ws_high = np.array([_number(v, f"{source}: workspace.high") for v in ws["high"]])
+        if ws_low.shape != ws_high.shape or np.any(ws_low > ws_high):
+            raise LimitsError(f"{source}: workspace low/high must have equal length and low <= high")
+    return SafetyLimits(
+        robot=str(data["robot"]),
+        command_kind=kind,
+        control_rate_hz=_number(data["control_rate_hz"], f"{source}: control_rate_hz", positive=True),
+        commands=tuple(parsed),
+        watchdog_timeout_s=_number(data.get("watchdog_timeout_s", 0.5), f"{source}: watchdog_timeout_s",
+                                   positive=True),
+        stale_observation_s=_number(data.get("stale_observation_s", 0.25), f"{source}: stale_observation_s",
+                                    positive=True),
+        workspace_low=ws_low,
+        workspace_high=ws_high,
+    )
