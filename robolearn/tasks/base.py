@@ -31,9 +31,17 @@ class Task(abc.ABC):
     robot_name: str = ""  # the robot model this task is written for
     max_episode_steps: int = 200
 
-    @abc.abstractmethod
     def feature_size(self, spec: RobotSpec) -> int:
         """Length of the flat feature vector `features` returns."""
+        return sum(size for _, size in self.feature_layout(spec))
+
+    @abc.abstractmethod
+    def feature_layout(self, spec: RobotSpec) -> list[tuple[str, int]]:
+        """Names and sizes of the blocks of `features`, in order (e.g. [("joint_pos", 6), ("target", 3)]).
+
+        Export writes this into the ONNX metadata and uses it to find robot state (e.g. "joint_pos") when
+        a command is relative to the measured state.
+        """
 
     @abc.abstractmethod
     def features(self, obs: Observation) -> np.ndarray:
