@@ -1,0 +1,86 @@
+"""Limits files: every malformed input is refused with a message that names the problem."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from robolearn.safety import LimitsError, SafetyLimits, load_robot_limits
+from robolearn.spec import CommandKind
+
+GOOD = {
+    "schema_version": 1,
+    "robot": "bot",
+    "command_kind": "twist",
+    "control_rate_hz": 20,
+    "commands": [
+        {"name": "linear_x", "low": -0.5, "high": 0.5, "max_step": 0.05},
+        {"name": "angular_z", "low": -2, "high": 2},
+    ],
+    "workspace": {"low": [-3, -3], "high": [3, 3]},
+}
+
+
+def write(tmp_path, data, name="limits.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_round_trip(tmp_path):
+    limits = SafetyLimits.from_yaml(write(tmp_path, GOOD))
+    assert limits.command_kind is CommandKind.TWIST
+    assert limits.names == ("linear_x", "angular_z")
+    assert limits.max_step[1] == float("inf")
+    again = SafetyLimits.from_dict(limits.to_dict())
+    assert again.names == limits.names and again.low.tolist() == limits.low.tolist()
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.pop("commands"), "missing required key 'commands'"),
+        (lambda d: d.update(schema_version=0), "schema_version 0 is not supported"),
+        (lambda d: d.update(command_kind="teleport"), "command_kind 'teleport' unknown"),
+        (lambda d: d.update(extra=1), r"unknown keys \['extra'\]"),
+        (lambda d: d["commands"][0].update(low=1.0), "low 1.0 is above high 0.5"),
+        (lambda d: d["commands"][0].update(max_step=-1), "max_step: must be > 0"),
+        (lambda d: d["commands"][0].update(high=float("nan")), "must be finite"),
+        (lambda d: d["commands"][1].update(name="linear_x"), "duplicate command names"),
+        (lambda d: d["commands"][0].update(low="zero"), "expected a number"),
+        (lambda d: d.update(control_rate_hz=0), "control_rate_hz: must be > 0"),
+        (lambda d: d.update(workspace={"low": [1, 1], "high": [0, 0]}), "workspace low/high"),
+        (lambda d: d.update(commands=[]), "non-empty list"),
+    ],
+)
+def test_malformed_files_are_refused_with_the_reason(tmp_path, mutate, message):
+    data = yaml.safe_load(yaml.safe_dump(GOOD))
+    mutate(data)
+    with pytest.raises(LimitsError, match=message):
+        SafetyLimits.from_yaml(write(tmp_path, data))
+
+
+def test_missing_file_says_where_and_what_to_do(tmp_path):
+    with pytest.raises(LimitsError, match="does not exist.*limits.yaml"):
+        SafetyLimits.from_yaml(tmp_path / "nope.yaml")
+
+
+def test_not_yaml(tmp_path):
+    with pytest.raises(LimitsError, match="not valid YAML"):
+        SafetyLimits.from_yaml(write(tmp_path, "commands: [unclosed"))
+    with pytest.raises(LimitsError, match="mapping at the top level"):
+        SafetyLimits.from_yaml(write(tmp_path, "- 1\n- 2\n"))
+
+
+def test_another_robots_limits_are_refused(tmp_path):
+    path = write(tmp_path, GOOD)
+    with pytest.raises(LimitsError, match="for robot 'bot', not 'other'"):
+        load_robot_limits("other", path)
+    assert load_robot_limits("bot", path).robot == "bot"
+
+
+def test_calibration_dir_override(tmp_path, monkeypatch):
+    (tmp_path / "bot").mkdir()
+    write(tmp_path / "bot", GOOD)
+    monkeypatch.setenv("ROBOLEARN_CALIBRATION_DIR", str(tmp_path))
+    assert load_robot_limits("bot").control_rate_hz == 20
