@@ -84,16 +84,18 @@ class Robot(abc.ABC):
         self.safety.update_observation(obs)
         return obs
 
-    def send_action(self, action: np.ndarray) -> np.ndarray:
+    def send_action(self, action: np.ndarray, command_time: float | None = None) -> np.ndarray:
         """Filter `action` through the safety layer, send it, and return what was sent.
 
         A wrong shape raises ValueError (a programming error). A NaN, a limit violation, an e-stop or a
         stale observation is handled by the safety layer: the robot stops or the command is clipped, and
         the intervention is counted in `self.safety.counts` and kept in `self.last_decision`.
+        `command_time` (robot clock, default now) is when the command was issued or received, so that a
+        driver applying a queued command lets the watchdog and the post-reset freshness check see its age.
         """
         self._require_connected()
         command = self.spec.check_command(action)
-        decision = self.safety.filter(command, self.now())
+        decision = self.safety.filter(command, self.now(), command_time)
         self.last_decision = decision
         self._write(decision.command)
         return self._applied(decision)

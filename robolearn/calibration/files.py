@@ -20,8 +20,11 @@ class CalibrationError(ValueError):
     """A calibration file is missing, malformed, from another robot, or from an older schema."""
 
 
-def load_calibration_yaml(path: str | os.PathLike, kind: str) -> dict[str, Any]:
-    """Load `path`, check it is a calibration of `kind` with the current schema, and return the mapping."""
+def load_calibration_yaml(path: str | os.PathLike, kind: str, allow_example: bool = False) -> dict[str, Any]:
+    """Load `path`, check it is a calibration of `kind` with the current schema, and return the mapping.
+
+    Files marked `example: true` (the documented samples in calibration/) hold no real robot's numbers and
+    are refused unless `allow_example`."""
     path = Path(path)
     if not path.is_file():
         raise CalibrationError(
@@ -42,6 +45,10 @@ def load_calibration_yaml(path: str | os.PathLike, kind: str) -> dict[str, Any]:
         )
     if data.get("kind") != kind:
         raise CalibrationError(f"{path}: is a {data.get('kind')!r} calibration, expected {kind!r}")
+    if data.get("example") and not allow_example:
+        raise CalibrationError(
+            f"{path} is an example file, not the calibration of a real robot: run `robolearn calibrate "
+            f"{_command_for(kind)}` to write yours")
     return dict(data)
 
 

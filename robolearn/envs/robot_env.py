@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 
 from robolearn.robot import Robot
+from robolearn.spec import Observation
 from robolearn.tasks.base import Task
 
 
@@ -45,6 +46,14 @@ class RobotEnv(gym.Env):
         self._obs = None
         self._steps = 0
         self.robot.connect()
+
+    @property
+    def last_observation(self) -> Observation | None:
+        """The robot observation behind the latest returned features (None before the first reset).
+
+        Export uses it to check the in-graph command mapping against `task.action_to_command`.
+        """
+        return self._obs
 
     def _policy_obs(self, obs) -> Any:
         features = np.asarray(self.task.features(obs), dtype=np.float32)

@@ -23,8 +23,18 @@ class RunningMeanStd:
     def update(self, batch: np.ndarray) -> None:
         if self.frozen:
             return
-        batch = np.asarray(batch, dtype=np.float64).reshape(-1, *self.mean.shape)
-        b_mean, b_var, b_count = batch.mean(0), batch.var(0), batch.shape[0]
+        batch = np.asarray(batch, dtype=np.float64)
+        if not np.isfinite(batch).all():
+            # One NaN would poison the statistics, and with them every later action, for good.
+            raise ValueError("normaliser got a NaN/inf observation; check the sensor or the task's features")
+        if batch.shape == self.mean.shape:
+            # One sample per env step is the common case (incremental learners): skip the batch reductions.
+            b_mean, b_var, b_count = batch, 0.0, 1
+        else:
+            if batch.ndim != self.mean.ndim + 1 or batch.shape[1:] != self.mean.shape:
+                raise ValueError(f"normaliser expects samples of shape {self.mean.shape} or a batch "
+                                 f"(N, {', '.join(map(str, self.mean.shape))}), got {batch.shape}")
+            b_mean, b_var, b_count = batch.mean(0), batch.var(0), batch.shape[0]
         delta = b_mean - self.mean
         total = self.count + b_count
         self.mean = self.mean + delta * b_count / total

@@ -110,10 +110,15 @@ class SafetyController:
         self._last_command = None
 
     def reset(self, now: float) -> None:
-        """Clear the e-stop. Commands issued at or before `now` stay rejected: the caller must send a fresh one."""
+        """Clear the e-stop. Commands issued at or before `now` stay rejected: the caller must send a fresh one.
+
+        `now` also restarts the clock check: a simulation rebuilt at reset starts its clock again at 0.
+        """
         self.estopped = False
         self.estop_reason = ""
         self._reset_time = float(now)
+        if self._last_now is not None and now < self._last_now:
+            self._last_now = float(now)
         self._last_command = None
         self._last_command_time = None
 
@@ -186,6 +191,11 @@ class SafetyController:
         if stop is not None:
             return stop
         return SafetyDecision(self._last_command.copy(), False, ())
+
+    @property
+    def workspace(self) -> WorkspaceModel | None:
+        """The workspace model, so another controller for the same robot (e.g. a client's mirror) can share it."""
+        return self._workspace
 
     def stop_command(self) -> np.ndarray | None:
         """The command that stops the robot: hold the measured position, or zero."""

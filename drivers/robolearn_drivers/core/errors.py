@@ -5,5 +5,5 @@ class ConfigurationError(ValueError):
     """A node parameter or a file it names is wrong; the message says which and what to do."""
 
 
-class MalformedCommandError(ValueError):
-    """A command message cannot be interpreted (wrong length, unknown names); it is rejected and counted."""
+class MalformedMessageError(ValueError):
+    """A message cannot be interpreted (wrong length, unknown names); a command is rejected and counted."""

@@ -19,6 +19,7 @@ class DriverParams:
     use_sim: bool = False
     port: str = ""
     calibration_file: str = ""
+    limits_file: str = ""  # "": calibration/<robot>/limits.yaml
     control_rate_hz: float = 0.0  # 0: the rate in the robot's limits.yaml
     sim_seed: int = 0
     diagnostics_period_s: float = 0.5
@@ -34,6 +35,7 @@ class DriverParams:
             use_sim=bool(values.get("use_sim", False)),
             port=str(values.get("port", "") or ""),
             calibration_file=str(values.get("calibration_file", "") or ""),
+            limits_file=str(values.get("limits_file", "") or ""),
             control_rate_hz=_float(values.get("control_rate_hz", 0.0), "control_rate_hz"),
             sim_seed=int(values.get("sim_seed", 0)),
             diagnostics_period_s=_float(values.get("diagnostics_period_s", 0.5), "diagnostics_period_s"),
@@ -51,6 +53,11 @@ class DriverParams:
         if not math.isfinite(self.diagnostics_period_s) or self.diagnostics_period_s <= 0:
             raise ConfigurationError(
                 f"parameter diagnostics_period_s={self.diagnostics_period_s} must be a positive number of seconds"
+            )
+        if self.limits_file and not Path(self.limits_file).is_file():
+            raise ConfigurationError(
+                f"limits file {self.limits_file} does not exist: fix the limits_file parameter, or leave it empty "
+                f"for calibration/{self.robot_model}/limits.yaml"
             )
         if not self.use_sim:
             if not self.calibration_file:

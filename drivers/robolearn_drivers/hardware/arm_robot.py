@@ -1,0 +1,185 @@
+"""A serial-bus servo arm (SO-101 / Koch class) as a `robolearn.robot.Robot`.
+
+Joint positions in radians go through the motor calibration to ticks and back. Layers of protection:
+the SafetyController filters every command (in `Robot.send_action`); the calibrated range is written into
+each servo's own limit registers at connect, so the firmware enforces it too; commands are clamped to the
+calibrated range in software as well. Torque is only switched on by the first command, after the goal
+register holds that command, and it is switched off on disconnect and on any bus error or servo fault;
+it stays off while the e-stop is latched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Sequence
+
+import numpy as np
+
+from robolearn.calibration.files import CalibrationError
+from robolearn.calibration.motors import ArmCalibration, MotorCalibration
+from robolearn.safety import SafetyController
+from robolearn.safety.controller import OVERLOAD
+from robolearn.robot import Robot
+from robolearn.spec import CommandKind, Observation, RobotSpec
+from robolearn_drivers.hardware.errors import HardwareError, MotorFaultError, StaleFrameError
+from robolearn_drivers.hardware.motor_bus import MotorBus
+from robolearn_drivers.hardware.timing import TickClock
+
+log = logging.getLogger(__name__)
+
+BUS_FAULT = "bus_fault"
+CAMERA_STALE = "camera_stale"
+
+
+def arm_spec(safety: SafetyController, image_shape: tuple[int, int, int] | None = None) -> RobotSpec:
+    """The arm's spec from its limits file: same command names, limits and rate as the simulated arm."""
+    limits = safety.limits
+    n = len(limits.names)
+    return RobotSpec(
+        name=limits.robot, command_kind=CommandKind.JOINT_POSITION, command_names=limits.names,
+        command_low=limits.low, command_high=limits.high, control_rate_hz=limits.control_rate_hz,
+        observation_shapes={"joint_pos": (n,), "joint_vel": (n,), "joint_effort": (n,)},
+        joint_names=limits.names, image_shape=image_shape,
+    )
+
+
+class ServoArmRobot(Robot):
+    def __init__(self, bus: MotorBus, calibration: ArmCalibration, safety: SafetyController,
+                 camera=None, home: Sequence[float] | None = None, home_timeout_s: float = 10.0) -> None:
+        if safety.limits.command_kind is not CommandKind.JOINT_POSITION:
+            raise ValueError(f"{safety.limits.robot}: a servo arm takes joint_position commands, the limits file "
+                             f"says {safety.limits.command_kind.value}")
+        if calibration.robot != safety.limits.robot:
+            raise CalibrationError(
+                f"calibration is for robot {calibration.robot!r} but the limits are for {safety.limits.robot!r}: "
+                f"refusing to drive one robot with another's calibration")
+        image_shape = tuple(camera.frame_shape) if camera is not None else None
+        super().__init__(arm_spec(safety, image_shape), safety)
+        self.motors: tuple[MotorCalibration, ...] = calibration.for_joints(self.spec.joint_names)
+        for motor in self.motors:
+            model = bus.model(motor.model)
+            if model.resolution != motor.resolution:
+                raise CalibrationError(
+                    f"{motor.name}: calibrated with {motor.resolution} ticks/turn but {motor.model} has "
+                    f"{model.resolution}: re-run `robolearn calibrate motors`")
+        for motor, low, high in zip(self.motors, self.spec.command_low, self.spec.command_high):
+            lo, hi = motor.range_radians
+            if low < lo - 1e-6 or high > hi + 1e-6:
+                log.warning("%s: limits [%.2f, %.2f] rad exceed the recorded range [%.2f, %.2f] rad; commands are "
+                            "clamped to the recorded range", motor.name, low, high, lo, hi)
+        self.bus = bus
+        self.camera = camera
+        self.home = None if home is None else np.asarray(home, dtype=np.float64)
+        self.home_timeout_s = home_timeout_s
+        self._ids = [m.id for m in self.motors]
+        self._torque_on = False
+        self._ticks = TickClock(self.spec.control_period_s)
+
+    # ------------------------------------------------------------------------------ primitives
+    def _connect(self) -> None:
+        self.bus.open()
+        try:
+            self.bus.check_models({m.id: m.model for m in self.motors})
+            self.bus.set_torque(self._ids, False)
+            for motor in self.motors:
+                self.bus.write_position_limits(motor.id, motor.range_min, motor.range_max)
+            self.bus.read_state(self._ids)
+            if self.camera is not None:
+                self.camera.start()
+                self.camera.wait_for_frame()
+        except BaseException:
+            self._torque_off_quietly()
+            self.bus.close()
+            if self.camera is not None:
+                self.camera.stop()
+            raise
+        self._torque_on = False
+        self._ticks.restart()
+
+    def _disconnect(self) -> None:
+        try:
+            self._torque_off_quietly()
+        finally:
+            self.bus.close()
+            if self.camera is not None:
+                self.camera.stop()
+
+    def _now(self) -> float:
+        return time.monotonic()
+
+    def _read(self) -> Observation:
+        try:
+            states = self.bus.read_state(self._ids)
+        except MotorFaultError as exc:
+            self._fail_safe(OVERLOAD if "overload" in exc.flags else BUS_FAULT)
+            raise
+        except HardwareError:
+            self._fail_safe(BUS_FAULT)
+            raise
+        stamp = self._now()
+        pos = np.array([m.to_radians(states[m.id].position) for m in self.motors])
+        vel = np.array([m.velocity_to_radians(states[m.id].velocity) for m in self.motors])
+        effort = np.array([m.direction * states[m.id].load * self.bus.model(m.model).stall_torque_nm
+                           for m in self.motors])
+        obs = Observation(timestamp=stamp, values={"joint_pos": pos, "joint_vel": vel, "joint_effort": effort})
+        if self.camera is not None:
+            try:
+                obs.image, obs.image_timestamp = self.camera.read()
+            except StaleFrameError:
+                # Holding position is safer than dropping the arm: latch the e-stop, keep torque.
+                self.safety.trigger_estop(CAMERA_STALE)
+                raise
+        return obs
+
+    def _write(self, command: np.ndarray | None) -> None:
+        if command is None or (self.safety.estopped and not self._torque_on):
+            # After a fault torque stays off until the e-stop is explicitly reset: never re-energise by a stop.
+            return
+        goals = {m.id: m.to_ticks(float(q)) for m, q in zip(self.motors, command)}
+        try:
+            self.bus.write_goal_positions(goals)
+            if not self._torque_on:
+                # The goal register already holds this command, so enabling torque cannot jump elsewhere.
+                self.bus.set_torque(self._ids, True)
+                self._torque_on = True
+        except HardwareError:
+            self._fail_safe(BUS_FAULT)
+            raise
+
+    def _advance(self) -> None:
+        self._ticks.wait()
+
+    def _reset(self, seed: int | None, options: dict) -> None:
+        """Move to `options['home']` (or the configured home) under the safety layer; none: stay put."""
+        home = options.get("home", self.home)
+        if home is None or self.safety.estopped:
+            return
+        home = self.spec.check_command(home)
+        obs = self.observe()
+        self.safety.reset(self._now() - 1e-9)
+        deadline = self._now() + self.home_timeout_s
+        while np.max(np.abs(obs["joint_pos"] - home)) > 0.02:
+            if self._now() > deadline:
+                raise HardwareError(
+                    f"{self.spec.name}: did not reach home within {self.home_timeout_s} s (max error "
+                    f"{np.max(np.abs(obs['joint_pos'] - home)):.3f} rad); check for obstacles or a blocked joint")
+            self.send_action(home)
+            if self.last_decision is not None and self.last_decision.stopped:
+                return
+            self.wait()
+            obs = self.observe()
+
+    # --------------------------------------------------------------------------------- helpers
+    def _fail_safe(self, reason: str) -> None:
+        self.safety.trigger_estop(reason)
+        self._torque_off_quietly()
+
+    def _torque_off_quietly(self) -> None:
+        # Best effort: the bus may be the thing that failed, and this runs while another error is raised.
+        try:
+            self.bus.set_torque(self._ids, False)
+        except HardwareError as exc:
+            log.error("%s: could not switch torque off (%s); cut the servo power if the arm is energised",
+                      self.spec.name, exc)
+        self._torque_on = False

@@ -1,0 +1,105 @@
+"""`make_hardware_robot`: build the Robot for a named real robot from its port and calibration files.
+
+Used by the ROS driver node (which only passes parameters through) and by scripts. Nothing here moves
+hardware: the robot connects on `connect()` / `with robot:`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from robolearn.calibration.files import CalibrationError
+from robolearn.calibration.motors import ArmCalibration
+from robolearn.robot import Robot
+from robolearn.safety import SafetyController, SafetyLimits, WorkspaceModel, load_robot_limits
+from robolearn_drivers.hardware.arm_robot import ServoArmRobot
+from robolearn_drivers.hardware.create2 import Create2
+from robolearn_drivers.hardware.create2_robot import Create2Robot
+from robolearn_drivers.hardware.dynamixel import DynamixelBus
+from robolearn_drivers.hardware.feetech import FeetechBus
+from robolearn_drivers.hardware.motor_bus import MotorBus
+
+BUS_CLASSES: dict[str, type[MotorBus]] = {"dynamixel": DynamixelBus, "feetech": FeetechBus}
+BASE_MODELS = {"diffdrive_base": "diffdrive_base", "create2": "diffdrive_base"}
+
+
+def make_hardware_robot(
+    model: str,
+    port: str,
+    calibration: str | os.PathLike | None = None,
+    *,
+    limits: str | os.PathLike | SafetyLimits | None = None,
+    workspace: WorkspaceModel | None = None,
+    on_intervention: Callable[[str, str], None] | None = None,
+    camera: Any = None,
+    **hardware_options: Any,
+) -> Robot:
+    """The real robot `model` on serial `port`.
+
+    `model`: a servo arm with a limits file (e.g. "so101_arm"), or "diffdrive_base" / "create2" (Create 2).
+    `calibration`: the arm's motor calibration YAML (required for arms: an uncalibrated arm is refused).
+    `limits`: a SafetyLimits or a path; default `calibration/<robot>/limits.yaml`.
+    `workspace`: the model for the limits' workspace box; by default the same one the simulated robot uses
+    (gripper-tip forward kinematics for so101_arm, the braking-distance planar model for the base).
+    `hardware_options`: for arms `baudrate`, `retries`, `latency_ms`, `home`; for the base `full_mode`,
+    `sensor_timeout_s`.
+    """
+    robot_name = BASE_MODELS.get(model, model)
+    is_base = robot_name in BASE_MODELS.values()
+    safety_limits = _limits(robot_name, limits)
+    if calibration == "":
+        calibration = None  # an unset ROS parameter arrives as an empty string
+    if not is_base and calibration is None:
+        raise CalibrationError(
+            f"refusing to drive {robot_name!r} without a motor calibration: run `robolearn calibrate motors "
+            f"--robot {robot_name} --port {port}` and pass the file it writes")
+    if workspace is None:
+        workspace = _default_workspace(robot_name, safety_limits, is_base)
+    safety = SafetyController(safety_limits, workspace=workspace, on_intervention=on_intervention)
+    if is_base:
+        base = Create2(port, **_pick(hardware_options, ("full_mode", "sensor_timeout_s"), robot_name))
+        return Create2Robot(base, safety)
+    arm_calibration = ArmCalibration.load(calibration, robot=robot_name)
+    bus_options = _pick(hardware_options, ("baudrate", "retries", "latency_ms", "home"), robot_name)
+    home = bus_options.pop("home", None)
+    bus = BUS_CLASSES[arm_calibration.bus](port, **bus_options)
+    return ServoArmRobot(bus, arm_calibration, safety, camera=camera, home=home)
+
+
+def _limits(robot: str, limits: str | os.PathLike | SafetyLimits | None) -> SafetyLimits:
+    if isinstance(limits, SafetyLimits):
+        if limits.robot != robot:
+            raise CalibrationError(f"limits are for robot {limits.robot!r}, not {robot!r}")
+        return limits
+    return load_robot_limits(robot, Path(limits) if limits is not None else None)
+
+
+def _default_workspace(robot: str, limits: SafetyLimits, is_base: bool) -> WorkspaceModel | None:
+    """The simulated robot's workspace model, so the real robot is boxed in exactly as in simulation."""
+    if limits.workspace_low is None:
+        return None
+    try:
+        if is_base:
+            from robolearn_sim.workspace import PlanarBaseWorkspace
+
+            # Brake at the deceleration the rate limit allows, as the simulated base does.
+            return PlanarBaseWorkspace(max_decel=float(limits.max_step[0] * limits.control_rate_hz))
+        if robot == "so101_arm":
+            from robolearn_sim.kinematics import ArmWorkspace
+
+            return ArmWorkspace()
+    except ImportError as exc:
+        raise ValueError(
+            f"{robot}: its limits set a workspace box, whose model needs robolearn_sim (pip install "
+            f"'robolearn[sim]'): {exc}") from exc
+    raise ValueError(f"{robot}: its limits set a workspace box but no workspace model is known for it: pass "
+                     f"workspace= to make_hardware_robot, or remove the box from its limits.yaml")
+
+
+def _pick(options: dict[str, Any], allowed: tuple[str, ...], robot: str) -> dict[str, Any]:
+    unknown = set(options) - set(allowed)
+    if unknown:
+        raise ValueError(f"{robot}: unknown hardware options {sorted(unknown)}; allowed: {list(allowed)}")
+    return dict(options)

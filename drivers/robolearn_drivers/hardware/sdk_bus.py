@@ -1,0 +1,275 @@
+"""The part of a motor bus shared by the ROBOTIS Dynamixel SDK and the Feetech SDK (a fork of it).
+
+Both SDKs expose the same packet-handler calls (ping, readTxRx, writeTxRx, syncReadTx + readRx,
+syncWriteTxOnly); the register map, value encodings and error bits differ and live in the subclasses.
+What is added here: exclusive port opening with clear errors, flushing stale input before each packet,
+a configurable reply timeout, bounded retries, and fault decoding.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping, TypeVar
+
+from robolearn_drivers.hardware.errors import BusError, ModelMismatchError, PortError
+from robolearn_drivers.hardware.motor_bus import MotorBus, MotorModel, MotorState
+from robolearn_drivers.hardware.serial_port import SERIAL_FAILURES, open_serial, port_error
+
+COMM_SUCCESS = 0  # the same in both SDKs; their failure codes differ (see `sdk`)
+
+T = TypeVar("T")
+Failure = tuple[int, "int | None"]  # SDK result code, and the servo that caused it when known
+
+
+@dataclass(frozen=True)
+class Register:
+    address: int
+    size: int
+
+
+@dataclass(frozen=True)
+class ControlTable:
+    """The registers a bus uses; the state block is read in one sync read."""
+
+    torque_enable: Register
+    goal_position: Register
+    goal_velocity: Register
+    min_position_limit: Register
+    max_position_limit: Register
+    state_block: Register  # contiguous span covering present load, velocity and position
+
+
+class SdkMotorBus(MotorBus):
+    """A MotorBus over a ROBOTIS-style SDK module (`dynamixel_sdk` or `scservo_sdk`)."""
+
+    table: ControlTable
+    sdk: Any  # the SDK module, for its result codes
+
+    def __init__(self, port: str, baudrate: int = 1_000_000, retries: int = 2,
+                 latency_ms: float = 16.0) -> None:
+        super().__init__(port, baudrate)
+        if retries < 0:
+            raise ValueError(f"retries must be >= 0, got {retries}")
+        self.retries = retries
+        # USB serial adapters deliver bytes in bursts every latency-timer period (16 ms on FTDI by default);
+        # the reply timeout is built from it as the SDKs do, but configurable.
+        self.latency_ms = latency_ms
+        self._port_handler: Any = None
+        self._packets: Any = None
+        self.failed_transfers = 0  # retried or failed attempts, for diagnostics
+
+    # ------------------------------------------------------------------------- subclass hooks
+    @abc.abstractmethod
+    def _sdk_port_class(self) -> type: ...
+
+    @abc.abstractmethod
+    def _make_packet_handler(self) -> Any: ...
+
+    @abc.abstractmethod
+    def _sync_read_tx(self, start: int, length: int, ids: list[int]) -> int: ...
+
+    @abc.abstractmethod
+    def _decode_state(self, model: MotorModel, data: list[int]) -> MotorState: ...
+
+    @abc.abstractmethod
+    def _encode_position(self, ticks: int) -> int: ...
+
+    @abc.abstractmethod
+    def _encode_velocity(self, ticks_per_s: float) -> int: ...
+
+    @abc.abstractmethod
+    def _fault(self, motor_id: int, error: int) -> Exception | None:
+        """The exception for a nonzero status error byte (MotorFaultError or BusError), or None if benign."""
+
+    def _write_eeprom(self, motor_id: int, writes: list[tuple[Register, int]]) -> None:
+        for register, value in writes:
+            self._write(motor_id, register, value)
+
+    # ---------------------------------------------------------------------------------- lifetime
+    def open(self) -> None:
+        if self.is_open:
+            return
+        handler = _port_class(self._sdk_port_class())(self.port)
+        handler.latency_ms = self.latency_ms
+        handler.baudrate = self.baudrate
+        if handler.getCFlagBaud(self.baudrate) <= 0:
+            raise ValueError(f"{type(self).__name__}: baud rate {self.baudrate} is not supported by the SDK")
+        handler.setupPort(self.baudrate)
+        self._port_handler = handler
+        self._packets = self._make_packet_handler()
+
+    def close(self) -> None:
+        if self._port_handler is not None:
+            try:
+                self._port_handler.closePort()
+            finally:
+                self._port_handler = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._port_handler is not None and self._port_handler.is_open
+
+    # -------------------------------------------------------------------------------- transfers
+    def ping(self, motor_id: int) -> int:
+        model, _ = self._transfer(f"ping servo {motor_id}", motor_id,
+                                  lambda: self._packets.ping(self._port_handler, motor_id))
+        return int(model)
+
+    def set_torque(self, motor_ids: Iterable[int], enabled: bool) -> None:
+        # One broadcast reaches every servo at the same instant, and a faulted servo (whose replies carry an
+        # error) cannot keep the others from being switched off.
+        self._sync_write(self.table.torque_enable, {i: 1 if enabled else 0 for i in motor_ids})
+
+    def read_state(self, motor_ids: Iterable[int]) -> dict[int, MotorState]:
+        ids = list(motor_ids)
+        unverified = [i for i in ids if i not in self.verified_models]
+        if unverified:
+            raise ModelMismatchError(
+                f"servos {unverified} on {self.port} have not been identified: call check_models() first so "
+                f"that their registers are decoded with the right units")
+        block = self.table.state_block
+
+        def attempt() -> tuple[dict[int, list[int]] | None, Failure | None]:
+            result = self._sync_read_tx(block.address, block.size, ids)
+            if result != COMM_SUCCESS:
+                return None, (result, None)
+            replies: dict[int, list[int]] = {}
+            for motor_id in ids:
+                data, result, error = self._packets.readRx(self._port_handler, motor_id, block.size)
+                if result != COMM_SUCCESS:
+                    return None, (result, motor_id)
+                fault = self._fault(motor_id, error)
+                if fault is not None:
+                    raise fault
+                replies[motor_id] = list(data)
+            return replies, None
+
+        raw = self._retry(f"sync read of servos {ids}", attempt)
+        return {i: self._decode_state(self.verified_models[i], data) for i, data in raw.items()}
+
+    def write_goal_positions(self, goals: Mapping[int, int]) -> None:
+        self._sync_write(self.table.goal_position, {i: self._encode_position(int(v)) for i, v in goals.items()})
+
+    def write_goal_velocities(self, goals: Mapping[int, float]) -> None:
+        self._sync_write(self.table.goal_velocity, {i: self._encode_velocity(v) for i, v in goals.items()})
+
+    def write_position_limits(self, motor_id: int, low: int, high: int) -> None:
+        if low >= high:
+            raise ValueError(f"servo {motor_id}: position limit low {low} must be below high {high}")
+        self._write_eeprom(motor_id, [(self.table.min_position_limit, self._encode_position(low)),
+                                      (self.table.max_position_limit, self._encode_position(high))])
+
+    def read_position_limits(self, motor_id: int) -> tuple[int, int]:
+        return (self._decode_position(self._read(motor_id, self.table.min_position_limit)),
+                self._decode_position(self._read(motor_id, self.table.max_position_limit)))
+
+    # --------------------------------------------------------------------------------- internals
+    def _decode_position(self, raw: int) -> int:
+        return raw
+
+    def _read(self, motor_id: int, register: Register) -> int:
+        data, _ = self._transfer(
+            f"read of register {register.address} on servo {motor_id}", motor_id,
+            lambda: self._packets.readTxRx(self._port_handler, motor_id, register.address, register.size))
+        return int.from_bytes(bytes(data[: register.size]), "little")
+
+    def _write(self, motor_id: int, register: Register, value: int) -> None:
+        data = list(int(value).to_bytes(register.size, "little"))
+        self._transfer(
+            f"write of register {register.address} on servo {motor_id}", motor_id,
+            lambda: (None, *self._packets.writeTxRx(self._port_handler, motor_id, register.address,
+                                                     register.size, data)))
+
+    def _sync_write(self, register: Register, values: Mapping[int, int]) -> None:
+        params: list[int] = []
+        for motor_id, value in values.items():
+            params.append(int(motor_id))
+            params.extend(int(value).to_bytes(register.size, "little"))
+        self._require_open()
+        # A broadcast gets no reply, so there is nothing to retry on: only a transmit failure is reported.
+        result = self._guarded(lambda: self._packets.syncWriteTxOnly(
+            self._port_handler, register.address, register.size, params, len(params)))
+        if result != COMM_SUCCESS:
+            raise BusError(f"sync write to servos {list(values)} on {self.port} failed: "
+                           f"{self._packets.getTxRxResult(result)}")
+
+    def _transfer(self, what: str, motor_id: int, call: Callable[[], tuple]) -> tuple[Any, int]:
+        """Run a single-servo transaction `call` -> (data, result, error) with retries; return (data, error)."""
+
+        def attempt() -> tuple[tuple[Any, int] | None, Failure | None]:
+            data, result, error = call()
+            if result != COMM_SUCCESS:
+                return None, (result, motor_id)
+            fault = self._fault(motor_id, error)
+            if fault is not None:
+                raise fault
+            return (data, error), None
+
+        return self._retry(what, attempt)
+
+    def _retry(self, what: str, attempt: Callable[[], tuple[T | None, Failure | None]]) -> T:
+        """Run `attempt` up to 1 + retries times; it returns (value, None) or (None, (result, servo id))."""
+        self._require_open()
+        failures: list[Failure] = []
+        for _ in range(self.retries + 1):
+            value, failure = self._guarded(attempt)
+            if failure is None:
+                return value  # type: ignore[return-value]
+            self.failed_transfers += 1
+            failures.append(failure)
+        raise BusError(self._describe_failure(what, failures))
+
+    def _describe_failure(self, what: str, failures: list[Failure]) -> str:
+        reasons = []
+        for code, motor_id in failures:
+            text = {self.sdk.COMM_RX_TIMEOUT: "no reply (timeout)",
+                    self.sdk.COMM_RX_CORRUPT: "corrupt reply (bad checksum)"}.get(
+                code, self._packets.getTxRxResult(code).replace("[TxRxResult] ", ""))
+            reasons.append(text if motor_id is None else f"servo {motor_id}: {text}")
+        return (f"{what} on {self.port} failed {len(failures)} times ({'; '.join(reasons)}): check that the "
+                f"servo is powered, its id and baud rate ({self.baudrate}) are right, and the cable is seated")
+
+    def _guarded(self, call: Callable[[], T]) -> T:
+        """Run an SDK call; a serial failure becomes PortError and the SDK's busy flag is always released."""
+        try:
+            return call()
+        except SERIAL_FAILURES as exc:
+            raise port_error(self.port, exc) from exc
+        finally:
+            if self._port_handler is not None:
+                self._port_handler.is_using = False
+
+    def _require_open(self) -> None:
+        if not self.is_open:
+            raise PortError(f"{type(self).__name__} on {self.port} is not open: call open() first")
+
+
+def _port_class(base: type) -> type:
+    """An SDK PortHandler that opens the port exclusively, flushes stale input and has a tunable timeout."""
+
+    class ExclusivePortHandler(base):  # type: ignore[misc, valid-type]
+        latency_ms = 16.0
+
+        def setupPort(self, cflag_baud: int) -> bool:
+            if self.is_open:
+                self.closePort()
+            self.ser = open_serial(self.port_name, self.baudrate, timeout=0)
+            self.is_open = True
+            self.tx_time_per_byte = (1000.0 / self.baudrate) * 10.0
+            return True
+
+        def clearPort(self) -> None:
+            # A reply that arrived after its timeout must not be taken for the answer to the next request.
+            self.ser.reset_input_buffer()
+
+        def setPacketTimeout(self, packet_length: int) -> None:
+            self.packet_start_time = self.getCurrentTime()
+            self.packet_timeout = self.tx_time_per_byte * packet_length + 2.0 * self.latency_ms + 2.0
+
+        def closePort(self) -> None:
+            if self.ser is not None:
+                self.ser.close()
+            self.is_open = False
+
+    return ExclusivePortHandler

@@ -1,0 +1,192 @@
+"""The robot driver node: a Robot (hardware, or PyBullet with use_sim) behind the standard topics.
+
+Publishes joint_states (joint robots) or odom + hazards (bases) at the control rate; takes joint_commands
+(Float64MultiArray) or cmd_vel (Twist); every command goes through the robot's SafetyController, the
+watchdog runs every tick, estop (latched Bool) and safety/reset (Trigger) manage the e-stop, diagnostics
+reports interventions. A bad configuration leaves the robot stopped and is reported on diagnostics.
+"""
+
+from __future__ import annotations
+
+from rclpy.node import Node
+from std_msgs.msg import Bool, Float64MultiArray
+from std_srvs.srv import Trigger
+from diagnostic_msgs.msg import DiagnosticArray
+from nav_msgs.msg import Odometry
+from sensor_msgs.msg import JointState
+
+from robolearn.robot import RobotError
+from robolearn_drivers.core.diagnostics import DiagnosticSummary, fault_summary, safety_summary
+from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
+from robolearn_drivers.core.errors import ConfigurationError
+from robolearn_drivers.core.params import DriverParams
+from robolearn_drivers.core.robot_factory import build_robot
+from robolearn_drivers.ros import conversions, qos, topics
+from robolearn_drivers.ros.node_main import run_node
+
+DRIVER_FAULT = "driver_fault"
+
+
+class DriverNode(Node):
+    def __init__(self, node_name: str = "robot_driver", use_sim_default: bool = False) -> None:
+        super().__init__(node_name)
+        self.loop: DriverLoop | None = None
+        self._last_stop: tuple[str, ...] = ()
+        self._last_level = -1
+        self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.DIAGNOSTICS)
+        self._diag_name = f"{self.get_fully_qualified_name()}: safety"
+        raw = {
+            "robot_model": self.declare_parameter("robot_model", "").value,
+            "use_sim": self.declare_parameter("use_sim", use_sim_default).value,
+            "port": self.declare_parameter("port", "").value,
+            "calibration_file": self.declare_parameter("calibration_file", "").value,
+            "limits_file": self.declare_parameter("limits_file", "").value,
+            "control_rate_hz": self.declare_parameter("control_rate_hz", 0.0).value,
+            "sim_seed": self.declare_parameter("sim_seed", 0).value,
+            "diagnostics_period_s": self.declare_parameter("diagnostics_period_s", 0.5).value,
+        }
+        self._robot_model = str(raw["robot_model"])
+        try:
+            params = DriverParams.from_mapping(raw)
+            robot = build_robot(params)
+            robot.connect()
+            try:
+                self.loop = DriverLoop(robot, advance_physics=params.use_sim)
+            except Exception:
+                robot.disconnect()
+                raise
+        except (ConfigurationError, RobotError, OSError) as exc:
+            self._refuse(str(exc))
+            return
+        self._start(params)
+
+    # ------------------------------------------------------------------------------------ setup
+    def _refuse(self, reason: str) -> None:
+        self.fault = reason
+        self.get_logger().error(f"refusing to drive {self._robot_model or 'the robot'}: {reason}")
+        summary = fault_summary(self._diag_name, self._robot_model, reason)
+        self._publish_diagnostics(summary)
+        self.create_timer(1.0, lambda: self._publish_diagnostics(summary))
+
+    def _start(self, params: DriverParams) -> None:
+        assert self.loop is not None
+        self.fault = ""
+        layout = self.loop.layout
+        spec = self.loop.robot.spec
+        if layout.is_base:
+            self._odom_pub = self.create_publisher(Odometry, topics.ODOM, qos.STATE_PUB)
+            self._hazard_pub = (self.create_publisher(Float64MultiArray, topics.HAZARDS, qos.STATE_PUB)
+                                if layout.hazard_count else None)
+        else:
+            self._joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.STATE_PUB)
+        command_topic = topics.CMD_VEL if layout.twist_commands else topics.JOINT_COMMANDS
+        self.create_subscription(conversions.command_type(layout), command_topic, self._on_command, qos.COMMAND)
+        self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP)
+        self.create_service(Trigger, topics.SAFETY_RESET, self._on_safety_reset)
+        self.create_service(Trigger, topics.ROBOT_RESET, self._on_robot_reset)
+        self.create_timer(spec.control_period_s, self._tick)
+        self.create_timer(params.diagnostics_period_s, self._publish_safety)
+        self.get_logger().info(
+            f"driving {spec.name} ({'simulated' if params.use_sim else 'hardware'}) at {spec.control_rate_hz:g} Hz; "
+            f"commands on {command_topic}"
+        )
+        self._publish_state()
+
+    # -------------------------------------------------------------------------------- callbacks
+    def _on_command(self, msg) -> None:
+        assert self.loop is not None
+        if not self.loop.submit(conversions.command_values(msg)):
+            self.get_logger().error(f"rejected command, robot held: {self.loop.last_rejection}",
+                                    throttle_duration_sec=1.0)
+
+    def _on_estop(self, msg: Bool) -> None:
+        if msg.data and self.loop is not None and not self.loop.safety.estopped:
+            self.loop.estop()
+            self.get_logger().warning("e-stop received: robot stopped; call safety/reset and send a fresh command")
+            self._publish_safety()
+
+    def _on_safety_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        assert self.loop is not None
+        was = self.loop.safety.estop_reason
+        self.loop.reset_safety()
+        response.success = True
+        response.message = (f"e-stop ({was}) cleared" if was else "safety reset") + \
+            ": the robot moves again on the next fresh command"
+        self.get_logger().info(response.message)
+        self._publish_safety()
+        return response
+
+    def _on_robot_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """Start a new episode: the robot's own reset (sim: new start state; hardware: move home under safety)."""
+        assert self.loop is not None
+        try:
+            self.loop.reset_robot()
+        except (RobotError, RuntimeError, ValueError) as exc:
+            response.success, response.message = False, f"robot reset failed: {exc}"
+            return response
+        response.success, response.message = True, "robot reset"
+        self._publish_state()
+        return response
+
+    def _tick(self) -> None:
+        assert self.loop is not None
+        try:
+            result = self.loop.step()
+        except Exception as exc:  # any fault in the loop must leave the actuators stopped, not running
+            self._fail(exc)
+            return
+        if result.decision is None:
+            stopped: tuple[str, ...] = (MALFORMED,)
+        elif result.decision.stopped:
+            stopped = result.decision.interventions or ("no_command",)
+        else:
+            stopped = ()
+        if stopped != self._last_stop:
+            self._last_stop = stopped
+            self._publish_safety()
+        self._publish_state()
+
+    def _fail(self, exc: BaseException) -> None:
+        assert self.loop is not None
+        self.get_logger().error(f"driver fault, e-stop latched: {type(exc).__name__}: {exc}")
+        try:
+            self.loop.estop(DRIVER_FAULT)
+        except Exception as stop_exc:  # the bus itself may be gone; say so, the hardware watchdog is next
+            self.get_logger().error(f"could not command a stop: {stop_exc}")
+        self._publish_safety()
+
+    # ------------------------------------------------------------------------------- publishing
+    def _publish_state(self) -> None:
+        assert self.loop is not None
+        obs = self.loop.last_observation
+        stamp = self.get_clock().now().to_msg()
+        if self.loop.layout.is_base:
+            self._odom_pub.publish(conversions.odometry_msg(obs, stamp))
+            if self._hazard_pub is not None:
+                self._hazard_pub.publish(conversions.labelled_array(obs["hazards"], "hazards"))
+        else:
+            self._joint_pub.publish(conversions.joint_state_msg(self.loop.layout, obs, stamp))
+
+    def _publish_safety(self) -> None:
+        if self.loop is None:
+            return
+        self._publish_diagnostics(
+            safety_summary(self._diag_name, self.loop.robot.spec.name, self.loop.status(), self._last_stop)
+        )
+
+    def _publish_diagnostics(self, summary: DiagnosticSummary) -> None:
+        self._diag_pub.publish(conversions.diagnostic_array([summary], self.get_clock().now().to_msg()))
+
+    def on_shutdown(self) -> None:
+        if self.loop is not None:
+            self.get_logger().info("shutting down: stopping the robot")
+            self.loop.shutdown()
+            self.loop = None
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(lambda: DriverNode("robot_driver", use_sim_default=False), args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Train a learner on a robot through ROS: RosRobot + the task's RobotEnv + a robolearn learner.
+
+Started by train.launch.py next to a driver (or sim) node in the same namespace. Parameters (from YAML):
+robot_model, task, algo, config_file, steps, run_dir, seed. The checkpoint records the task id, so
+`robolearn export <run_dir>/checkpoint.pt` works on it directly. Ctrl-C stops the robot and keeps the last
+checkpoint the learner wrote.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import rclpy
+from rclpy.signals import SignalHandlerOptions
+
+DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "steps": 10_000,
+            "run_dir": "runs/on_robot", "seed": 0, "device": "auto"}
+
+
+def read_parameters(args: list[str] | None) -> tuple[dict, str]:
+    """The node's parameters and namespace, read by a short-lived node (RosRobot runs its own)."""
+    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        node = rclpy.create_node("train_on_robot")
+        values = {name: node.declare_parameter(name, default).value for name, default in DEFAULTS.items()}
+        namespace = node.get_namespace()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    return values, namespace
+
+
+def train(params: dict, namespace: str) -> Path:
+    import gymnasium as gym
+
+    from robolearn.cli.train import CHECKPOINT_NAME, import_learner, load_config
+    from robolearn.envs.registry import task_entry
+    from robolearn.envs.robot_env import RobotEnv
+    from robolearn_drivers.ros.ros_robot import RosRobot
+
+    entry = task_entry(str(params["task"]))
+    model = str(params["robot_model"]) or entry.robot
+    if model != entry.robot:
+        raise ValueError(f"task {entry.id} is written for {entry.robot}, not robot_model={model!r}")
+    learner_cls = import_learner(str(params["algo"]))
+    config = load_config(learner_cls, str(params["config_file"]) or None, int(params["seed"]))
+    env = RobotEnv(RosRobot.for_model(model, namespace=namespace), entry.make_task(),
+                   max_episode_steps=entry.max_episode_steps)
+    env.spec = gym.spec(entry.id)  # the checkpoint's env_id, for `robolearn export`
+    try:
+        learner = learner_cls(env, config, str(params["device"]))
+        run_dir = Path(str(params["run_dir"]))
+        learner.train(int(params["steps"]), run_dir, progress=False)
+        checkpoint = run_dir / CHECKPOINT_NAME
+        learner.save(checkpoint)
+        return checkpoint
+    finally:
+        env.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    params, namespace = read_parameters(args)
+    try:
+        checkpoint = train(params, namespace)
+    except KeyboardInterrupt:
+        print("train_on_robot: interrupted; the robot was stopped", file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+        print(f"train_on_robot: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"train_on_robot: checkpoint {checkpoint}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Train a learner on the robot through ROS: the driver (or sim) node plus train_on_robot (RosRobot).
+
+    ros2 launch robolearn_drivers train.launch.py use_sim:=true robot_model:=so101_arm \
+        task:=robolearn/ArmReach-v0 algo:=avg run_dir:=runs/reach_on_robot
+"""
+
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = "robolearn_drivers"
+
+
+def generate_launch_description() -> LaunchDescription:
+    robot_model = LaunchConfiguration("robot_model")
+    namespace = LaunchConfiguration("namespace")
+    return LaunchDescription([
+        DeclareLaunchArgument("robot_model", default_value="so101_arm", description="the robot to train on"),
+        DeclareLaunchArgument("task", default_value="robolearn/ArmReach-v0", description="robolearn task id"),
+        DeclareLaunchArgument("algo", default_value="avg", description="learner (avg fits the control rate)"),
+        DeclareLaunchArgument("run_dir", default_value="runs/on_robot", description="checkpoint and logs"),
+        DeclareLaunchArgument("port", default_value="/dev/ttyACM0", description="serial port of the robot"),
+        DeclareLaunchArgument("calibration_file", default_value="", description="motor calibration YAML"),
+        DeclareLaunchArgument("use_sim", default_value="false", description="true: the PyBullet robot"),
+        DeclareLaunchArgument("namespace", default_value="", description="namespace of this robot's topics"),
+        Node(
+            package=PACKAGE,
+            executable="driver_node",
+            name="robot_driver",
+            namespace=namespace,
+            parameters=[
+                PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "robot.yaml"]),
+                {
+                    "robot_model": robot_model,
+                    "port": ParameterValue(LaunchConfiguration("port"), value_type=str),
+                    "calibration_file": ParameterValue(LaunchConfiguration("calibration_file"), value_type=str),
+                    "use_sim": ParameterValue(LaunchConfiguration("use_sim"), value_type=bool),
+                },
+            ],
+            output="screen",
+        ),
+        Node(
+            package=PACKAGE,
+            executable="train_on_robot",
+            name="train_on_robot",
+            namespace=namespace,
+            parameters=[
+                PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "train.yaml"]),
+                {
+                    "robot_model": robot_model,
+                    "task": LaunchConfiguration("task"),
+                    "algo": LaunchConfiguration("algo"),
+                    "run_dir": ParameterValue(LaunchConfiguration("run_dir"), value_type=str),
+                },
+            ],
+            output="screen",
+        ),
+    ])

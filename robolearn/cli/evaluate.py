@@ -1,0 +1,39 @@
+"""`robolearn eval <checkpoint> [--task ...] [--episodes N]`: deterministic evaluation of a checkpoint.
+
+The task defaults to the env the checkpoint was trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from robolearn.cli.train import import_learner, make_env
+from robolearn.learners.base import CheckpointError, load_checkpoint
+from robolearn.learners.run import evaluate_policy
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", help="a checkpoint.pt written by `robolearn train`")
+    parser.add_argument("--task", help="task id or short name (default: the checkpoint's env)")
+    parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes (default 10)")
+    parser.add_argument("--seed", type=int, default=10_000, help="seed of the first episode")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--image", action="store_true", help="the policy observes camera frames")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.episodes <= 0:
+        raise ValueError(f"--episodes must be > 0, got {args.episodes}")
+    data = load_checkpoint(args.checkpoint)
+    task = args.task or data.get("env_id")
+    if not task:
+        raise CheckpointError(f"{args.checkpoint} does not record its env: pass --task")
+    learner_cls = import_learner(data.get("algo", ""))
+    env = make_env(task, image=args.image or "image" in data.get("observation_space", {}))
+    learner = learner_cls.load(args.checkpoint, env, args.device)
+    result = evaluate_policy(env, learner.act, args.episodes, seed=args.seed)
+    env.close()
+    print(f"{data['algo']} on {task}: mean return {result['return_mean']:.3f}, std {result['return_std']:.3f} "
+          f"over {args.episodes} episodes (mean length {result['length_mean']:.1f}, "
+          f"safety stops {result['safety_stops']})")
+    return 0

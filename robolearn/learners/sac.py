@@ -1,0 +1,474 @@
+"""SAC with the SERL / RLPD recipe: a LayerNorm critic ensemble (one batched module), targets from the
+min of 2 randomly chosen target members, actor trained on the ensemble mean, several critic updates per
+actor update, and batches split between online data and demonstrations. Image observations go through a
+conv encoder that only the critic trains (the actor sees stop-gradient features), with random-shift
+augmentation, trainable end to end or frozen from a weights file.
+
+With `critic_ensemble=2, layer_norm=False, utd=1, actor_q="min", backup_entropy=True`, no demos and
+target entropy -|A| it is the SAC of Stable-Baselines3 (configs/sac_sb3.yaml), for benchmarking.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torch import nn
+
+from robolearn.data.transitions import Transitions, collect_demonstrations
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig
+from robolearn.learners.distributions import sample_tanh_gaussian
+from robolearn.learners.encoders import ConvEncoder, load_encoder_weights
+from robolearn.learners.networks import ACTIVATIONS, EnsembleMLP, make_adam, mlp, polyak_update
+from robolearn.learners.replay import Batch, ReplayBuffer, sample_mixed
+from robolearn.learners.run import RunLogger, due, evaluate_policy, finite_or_raise, progress_bar
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+@dataclasses.dataclass
+class SACConfig(LearnerConfig):
+    gamma: float = 0.99
+    tau: float = 0.005  # Polyak rate of the target critic (all its parameters, encoder included)
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    temperature_lr: float = 3e-4
+    init_temperature: float = 1e-2
+    target_entropy_scale: float = 0.5  # target entropy = -scale * |A|
+    critic_ensemble: int = 10
+    critic_subsample: int = 2  # target = min over this many distinct random target members
+    actor_q: str = "mean"  # how the actor reduces the ensemble: "mean" (SERL) or "min" (SB3)
+    backup_entropy: bool = False  # subtract alpha * log pi in the target (SB3 does, SERL does not)
+    hidden_sizes: list = dataclasses.field(default_factory=lambda: [256, 256])
+    layer_norm: bool = True
+    activation: str = "relu"
+    batch_size: int = 256
+    utd: int = 4  # critic updates per env step; the last one also updates actor and temperature
+    buffer_size: int = 200_000
+    learning_starts: int = 200  # online transitions before the first update
+    random_steps: int = 0  # uniformly random actions at the start (0 on real robots: demos bootstrap instead)
+    demos: str = "auto"  # "auto" (task expert if it has one), "expert", "none" or a Transitions .npz path
+    demo_episodes: int = 20
+    demo_fraction: float = 0.5  # share of every batch drawn from the demo buffer
+    demo_buffer_size: int = 10_000
+    eval_every: int = 5_000  # env steps between evaluations (needs a re-creatable env)
+    eval_episodes: int = 5
+    encoder: str = "drq"  # image encoder: "drq" (trained by the critic) or "frozen" (from encoder_weights)
+    encoder_weights: str = ""
+    image_feature_dim: int = 50
+    augment_pad: int = 4  # random-shift augmentation in pixels (0: off)
+    fused_adam: bool = True
+
+    def validate(self) -> None:
+        super().validate()
+        checks = [
+            ("gamma", 0.0 < self.gamma <= 1.0, "in (0, 1]"),
+            ("tau", 0.0 < self.tau <= 1.0, "in (0, 1]"),
+            ("actor_lr", self.actor_lr > 0, "> 0"),
+            ("critic_lr", self.critic_lr > 0, "> 0"),
+            ("temperature_lr", self.temperature_lr >= 0, ">= 0 (0 keeps the temperature fixed)"),
+            ("init_temperature", self.init_temperature > 0, "> 0"),
+            ("target_entropy_scale", np.isfinite(self.target_entropy_scale), "finite"),
+            ("critic_ensemble", self.critic_ensemble >= 1, ">= 1"),
+            ("critic_subsample", 1 <= self.critic_subsample <= self.critic_ensemble, "in [1, critic_ensemble]"),
+            ("actor_q", self.actor_q in ("mean", "min"), "'mean' or 'min'"),
+            ("hidden_sizes", len(self.hidden_sizes) > 0 and all(isinstance(h, int) and not isinstance(h, bool)
+                                                                and h > 0 for h in self.hidden_sizes),
+             "a non-empty list of positive integers"),
+            ("activation", self.activation in ACTIVATIONS, f"one of {sorted(ACTIVATIONS)}"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("utd", self.utd >= 1, ">= 1"),
+            ("buffer_size", self.buffer_size >= 1, ">= 1"),
+            ("learning_starts", self.learning_starts >= 1, ">= 1"),
+            ("random_steps", self.random_steps >= 0, ">= 0"),
+            ("demo_episodes", self.demo_episodes >= 0, ">= 0"),
+            ("demo_fraction", 0.0 <= self.demo_fraction < 1.0, "in [0, 1) (online data must be in every batch)"),
+            ("demo_buffer_size", self.demo_buffer_size >= 1, ">= 1"),
+            ("eval_every", self.eval_every > 0, "> 0"),
+            ("eval_episodes", self.eval_episodes >= 0, ">= 0"),
+            ("encoder", self.encoder in ("drq", "frozen"), "'drq' or 'frozen'"),
+            ("image_feature_dim", self.image_feature_dim >= 1, ">= 1"),
+            ("augment_pad", self.augment_pad >= 0, ">= 0"),
+        ]
+        for name, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"SACConfig.{name} = {getattr(self, name)!r}: must be {expected}")
+        if self.encoder == "frozen" and not self.encoder_weights:
+            raise ConfigError("SACConfig.encoder = 'frozen' needs encoder_weights (a file from "
+                              "robolearn.learners.encoders.save_encoder_weights); use encoder: drq to train it")
+
+
+class Actor(nn.Module):
+    """features -> (mean, log_std) of a tanh-Gaussian."""
+
+    def __init__(self, in_dim: int, act_dim: int, config: SACConfig) -> None:
+        super().__init__()
+        self.net = mlp(in_dim, config.hidden_sizes, 2 * act_dim, config.layer_norm, config.activation)
+
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean, log_std = self.net(features).chunk(2, dim=-1)
+        return mean, log_std
+
+
+class Critic(nn.Module):
+    """Optional image encoder + an ensemble of Q-functions: (state, image, action) -> Q [E, B]."""
+
+    def __init__(self, state_dim: int, act_dim: int, config: SACConfig,
+                 image_shape: tuple[int, ...] | None) -> None:
+        super().__init__()
+        self.encoder = ConvEncoder(image_shape, config.image_feature_dim) if image_shape is not None else None
+        feature_dim = state_dim + (config.image_feature_dim if image_shape is not None else 0)
+        self.q = EnsembleMLP(config.critic_ensemble, feature_dim + act_dim, config.hidden_sizes, 1,
+                             config.layer_norm, config.activation)
+
+    def features(self, state: torch.Tensor, images: torch.Tensor | None, augment_pad: int = 0) -> torch.Tensor:
+        if self.encoder is None:
+            return state
+        return torch.cat([state, self.encoder(images, augment_pad)], dim=-1)
+
+    def q_values(self, features: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return self.q(torch.cat([features, actions], dim=-1)).squeeze(-1)
+
+
+class DeterministicPolicy(nn.Module):
+    """Raw observation (state features [B, n], and uint8 images [B, H, W, C] for pixel tasks) -> tanh(mean)."""
+
+    def __init__(self, actor: Actor, encoder: ConvEncoder | None) -> None:
+        super().__init__()
+        self.actor = actor
+        self.encoder = encoder
+
+    def forward(self, state: torch.Tensor, image: torch.Tensor | None = None) -> torch.Tensor:
+        if self.encoder is not None:
+            if image is None:
+                raise ValueError("this policy was trained on images: call it with (state, image)")
+            state = torch.cat([state, self.encoder(image)], dim=-1)
+        mean, _ = self.actor(state)
+        return torch.tanh(mean)
+
+
+class SAC(Learner):
+    algo = "sac"
+    config_class = SACConfig
+    config: SACConfig
+
+    def __init__(self, env, config: SACConfig | None = None, device: str | torch.device = "auto") -> None:
+        super().__init__(env, config, device)
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        space = env.observation_space
+        self.image_shape = tuple(space["image"].shape) if isinstance(space, gym.spaces.Dict) else None
+        state_dim = (space["state"] if self.image_shape else space).shape[0]
+        self.act_dim = env.action_space.shape[0]
+        self.target_entropy = -cfg.target_entropy_scale * self.act_dim
+
+        self.critic = Critic(state_dim, self.act_dim, cfg, self.image_shape).to(self.device)
+        if cfg.encoder == "frozen" and self.critic.encoder is not None:
+            load_encoder_weights(self.critic.encoder, cfg.encoder_weights)
+            self.critic.encoder.requires_grad_(False)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        actor_in = state_dim + (cfg.image_feature_dim if self.image_shape else 0)
+        self.actor = Actor(actor_in, self.act_dim, cfg).to(self.device)
+        self.log_alpha = torch.tensor(np.log(cfg.init_temperature), dtype=torch.float32, device=self.device,
+                                      requires_grad=True)
+        self.critic_optimizer = make_adam([p for p in self.critic.parameters() if p.requires_grad],
+                                          cfg.critic_lr, cfg.fused_adam)
+        self.actor_optimizer = make_adam(self.actor.parameters(), cfg.actor_lr, cfg.fused_adam)
+        self.alpha_optimizer = make_adam([self.log_alpha], cfg.temperature_lr or 1.0, cfg.fused_adam)
+        self._ensemble_params = list(self.critic.q.parameters())
+        self._target_pairs = (list(self.critic_target.parameters()), list(self.critic.parameters()))
+
+        self.online = ReplayBuffer(cfg.buffer_size, state_dim, self.act_dim, self.image_shape)
+        self.demo_buffer = ReplayBuffer(cfg.demo_buffer_size, state_dim, self.act_dim, self.image_shape)
+        self.demos_ready = False
+        self.rng = np.random.default_rng(cfg.seed)  # replay sampling and random exploration
+        self.env_steps = 0
+        self.updates = 0
+        self.episodes = 0
+        self.eval_env = None  # set to evaluate on another instance; else re-created from env.spec
+        self._no_eval_env = False
+        self._obs: Any = None  # current observation of an unfinished episode (not checkpointed)
+        self._episode_return = 0.0
+        self._last_metrics: dict[str, torch.Tensor] = {}
+
+    # ----------------------------------------------------------------------------------------- spaces
+    def check_spaces(self, observation_space, action_space) -> None:
+        if not isinstance(action_space, gym.spaces.Box) or len(action_space.shape) != 1:
+            raise ConfigError(f"SAC needs a 1-D Box action space, got {action_space}")
+        if not (np.allclose(action_space.low, -1.0) and np.allclose(action_space.high, 1.0)):
+            raise ConfigError(f"SAC acts in [-1, 1]; this env's actions span [{action_space.low}, "
+                              f"{action_space.high}]: wrap it in gymnasium.wrappers.RescaleAction(env, -1, 1)")
+        if isinstance(observation_space, gym.spaces.Dict):
+            keys = set(observation_space.spaces)
+            if keys != {"state", "image"}:
+                raise ConfigError(f"SAC takes Dict observations with keys state and image, got {sorted(keys)}")
+            image = observation_space["image"]
+            if image.dtype != np.uint8 or len(image.shape) != 3:
+                raise ConfigError(f"SAC image observations must be uint8 (H, W, C), got {image.dtype} {image.shape}")
+            observation_space = observation_space["state"]
+        if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
+            raise ConfigError(f"SAC needs flat Box observations (or state+image Dict), got {observation_space}")
+
+    # ------------------------------------------------------------------------------------------ acting
+    def _obs_tensors(self, observation: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.image_shape is not None:
+            state, image = observation["state"], observation["image"]
+            image_t = torch.as_tensor(np.asarray(image, np.uint8), device=self.device).reshape(1, *self.image_shape)
+        else:
+            state, image_t = observation, None
+        state_t = torch.as_tensor(np.asarray(state, np.float32), device=self.device).reshape(1, -1)
+        if not torch.isfinite(state_t).all():
+            raise ValueError(f"observation contains NaN/inf: {state}; refusing to act on it")
+        return state_t, image_t
+
+    @torch.no_grad()
+    def act(self, observation: Any, deterministic: bool = True) -> np.ndarray:
+        state, image = self._obs_tensors(observation)
+        mean, log_std = self.actor(self.critic.features(state, image))
+        action, _ = sample_tanh_gaussian(mean, log_std, deterministic)
+        return action[0].cpu().numpy().astype(np.float32)
+
+    def policy(self) -> nn.Module:
+        encoder = copy.deepcopy(self.critic.encoder) if self.critic.encoder is not None else None
+        return DeterministicPolicy(copy.deepcopy(self.actor), encoder).cpu().eval()
+
+    @property
+    def alpha(self) -> float:
+        return float(self.log_alpha.detach().exp())
+
+    # ---------------------------------------------------------------------------------------- updates
+    def sample_batch(self) -> Batch:
+        return sample_mixed(self.online, self.demo_buffer, self.config.batch_size, self.config.demo_fraction,
+                            self.rng, self.device)
+
+    def update(self) -> None:
+        """One round at the configured update-to-data ratio: `utd` critic steps on fresh batches, then one
+        actor and temperature step on the last batch."""
+        for _ in range(self.config.utd):
+            batch = self.sample_batch()
+            self._critic_step(batch)
+        self._actor_step(batch)
+        self.updates += 1
+
+    def target_member_indices(self) -> torch.Tensor | None:
+        """Which target members form this update's min (distinct, random); None means all of them."""
+        e, k = self.config.critic_ensemble, self.config.critic_subsample
+        if k == e:
+            return None
+        return torch.randperm(e, device=self.device)[:k]
+
+    @torch.no_grad()
+    def td_target(self, batch: Batch) -> torch.Tensor:
+        """r + gamma (1 - terminated) min_{i in 2 random target members} Q_i(s', a'), a' ~ pi(s').
+        Truncated transitions bootstrap: only `terminated` cuts the return."""
+        cfg = self.config
+        pad = cfg.augment_pad
+        next_actor_features = self.critic.features(batch.next_observations, batch.next_images, pad)
+        next_mean, next_log_std = self.actor(next_actor_features)
+        next_actions, next_log_prob = sample_tanh_gaussian(next_mean, next_log_std)
+        target_features = self.critic_target.features(batch.next_observations, batch.next_images, pad)
+        next_q = self.critic_target.q_values(target_features, next_actions)
+        members = self.target_member_indices()
+        next_q = (next_q if members is None else next_q[members]).min(0).values
+        if cfg.backup_entropy:
+            next_q = next_q - self.log_alpha.exp() * next_log_prob
+        return batch.rewards + cfg.gamma * (1.0 - batch.terminated) * next_q
+
+    def _critic_step(self, batch: Batch) -> None:
+        cfg = self.config
+        target = self.td_target(batch)
+        features = self.critic.features(batch.observations, batch.images, cfg.augment_pad)
+        q = self.critic.q_values(features, batch.actions)
+        critic_loss = (q - target).pow(2).mean()
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        self.critic_optimizer.step()
+        polyak_update(*self._target_pairs, cfg.tau)
+        self._last_metrics.update(critic_loss=critic_loss.detach(), q_mean=q.detach().mean())
+
+    def _actor_step(self, batch: Batch) -> None:
+        cfg = self.config
+        with torch.no_grad():  # the actor never trains the encoder
+            features = self.critic.features(batch.observations, batch.images, cfg.augment_pad)
+        mean, log_std = self.actor(features)
+        actions, log_prob = sample_tanh_gaussian(mean, log_std)
+        # Frozen critic weights: the backward computes only d/d(action), not unused critic weight grads.
+        for p in self._ensemble_params:
+            p.requires_grad_(False)
+        try:
+            q = self.critic.q_values(features, actions)
+        finally:
+            for p in self._ensemble_params:
+                p.requires_grad_(True)
+        q = q.mean(0) if cfg.actor_q == "mean" else q.min(0).values
+        alpha = self.log_alpha.detach().exp()
+        actor_loss = (alpha * log_prob - q).mean()
+        self.actor_optimizer.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        self.actor_optimizer.step()
+        if cfg.temperature_lr > 0:
+            temperature_loss = -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()
+            self.alpha_optimizer.zero_grad(set_to_none=True)
+            temperature_loss.backward()
+            self.alpha_optimizer.step()
+        self._last_metrics.update(actor_loss=actor_loss.detach(), entropy=-log_prob.detach().mean())
+
+    # ------------------------------------------------------------------------------------------- data
+    def _prepare_demos(self) -> None:
+        if self.demos_ready:
+            return
+        cfg = self.config
+        data: Transitions | None = None
+        if cfg.demos not in ("auto", "expert", "none"):
+            data = Transitions.load(cfg.demos)
+        elif cfg.demos != "none" and cfg.demo_fraction > 0 and cfg.demo_episodes > 0:
+            if _has_expert(self.env):
+                data = collect_demonstrations(self.env, cfg.demo_episodes, seed=cfg.seed + 1_000_000)
+            elif cfg.demos == "expert":
+                raise ConfigError("SACConfig.demos = 'expert' but this env has no scripted expert; give a "
+                                  "demonstrations .npz path or set demos: none")
+            else:
+                warnings.warn("no demonstrations: this env has no scripted expert; training on online data only",
+                              stacklevel=3)
+        if data is not None:
+            if len(data) > self.demo_buffer.capacity:
+                self.demo_buffer = ReplayBuffer(len(data), self.online.obs_dim, self.act_dim, self.image_shape)
+            self.demo_buffer.add_transitions(data)
+        self.demos_ready = True
+
+    def _store(self, obs: Any, action: np.ndarray, reward: float, next_obs: Any, terminated: bool,
+               truncated: bool, info: Mapping[str, Any]) -> None:
+        # Store what the robot applied after safety, so the critic learns about commands that happened.
+        applied = np.asarray(info.get("applied_action", action), np.float32)
+        if self.image_shape is not None:
+            args = (obs["state"], applied, reward, next_obs["state"], terminated, truncated,
+                    obs["image"], next_obs["image"])
+        else:
+            args = (obs, applied, reward, next_obs, terminated, truncated)
+        self.online.add(*args)
+        if info.get("intervention"):  # human corrections are demonstrations too
+            self.demo_buffer.add(*args)
+
+    # ----------------------------------------------------------------------------------------- train
+    def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
+        cfg = self.config
+        if total_steps < 0:
+            raise ValueError(f"total_steps must be >= 0, got {total_steps}")
+        logger = RunLogger(run_dir)
+        self._prepare_demos()
+        bar = progress_bar(total_steps, initial=min(self.env_steps, total_steps), enabled=progress)
+        last_eval: dict | None = None
+        try:
+            while self.env_steps < total_steps:
+                if self._obs is None:
+                    # Seeded per episode, so a resumed run replays exactly the episodes it would have seen.
+                    self._obs, _ = self.env.reset(seed=cfg.seed + self.episodes)
+                    self._episode_return = 0.0
+                if self.env_steps < cfg.random_steps:
+                    action = self.rng.uniform(-1.0, 1.0, self.act_dim).astype(np.float32)
+                else:
+                    action = self.act(self._obs, deterministic=False)
+                next_obs, reward, terminated, truncated, info = self.env.step(action)
+                self._store(self._obs, action, float(reward), next_obs, terminated, truncated, info)
+                self._obs = next_obs
+                self._episode_return += float(reward)
+                self.env_steps += 1
+                bar.update(1)
+                if terminated or truncated:
+                    self.episodes += 1
+                    logger.log(self.env_steps, **{"train/episode_return": self._episode_return})
+                    bar.set_postfix(ret=f"{self._episode_return:.1f}")
+                    self._obs = None
+                if len(self.online) >= cfg.learning_starts:
+                    self.update()
+                if due(self.env_steps, cfg.log_every) and self._last_metrics:
+                    metrics = {f"train/{k}": finite_or_raise(k, float(v)) for k, v in self._last_metrics.items()}
+                    logger.log(self.env_steps, **metrics, **{"train/alpha": self.alpha})
+                if due(self.env_steps, cfg.eval_every) and cfg.eval_episodes:
+                    last_eval = self._evaluate_during_training(logger)
+                if run_dir is not None and due(self.env_steps, cfg.checkpoint_every):
+                    logger.flush()
+                    self.save(Path(run_dir) / CHECKPOINT_NAME)
+        finally:
+            bar.close()
+            if run_dir is not None:
+                self.save(Path(run_dir) / CHECKPOINT_NAME)
+            logger.flush()
+            logger.plot("eval/return", title=f"SAC {getattr(getattr(self.env, 'spec', None), 'id', '')}")
+            logger.close()
+        returns = [v for _, v in logger.history.get("train/episode_return", [])]
+        return {"env_steps": self.env_steps, "updates": self.updates, "episodes": self.episodes,
+                "last_episode_return": returns[-1] if returns else None, "eval": last_eval}
+
+    def _evaluate_during_training(self, logger: RunLogger) -> dict | None:
+        if self.eval_env is None:
+            spec = getattr(self.env, "spec", None)
+            if spec is None or self._no_eval_env:
+                return None
+            try:
+                self.eval_env = gym.make(spec)
+            except Exception as exc:  # an env registered without a factory we can call again
+                warnings.warn(f"no evaluation during training: cannot re-create the env ({exc})", stacklevel=2)
+                self._no_eval_env = True
+                return None
+        result = evaluate_policy(self.eval_env, self.act, self.config.eval_episodes)
+        logger.log(self.env_steps, **{"eval/return": result["return_mean"], "eval/return_std": result["return_std"]})
+        return result
+
+    def evaluate(self, env=None, episodes: int = 5, seed: int = 10_000) -> dict:
+        return evaluate_policy(env if env is not None else self.env, self.act, episodes, seed)
+
+    # ------------------------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+            "critic_target": self.critic_target.state_dict(),
+            "log_alpha": self.log_alpha.detach().clone(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "alpha_optimizer": self.alpha_optimizer.state_dict(),
+            "online": self.online.state_dict(),
+            "demo_buffer": self.demo_buffer.state_dict(),
+            "demos_ready": self.demos_ready,
+            "rng": self.rng.bit_generator.state,
+            "counters": {"env_steps": self.env_steps, "updates": self.updates, "episodes": self.episodes},
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.alpha_optimizer.load_state_dict(state["alpha_optimizer"])
+        demo_state = state["demo_buffer"]
+        if demo_state["capacity"] != self.demo_buffer.capacity:
+            self.demo_buffer = ReplayBuffer(demo_state["capacity"], self.online.obs_dim, self.act_dim,
+                                            self.image_shape)
+        self.online.load_state_dict(state["online"])
+        self.demo_buffer.load_state_dict(demo_state)
+        self.demos_ready = bool(state["demos_ready"])
+        self.rng.bit_generator.state = state["rng"]
+        counters = state["counters"]
+        self.env_steps, self.updates, self.episodes = counters["env_steps"], counters["updates"], counters["episodes"]
+        self._obs = None  # the env cannot be checkpointed: a resumed run starts a fresh episode
+
+
+def _has_expert(env) -> bool:
+    base = getattr(env, "unwrapped", env)
+    task = getattr(base, "task", None)
+    if task is None or not hasattr(base, "robot"):
+        return False
+    from robolearn.tasks.base import Task
+
+    return type(task).expert_action is not Task.expert_action

@@ -1,0 +1,64 @@
+"""SO-101 class arm: six serial-bus position servos (five arm joints and a gripper jaw) on a table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pybullet as p
+
+from robolearn.safety.limits import SafetyLimits
+from robolearn.spec import CommandKind
+from robolearn_sim.base import SimRobot, joint_states, load_asset, load_ground, reset_option
+from robolearn_sim.kinematics import ArmKinematics, ArmWorkspace
+
+JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
+HOME = np.array([0.0, 0.0, 1.3, 0.6, 0.0, 0.0])
+
+
+class SO101ArmRobot(SimRobot):
+    """Goal positions in, like the real servos; each servo's torque is capped (`max_torque`, N·m) and its
+    position loop has a finite stiffness, so it lags and sags under load as the real ones do.
+    """
+
+    robot_name = "so101_arm"
+    command_kind = CommandKind.JOINT_POSITION
+    command_names = JOINTS
+    joint_names = JOINTS
+    control_rate_hz = 30.0
+    observation_shapes = {"joint_pos": (6,), "joint_vel": (6,), "joint_effort": (6,)}
+    camera_view = ((0.55, -0.45, 0.45), (0.15, 0.0, 0.1))
+    max_torque = 2.9  # N·m, STS3215 class servo at 12 V
+    position_gain = 0.1  # with velocity_gain 1: settles a 0.05 rad step in ~3 control steps, no saturation
+    velocity_gain = 1.0
+    start_spread = 0.05  # rad, uniform around HOME
+
+    @classmethod
+    def workspace_model(cls, limits: SafetyLimits) -> ArmWorkspace | None:
+        return ArmWorkspace(ArmKinematics()) if limits.workspace_low is not None else None
+
+    def _load(self, client: int) -> list[int]:
+        load_ground(client)
+        self.body = load_asset(client, "so101_arm.urdf", useFixedBase=True)
+        self._joints = list(range(len(JOINTS)))
+        return [self.body]
+
+    def _place(self, rng: np.random.Generator, options: dict) -> None:
+        start = (reset_option(options, "joint_pos", len(JOINTS), self.robot_name) if "joint_pos" in options
+                 else HOME + rng.uniform(-self.start_spread, self.start_spread, len(JOINTS)))
+        for j, q in zip(self._joints, start):
+            p.resetJointState(self.body, j, float(q), 0.0, physicsClientId=self.client)
+
+    def _rest_command(self) -> np.ndarray:
+        pos, _, _ = joint_states(self.body, self._joints, self.client)
+        return pos  # hold where the episode starts
+
+    def _actuate(self, command: np.ndarray) -> None:
+        p.setJointMotorControlArray(
+            self.body, self._joints, p.POSITION_CONTROL, targetPositions=command.tolist(),
+            forces=(self.max_torque * self.gains).tolist(),
+            positionGains=[self.position_gain] * len(JOINTS), velocityGains=[self.velocity_gain] * len(JOINTS),
+            physicsClientId=self.client)
+
+    def _measure(self) -> dict[str, np.ndarray]:
+        pos, vel, effort = joint_states(self.body, self._joints, self.client)
+        return {"joint_pos": pos, "joint_vel": vel, "joint_effort": effort}
+

@@ -1,0 +1,1 @@
+"""URDF descriptions of the simulated robots (a package so that installs ship them)."""

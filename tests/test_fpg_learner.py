@@ -1,0 +1,89 @@
+"""The `fpg` learner on the shared learner API, against the real PyBullet tasks."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+
+import robolearn  # noqa: F401  (registers the robolearn/ ids)
+from robolearn.control import lqr_for_model
+from robolearn.learners.base import ConfigError, Learner
+from robolearn.learners.fpg import FpgConfig, FpgLearner
+from robolearn.models import ModelError
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def pendulum_env():
+    env = gym.make("robolearn/PendulumBalance-v0", max_episode_steps=120)
+    yield env
+    env.close()
+
+
+def test_config_is_validated():
+    assert FpgConfig.from_dict({"optimizer": "adam", "window": 10}).window == 10
+    for bad, message in (({"optimizer": "rmsprop"}, "optimizer must be one of"), ({"window": 0}, "window > 0"),
+                         ({"learning_rate": -1.0}, "learning_rate must be > 0"),
+                         ({"model_param_scale": 0.0}, "model_param_scale > 0"), ({"hidden": [64, 0]}, "hidden")):
+        with pytest.raises(ConfigError, match=message):
+            FpgConfig.from_dict(bad)
+
+
+def test_fpg_is_registered_and_refuses_envs_without_a_model():
+    assert Learner.registry["fpg"] is FpgLearner
+    plain = gym.make("Pendulum-v1")
+    with pytest.raises(ConfigError, match="needs a robolearn RobotEnv"):
+        FpgLearner(plain)
+    arm = gym.make("robolearn/ArmReach-v0")
+    try:
+        with pytest.raises(ModelError, match=r"no approximate model for robot 'so101_arm'.*supported robots"):
+            FpgLearner(arm)
+    finally:
+        arm.close()
+
+
+def test_untrained_policy_is_the_nominal_lqr_through_the_task_scaling(pendulum_env):
+    learner = FpgLearner(pendulum_env, FpgConfig(model_param_scale=0.5))
+    base = pendulum_env.unwrapped
+    gain = lqr_for_model(learner.problem.model, np.diag([10.0, 1.0]), np.eye(1) * 0.1)
+    obs, _ = pendulum_env.reset(seed=3)
+    for _ in range(20):
+        torque = np.clip(-gain @ obs.astype(np.float64), -2.0, 2.0)
+        expected = base.task.command_to_action(torque, base._obs, base.robot.spec)
+        action = learner.act(obs)
+        np.testing.assert_allclose(action, expected, atol=1e-6)
+        exported = learner.policy()(torch.as_tensor(obs).unsqueeze(0)).squeeze(0).detach().numpy()
+        np.testing.assert_allclose(exported, action, atol=1e-6)
+        obs, *_ = pendulum_env.step(action)
+
+
+def test_checkpoint_resume_continues_exactly(tmp_path, pendulum_env):
+    config = FpgConfig(learning_rate=0.05, window=20, optimizer="adam", seed=4)
+    straight = FpgLearner(pendulum_env, config)
+    straight.train(240, progress=False)  # two rollouts of 120 steps
+    first = FpgLearner(pendulum_env, config)
+    first.train(120, run_dir=tmp_path / "run", progress=False)
+    resumed = Learner.load(tmp_path / "run" / "checkpoint.pt", pendulum_env)
+    assert isinstance(resumed, FpgLearner) and (resumed.steps, resumed.updates) == (120, 1)
+    resumed.train(240, progress=False)
+    for a, b in zip(straight.feedback_policy.parameters(), resumed.feedback_policy.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert (tmp_path / "run" / "metrics.csv").read_text().count("train/tracking_cost") == 1
+    assert any((tmp_path / "run" / "tensorboard").iterdir())
+
+
+@pytest.mark.slow
+def test_fpg_improves_car_tracking_in_pybullet_with_a_half_wrong_model():
+    env = gym.make("robolearn/CarFigureEight-v0", max_episode_steps=200)
+    try:
+        learner = FpgLearner(env, FpgConfig(model_param_scale=0.5, optimizer="sgd", learning_rate=3e-3,
+                                            window=40, skip=20, seed=0))
+        nominal_rollout, nominal = learner.collect_rollout(seed=100)
+        learner.train(200 * 8, progress=False)
+        _, learned = learner.collect_rollout(seed=100)
+        assert learned["tracking_cost"] < 0.75 * nominal["tracking_cost"], (nominal, learned)
+    finally:
+        env.close()

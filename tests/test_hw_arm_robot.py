@@ -1,0 +1,212 @@
+"""The servo arm Robot and make_hardware_robot, end to end through the Feetech/Dynamixel SDKs on a pty."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+
+from virtual_devices.bus_families import FAMILIES, TEST_LATENCY_MS, eventually, fast_thread_switching  # noqa: F401
+from virtual_devices.synthetic_camera import write_video
+from robolearn.calibration.files import CalibrationError
+from robolearn.calibration.motors import ArmCalibration, MotorCalibration
+from robolearn.safety import SafetyLimits
+from robolearn_drivers.hardware import make_hardware_robot
+from robolearn_drivers.hardware.arm_robot import ServoArmRobot
+from robolearn_drivers.hardware.camera import OpenCVCamera
+from robolearn_drivers.hardware.errors import HardwareError, ModelMismatchError, MotorFaultError, StaleFrameError
+
+JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
+IDS = {name: i + 1 for i, name in enumerate(JOINTS)}
+DIRECTIONS = {name: (1 if i % 2 == 0 else -1) for i, name in enumerate(JOINTS)}
+
+
+def limits(robot: str = "so101_arm") -> SafetyLimits:
+    return SafetyLimits.from_dict({
+        "schema_version": 1, "robot": robot, "command_kind": "joint_position", "control_rate_hz": 50,
+        "watchdog_timeout_s": 0.5, "stale_observation_s": 0.5,
+        "commands": [{"name": n, "low": -1.5, "high": 1.5, "max_step": 0.1, "effort": 0.4} for n in JOINTS],
+    })
+
+
+def calibration(family, robot: str = "so101_arm") -> ArmCalibration:
+    return ArmCalibration(robot=robot, bus=family.name, motors=tuple(
+        MotorCalibration(name=n, id=IDS[n], model=family.model, resolution=4096, homing_offset=2048,
+                         direction=DIRECTIONS[n], range_min=1000, range_max=3100) for n in JOINTS))
+
+
+@pytest.fixture(params=sorted(FAMILIES))
+def family(request):
+    return FAMILIES[request.param]
+
+
+@pytest.fixture
+def device(family):
+    with family.virtual({i: family.number for i in IDS.values()}) as dev:
+        yield dev
+
+
+@pytest.fixture
+def calibration_file(family, tmp_path):
+    return calibration(family).save(tmp_path / "so101_arm" / "arm_01.yaml")
+
+
+@pytest.fixture
+def robot(device, calibration_file):
+    return make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(),
+                               latency_ms=TEST_LATENCY_MS)
+
+
+def torques(device) -> list[bool]:
+    return [device.servos[i].torque for i in IDS.values()]
+
+
+def all_torque(device, on: bool) -> bool:
+    return eventually(lambda: all(t == on for t in torques(device)))
+
+
+def test_factory_builds_the_arm_on_the_calibrated_bus(family, robot):
+    assert isinstance(robot, ServoArmRobot)
+    assert type(robot.bus) is family.bus
+    assert robot.spec.command_names == JOINTS
+    assert robot.spec.observation_shapes["joint_pos"] == (6,)
+
+
+def test_connect_writes_firmware_limits_and_keeps_torque_off(robot, device):
+    with robot:
+        assert all(device.servos[i].limits == (1000, 3100) for i in IDS.values())
+        assert all_torque(device, False)
+        device.servos[IDS["shoulder_lift"]].position = 2048 + 512  # moved by hand, direction -1
+        obs = robot.observe()
+        assert obs["joint_pos"][1] == pytest.approx(-math.pi / 4)
+        assert obs["joint_pos"][0] == pytest.approx(0.0)
+        assert all_torque(device, False)  # observing never energises the arm
+    assert all_torque(device, False)
+
+
+def test_commands_pass_safety_then_torque_comes_on(robot, device):
+    with robot:
+        robot.observe()
+        robot.safety.reset(robot.now())
+        robot.observe()
+        applied = robot.send_action(np.full(6, 1.0))  # far away: the rate limit allows 0.1 rad
+        assert applied == pytest.approx(np.full(6, 0.1))
+        assert all_torque(device, True)
+        robot.observe()  # a round trip: the goal broadcast has been applied
+        for name in JOINTS:
+            expected = round(2048 + DIRECTIONS[name] * 0.1 * 4096 / (2 * math.pi))
+            assert device.servos[IDS[name]].position == expected
+        assert robot.observe()["joint_pos"] == pytest.approx(np.full(6, 0.1), abs=2e-3)
+    assert all_torque(device, False)  # disconnect switches torque off
+
+
+def test_reset_moves_home_under_the_safety_layer(robot, device):
+    with robot:
+        robot.observe()
+        robot.reset(options={"home": [0.3, 0.0, 0.0, 0.0, 0.0, 0.0]})
+        assert robot.observe()["joint_pos"][0] == pytest.approx(0.3, abs=2e-3)
+        assert robot.safety.counts["rate_limit"] >= 2  # 0.3 rad took several 0.1 rad steps
+
+
+def test_servo_overload_stops_and_keeps_torque_off(robot, device):
+    with robot:
+        robot.observe()
+        robot.safety.reset(robot.now())
+        robot.observe()
+        robot.send_action(np.zeros(6))
+        assert all_torque(device, True)
+        device.servos[IDS["elbow_flex"]].error = 0x20
+        with pytest.raises(MotorFaultError, match="overload"):
+            robot.observe()
+        assert robot.safety.estopped and robot.safety.estop_reason == "overload"
+        assert all_torque(device, False)
+        device.servos[IDS["elbow_flex"]].error = 0
+        robot.observe()
+        robot.send_action(np.zeros(6))  # e-stop latched: the stop command must not re-energise the arm
+        robot.observe()
+        assert not any(torques(device))
+
+
+def test_measured_effort_over_the_limit_latches_the_estop(family, robot, device):
+    with robot:
+        servo = device.servos[IDS["gripper"]]
+        servo.set(servo.regs.load, 1000 if family.name == "feetech" else 1470)  # stalled: ~stall torque
+        robot.observe()
+        assert robot.safety.estopped and robot.safety.estop_reason == "overload"
+
+
+def test_unplugged_bus_latches_the_estop(robot, device):
+    with robot:
+        robot.observe()
+        device.unplug()
+        with pytest.raises(HardwareError):
+            for _ in range(3):
+                robot.observe()
+        assert robot.safety.estopped
+
+
+def test_wrong_servo_model_is_refused_before_any_torque(family, robot, device):
+    servo = device.servos[IDS["wrist_roll"]]
+    servo.model_number = family.other_number
+    servo.__post_init__()
+    with pytest.raises(ModelMismatchError, match="id 5"):
+        robot.connect()
+    assert not robot.is_connected and not any(torques(device))
+    assert all(device.servos[i].limits == (0, 4095) for i in IDS.values())
+
+
+def test_uncalibrated_or_foreign_calibration_is_refused(family, device, tmp_path):
+    with pytest.raises(CalibrationError, match="without a motor calibration"):
+        make_hardware_robot("so101_arm", device.path, None, limits=limits())
+    foreign = calibration(family, robot="koch_arm").save(tmp_path / "koch.yaml")
+    with pytest.raises(CalibrationError, match="calibrates robot 'koch_arm', not 'so101_arm'"):
+        make_hardware_robot("so101_arm", device.path, foreign, limits=limits())
+    partial = ArmCalibration(robot="so101_arm", bus=family.name, motors=calibration(family).motors[:5])
+    with pytest.raises(CalibrationError, match="covers joints"):
+        make_hardware_robot("so101_arm", device.path, partial.save(tmp_path / "partial.yaml"), limits=limits())
+    old = tmp_path / "old.yaml"
+    old.write_text(calibration(family).save(tmp_path / "x.yaml").read_text().replace("schema_version: 1",
+                                                                                     "schema_version: 0"))
+    with pytest.raises(CalibrationError, match="schema_version is 0"):
+        make_hardware_robot("so101_arm", device.path, old, limits=limits())
+    assert device.replies_sent == 0  # nothing was sent to the arm
+
+
+def test_unknown_hardware_option_is_an_error(device, calibration_file):
+    with pytest.raises(ValueError, match="unknown hardware options"):
+        make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(), baud=57600)
+
+
+def test_camera_frames_join_the_observation_and_a_stale_camera_holds_the_arm(device, calibration_file, tmp_path):
+    video = write_video(tmp_path / "wrist.avi", frames=20, width=32, height=24)
+    camera = OpenCVCamera(video, width=32, height=24, pace_fps=100, reconnect=False, max_age_s=0.1)
+    arm = make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(),
+                              latency_ms=TEST_LATENCY_MS, camera=camera)
+    assert arm.spec.image_shape == (24, 32, 3)
+    with arm:
+        obs = arm.observe()
+        assert obs.image.shape == (24, 32, 3) and obs.image_timestamp <= obs.timestamp
+        arm.safety.reset(arm.now())
+        arm.observe()
+        arm.send_action(np.zeros(6))
+        assert all_torque(device, True)
+        assert eventually(lambda: not camera.connected)  # the clip ended: the camera is "unplugged"
+        time.sleep(0.15)
+        with pytest.raises(StaleFrameError, match="disconnected"):
+            arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "camera_stale"
+        applied = arm.send_action(np.full(6, 0.5))  # e-stopped: hold the measured position, torque stays on
+        assert applied == pytest.approx(np.zeros(6), abs=2e-3)
+        assert all(device.servos[i].torque for i in IDS.values())
+    assert camera._thread is None
+
+
+def test_the_repository_limits_and_workspace_box_apply_to_the_real_arm(device, calibration_file, monkeypatch):
+    # No `limits=`: calibration/so101_arm/limits.yaml and the simulated arm's workspace model are used.
+    robot = make_hardware_robot("so101_arm", device.path, str(calibration_file), latency_ms=TEST_LATENCY_MS)
+    assert robot.spec.control_rate_hz == robot.safety.limits.control_rate_hz
+    assert robot.safety.limits.workspace_low is not None
+    with pytest.raises(CalibrationError, match="without a motor calibration"):
+        make_hardware_robot("so101_arm", device.path, "")  # an unset ROS parameter

@@ -1,0 +1,293 @@
+"""The launch files, without `launch` (not on PyPI): statically, every executable, package, parameter file
+and argument they name exists; then every node they start is started for real over DDS with the same
+parameter file and the launch arguments' values, and must come up running (not refusing).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ros_helpers import CONFIG, REPO, NodeProcess, exported_pendulum_policy, require_ros, ros_client, wait_for
+
+LAUNCH_DIR = REPO / "launch"
+LAUNCH_FILES = sorted(LAUNCH_DIR.glob("*.launch.py"))
+PACKAGE_XML = REPO / "drivers" / "package.xml"
+SETUP_PY = REPO / "drivers" / "setup.py"
+
+
+@dataclass
+class LaunchedNode:
+    package: str
+    executable: str
+    name: str
+    param_files: list[str]
+    overrides: dict[str, str]  # parameter -> launch argument it takes its value from
+    condition: str | None = None  # the launch argument of an IfCondition
+
+
+@dataclass
+class LaunchFile:
+    path: Path
+    arguments: dict[str, str]  # name -> default value
+    nodes: list[LaunchedNode] = field(default_factory=list)
+    used_arguments: set[str] = field(default_factory=set)
+
+
+def package_name() -> str:
+    import xml.etree.ElementTree as ET
+
+    return ET.parse(PACKAGE_XML).getroot().findtext("name")
+
+
+def setup_executables() -> dict[str, str]:
+    """console_scripts of drivers/setup.py: the NODES table, read without running setup()."""
+    tree = ast.parse(SETUP_PY.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "NODES" for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise AssertionError("drivers/setup.py has no NODES table")
+
+
+def _call_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call):
+        return getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+    return None
+
+
+def parse_launch(path: Path) -> LaunchFile:
+    tree = ast.parse(path.read_text(), str(path))
+    constants = {t.id: ast.literal_eval(n.value) for n in tree.body if isinstance(n, ast.Assign)
+                 for t in n.targets if isinstance(t, ast.Name) and isinstance(n.value, ast.Constant)}
+    aliases = {}  # local variables bound to LaunchConfiguration("x")
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign) and _call_name(n.value) == "LaunchConfiguration":
+            aliases[n.targets[0].id] = n.value.args[0].value
+
+    def value(expr: ast.AST):
+        if isinstance(expr, ast.Constant):
+            return expr.value
+        if isinstance(expr, ast.Name) and expr.id in constants:
+            return constants[expr.id]
+        raise AssertionError(f"{path.name}:{expr.lineno}: expected a literal, got {ast.unparse(expr)}")
+
+    def argument_of(expr: ast.AST) -> str | None:
+        if isinstance(expr, ast.Name) and expr.id in aliases:
+            return aliases[expr.id]
+        if _call_name(expr) == "LaunchConfiguration":
+            return value(expr.args[0])
+        if _call_name(expr) == "ParameterValue":
+            return argument_of(expr.args[0])
+        return None
+
+    launch = LaunchFile(path, {})
+    for n in ast.walk(tree):
+        name = _call_name(n)
+        if name == "DeclareLaunchArgument":
+            kw = {k.arg: k.value for k in n.keywords}
+            launch.arguments[value(n.args[0])] = value(kw["default_value"])
+        elif name == "LaunchConfiguration":
+            launch.used_arguments.add(value(n.args[0]))
+        elif name == "Node":
+            kw = {k.arg: k.value for k in n.keywords}
+            files, overrides = [], {}
+            for entry in kw["parameters"].elts:
+                if _call_name(entry) == "PathJoinSubstitution":
+                    parts = entry.args[0].elts
+                    assert _call_name(parts[0]) == "FindPackageShare", f"{path.name}: use FindPackageShare"
+                    files.append("/".join(value(p) for p in parts[1:]))
+                elif isinstance(entry, ast.Dict):
+                    for k, v in zip(entry.keys, entry.values):
+                        arg = argument_of(v)
+                        assert arg is not None, f"{path.name}: parameter {value(k)} must come from an argument"
+                        overrides[value(k)] = arg
+                else:
+                    raise AssertionError(f"{path.name}: unsupported parameters entry {ast.unparse(entry)}")
+            condition = None
+            if "condition" in kw:
+                assert _call_name(kw["condition"]) == "IfCondition", f"{path.name}: only IfCondition is checked"
+                condition = argument_of(kw["condition"].args[0])
+            launch.nodes.append(LaunchedNode(value(kw["package"]), value(kw["executable"]), value(kw["name"]),
+                                             files, overrides, condition))
+    launch.used_arguments |= set(aliases.values())
+    return launch
+
+
+def started(launch: LaunchFile, arguments: dict[str, str]) -> list[LaunchedNode]:
+    values = {**launch.arguments, **arguments}
+    return [n for n in launch.nodes if n.condition is None or values[n.condition].lower() == "true"]
+
+
+def declared_parameters(module: str, seen: set[str] | None = None) -> set[str]:
+    """Names the node declares (declare_parameter("x", ...) or a DEFAULTS table), read from its source and
+    from the robolearn_drivers.ros modules it builds on (the sim node is the driver node class)."""
+    seen = set() if seen is None else seen
+    seen.add(module)
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+    names = {n.args[0].value for n in ast.walk(tree)
+             if _call_name(n) == "declare_parameter" and isinstance(n.args[0], ast.Constant)}
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Assign) and any(getattr(t, "id", None) == "DEFAULTS" for t in n.targets):
+            names |= set(ast.literal_eval(n.value))
+        if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("robolearn_drivers.ros.") \
+                and n.module not in seen:
+            names |= declared_parameters(n.module, seen)
+    return names
+
+
+# ------------------------------------------------------------------------------------ static checks
+def test_the_four_launch_files_exist():
+    assert {p.name for p in LAUNCH_FILES} >= {"robot.launch.py", "sim.launch.py", "train.launch.py",
+                                              "deploy.launch.py"}
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_names_only_things_that_exist(path):
+    launch = parse_launch(path)
+    executables = setup_executables()
+    assert launch.nodes, f"{path.name} starts no node"
+    assert "namespace" in launch.arguments and "robot_model" in launch.arguments
+    undeclared = launch.used_arguments - set(launch.arguments)
+    assert not undeclared, f"{path.name} uses undeclared launch arguments {sorted(undeclared)}"
+    for node in launch.nodes:
+        assert node.package == package_name()
+        assert node.executable in executables, f"{path.name}: no executable {node.executable!r} in setup.py"
+        module, function = executables[node.executable].split(":")
+        spec = importlib.util.find_spec(module)
+        assert spec is not None, f"{node.executable} -> {module} is not importable"
+        assert f"def {function}(" in Path(spec.origin).read_text()
+        for file in node.param_files:
+            assert file.startswith("config/") and (CONFIG / file.removeprefix("config/")).is_file(), file
+        declared = declared_parameters(module)
+        unknown = set(node.overrides) - declared
+        assert not unknown, f"{path.name}: {node.executable} does not declare parameters {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIG.glob("*.yaml")), ids=lambda p: p.name)
+def test_parameter_files_are_well_formed_and_only_set_declared_parameters(path):
+    data = yaml.safe_load(path.read_text())
+    assert list(data) == ["/**"], "one wildcard section, so any node name and namespace picks it up"
+    params = data["/**"]["ros__parameters"]
+    users = [n for f in LAUNCH_FILES for n in parse_launch(f).nodes if f"config/{path.name}" in n.param_files]
+    modules = {setup_executables()[n.executable].split(":")[0] for n in users}
+    if path.name == "pendulum_sim.yaml":  # the tests' and benchmark's sim configuration
+        modules = {"robolearn_drivers.ros.driver_node"}
+    assert modules, f"{path.name} is used by no launch file"
+    for module in modules:
+        unknown = set(params) - declared_parameters(module)
+        assert not unknown, f"{path.name}: {module} declares no {sorted(unknown)} (a typo would be ignored)"
+
+
+def test_colcon_install_layout(tmp_path):
+    """What `colcon build` (ament_python) installs: launch files and configs in share/, executables in lib/."""
+    import shutil
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "drivers", src / "drivers", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(LAUNCH_DIR, src / "launch")
+    root = tmp_path / "root"
+    result = subprocess.run([sys.executable, "setup.py", "-q", "install", "--root", str(root), "--prefix", "/install"],
+                            cwd=src / "drivers", capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    share = root / "install" / "share" / package_name()
+    assert {p.name for p in (share / "launch").iterdir()} == {p.name for p in LAUNCH_FILES}
+    assert {p.name for p in (share / "config").iterdir()} == {p.name for p in CONFIG.glob("*.yaml")}
+    assert (root / "install" / "share" / "ament_index" / "resource_index" / "packages" / package_name()).is_file()
+    assert {p.name for p in (root / "install" / "lib" / package_name()).iterdir()} >= set(setup_executables())
+
+
+# ---------------------------------------------------------------------------------- nodes for real
+# Launch-argument values for CI: the simulated pendulum stands in for the hardware, a generated video file
+# for the camera; the rest are the defaults.
+CI_ARGUMENTS = {"use_sim": "true", "robot_model": "pendulum", "task": "robolearn/PendulumBalance-v0",
+                "camera": "true"}
+
+
+def video_file(root: Path) -> Path:
+    import cv2
+    import numpy as np
+
+    path = root / "camera.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (32, 24))
+    for i in range(10):
+        writer.write(np.full((24, 32, 3), 20 * i, np.uint8))
+    writer.release()
+    return path
+
+
+def node_process(launch: LaunchFile, node: LaunchedNode, namespace: str, extra: dict | None = None,
+                 extra_params: dict | None = None) -> NodeProcess:
+    """The node as the launch file starts it: its parameter file, then the launch arguments' values."""
+    module = setup_executables()[node.executable].split(":")[0]
+    arguments = {**launch.arguments, **CI_ARGUMENTS, **(extra or {})}
+    params = {param: arguments[arg] for param, arg in node.overrides.items()}
+    params.update(extra_params or {})
+    (param_file,) = node.param_files
+    return NodeProcess(module, CONFIG / param_file.removeprefix("config/"), params=params, namespace=namespace,
+                       remaps={"__node": node.name})
+
+
+def running_statuses(client, namespace: str, names: list[str]):
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    statuses = {}
+    for _, msg in list(client.diags):
+        for key, values in diagnostic_values(msg).items():
+            statuses[key] = values
+    return all(any(k.startswith(f"{namespace}/{n}:") and v["level"] != "2" for k, v in statuses.items())
+               for n in names), statuses
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("name", ["robot.launch.py", "sim.launch.py", "deploy.launch.py"])
+def test_every_node_of_the_launch_file_runs_with_its_parameter_files(name, tmp_path_factory):
+    require_ros()
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from robolearn_drivers.ros import qos
+
+    launch = parse_launch(LAUNCH_DIR / name)
+    namespace = "/launch_" + name.split(".")[0]
+    extra = {"policy_path": str(exported_pendulum_policy(tmp_path_factory)),
+             "camera_source": str(video_file(tmp_path_factory.mktemp("video")))}
+    nodes = started(launch, {**CI_ARGUMENTS, **extra})
+    with ros_client(f"launch_{name.split('.')[0]}") as client:
+        client.diags = client.collect(DiagnosticArray, f"{namespace}/diagnostics", qos.DIAGNOSTICS)
+        processes = [node_process(launch, n, namespace, extra) for n in nodes]
+        try:
+            names = [n.name for n in nodes]
+            ok = wait_for(lambda: running_statuses(client, namespace, names)[0], 40,
+                          f"{names} to report running", processes[0])
+            assert ok, running_statuses(client, namespace, names)[1]
+            assert all(p.alive() for p in processes)
+        finally:
+            for p in processes:
+                p.__exit__(None, None, None)
+
+
+@pytest.mark.ros
+def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path):
+    require_ros()
+    launch = parse_launch(LAUNCH_DIR / "train.launch.py")
+    namespace = "/launch_train"
+    by_exe = {n.executable: n for n in launch.nodes}
+    run_dir = tmp_path / "run"
+    driver = node_process(launch, by_exe["driver_node"], namespace)
+    # `steps` is not a launch argument; CI shortens the run through the same parameter mechanism.
+    trainer = node_process(launch, by_exe["train_on_robot"], namespace, {"run_dir": str(run_dir)},
+                           {"steps": 40, "device": "cpu"})
+    with driver, trainer:
+        deadline = time.monotonic() + 60
+        while trainer.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert trainer.process.poll() == 0, trainer.output()[-3000:]
+        assert (run_dir / "checkpoint.pt").is_file()
+        assert "checkpoint" in trainer.output()

@@ -1,0 +1,185 @@
+"""The driver node (sim robot behind the hardware driver's topics) over real Fast DDS on loopback.
+
+One pendulum sim node serves the module; each test starts from a safety reset so order does not matter.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+
+from ros_helpers import CONFIG, NodeProcess, require_ros, ros_client, wait_for
+
+pytestmark = pytest.mark.ros
+NS = "/drv_test"
+DIAG_NAME = f"{NS}/sim_driver: safety"
+
+
+@pytest.fixture(scope="module")
+def mode() -> str:
+    return require_ros()
+
+
+@pytest.fixture(scope="module")
+def driver(mode):
+    with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=NS) as node:
+        yield node
+
+
+@pytest.fixture(scope="module")
+def client(driver):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Bool, Float64MultiArray
+
+    from robolearn_drivers.ros import qos
+
+    with ros_client("driver_test_client") as c:
+        c.states = c.collect(JointState, f"{NS}/joint_states", qos.STATE_SUB)
+        c.diags = c.collect(DiagnosticArray, f"{NS}/diagnostics", qos.DIAGNOSTICS)
+        c.commands = c.publisher(Float64MultiArray, f"{NS}/joint_commands", qos.COMMAND)
+        c.estop = c.publisher(Bool, f"{NS}/estop", qos.ESTOP)
+        wait_for(lambda: len(c.states) > 5, 30, "joint_states from the sim node", driver)
+        yield c
+
+
+def latest_safety(client) -> dict:
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    for _, msg in reversed(client.diags):
+        values = diagnostic_values(msg).get(DIAG_NAME)
+        if values is not None:
+            return values
+    return {}
+
+
+def count(client, kind: str) -> int:
+    return int(latest_safety(client).get(f"count.{kind}", 0))
+
+
+def send(client, values) -> None:
+    from std_msgs.msg import Float64MultiArray
+
+    client.commands.publish(Float64MultiArray(data=[float(v) for v in values]))
+
+
+def reset_safety(client) -> None:
+    from std_msgs.msg import Bool
+    from std_srvs.srv import Trigger
+
+    client.estop.publish(Bool(data=False))
+    assert client.call(Trigger, f"{NS}/safety/reset").success
+
+
+def test_publishes_joint_states_at_the_control_rate(client, mode):
+    start = len(client.states)
+    time.sleep(1.0)
+    stamps = [t for t, _ in client.states[start:]]
+    rate = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    assert 45 < rate < 75, f"pendulum runs at 60 Hz, joint_states came at {rate:.1f} Hz ({mode})"
+    msg = client.states[-1][1]
+    assert list(msg.name) == ["pivot"] and len(msg.position) == 1 and len(msg.velocity) == 1
+
+
+def test_command_beyond_the_limit_is_clipped_and_counted(client, driver):
+    reset_safety(client)
+    before = count(client, "command_limit")
+    for _ in range(10):
+        send(client, [50.0])  # the pendulum's torque limit is 2 N·m
+        time.sleep(0.02)
+    wait_for(lambda: count(client, "command_limit") > before, 5, "a command_limit count in diagnostics", driver)
+
+
+def test_watchdog_stops_the_robot_when_commands_stop(client, driver):
+    reset_safety(client)
+    before = count(client, "watchdog")
+    send(client, [0.5])
+    # limits.yaml: watchdog_timeout_s 0.5; allow for a loaded machine.
+    wait_for(lambda: count(client, "watchdog") > before, 3, "the watchdog to stop the robot", driver)
+    assert latest_safety(client)["level"] == "1", "a watchdog stop is reported as WARN until commands resume"
+
+
+def test_malformed_and_nonfinite_commands_are_rejected_counted_and_stop(client, driver):
+    reset_safety(client)
+    malformed, nonfinite = count(client, "malformed_command"), count(client, "nonfinite_command")
+    send(client, [0.1, 0.2, 0.3])
+    wait_for(lambda: count(client, "malformed_command") > malformed, 5, "the malformed command count", driver)
+    assert "pendulum: command has 3 values, expected 1" in latest_safety(client)["last_rejection"]
+    send(client, [math.nan])
+    wait_for(lambda: count(client, "nonfinite_command") > nonfinite, 5, "the NaN command count", driver)
+
+
+def test_estop_latches_until_reset_and_a_fresh_command(client, driver):
+    from std_msgs.msg import Bool
+    from std_srvs.srv import Trigger
+
+    reset_safety(client)
+    client.estop.publish(Bool(data=True))
+    wait_for(lambda: latest_safety(client).get("estopped") == "true", 5, "estopped in diagnostics", driver)
+    assert latest_safety(client)["level"] == "2"
+    before = count(client, "estop")
+    for _ in range(5):
+        send(client, [1.0])
+        time.sleep(0.03)
+    wait_for(lambda: count(client, "estop") > before, 5, "commands refused while e-stopped", driver)
+    assert latest_safety(client)["estopped"] == "true", "a command must not clear the e-stop"
+    assert client.call(Trigger, f"{NS}/safety/reset").success
+    client.estop.publish(Bool(data=False))
+    wait_for(lambda: latest_safety(client).get("estopped") == "false", 5, "the e-stop to clear", driver)
+    limit_before = count(client, "command_limit")
+    send(client, [50.0])  # fresh: accepted again (and clipped, which proves it went through the filter)
+    wait_for(lambda: count(client, "command_limit") > limit_before, 5, "a fresh command to be applied", driver)
+
+
+def test_late_subscriber_sees_a_latched_estop(mode):
+    """A driver started after the e-stop was published still latches it (TRANSIENT_LOCAL on both sides)."""
+    from std_msgs.msg import Bool
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    from robolearn_drivers.ros import qos
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    ns = "/late_estop"
+    with ros_client("late_estop_client") as c:
+        pub = c.publisher(Bool, f"{ns}/estop", qos.ESTOP)
+        pub.publish(Bool(data=True))
+        diags = c.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+        with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=ns) as node:
+            def estopped():
+                return any(diagnostic_values(m).get(f"{ns}/sim_driver: safety", {}).get("estopped") == "true"
+                           for _, m in list(diags))
+            wait_for(estopped, 30, "the late driver to latch the e-stop", node)
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({"robot_model": "no_such_robot"}, "unknown sim robot 'no_such_robot'"),
+    ({"use_sim": False, "calibration_file": "/nonexistent/motors.yaml"}, "calibration file /nonexistent/motors.yaml does not exist"),
+    ({"control_rate_hz": -5.0}, "control_rate_hz=-5.0 is invalid"),
+    ({"control_rate_hz": 500.0}, "differs from pendulum's 60 Hz"),
+])
+def test_bad_configuration_is_refused_with_a_diagnostic_and_no_motion(mode, params, expected):
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import JointState
+
+    from robolearn_drivers.ros import qos
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    ns = "/bad_config"
+    with ros_client("bad_config_client") as c:
+        diags = c.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+        states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
+        with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", params=params,
+                         namespace=ns) as node:
+            def fault():
+                for _, m in list(diags):
+                    status = diagnostic_values(m).get(f"{ns}/sim_driver: safety")
+                    if status and status["level"] == "2":
+                        return status
+                return None
+            status = wait_for(fault, 30, "an ERROR diagnostic", node)
+            assert expected in status["fault"], status
+            assert expected in node.output()
+            assert node.alive(), "the node stays up to report the fault"
+        assert states == [], "a refused driver must not publish state (it never started the robot)"

@@ -1,0 +1,73 @@
+"""RosRobot: the shared Robot interface over DDS, against a real sim node process."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from ros_helpers import CONFIG, NodeProcess, require_ros, wait_for
+
+pytestmark = pytest.mark.ros
+NS = "/ros_robot_test"
+
+
+@pytest.fixture(scope="module")
+def sim():
+    require_ros()
+    with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=NS) as node:
+        yield node
+
+
+def test_ros_robot_behaves_like_the_robot_interface(sim):
+    from robolearn.envs.robot_env import RobotEnv
+    from robolearn.tasks.balance import pendulum_balance
+    from robolearn_drivers.ros.ros_robot import RosRobot
+
+    robot = RosRobot.for_model("pendulum", namespace=NS, connect_timeout_s=30)
+    env = RobotEnv(robot, pendulum_balance(), max_episode_steps=1000)
+    try:
+        features, _ = env.reset(seed=0)
+        obs = robot.observe()
+        obs.check_against(robot.spec)
+        assert abs(obs["joint_pos"][0]) < 0.2, "robot/reset brought the sim pendulum to its upright start"
+
+        # Beyond the 2 N·m limit and the 1 N·m-per-step rate limit: the returned command is what the driver
+        # will apply, because the mirror runs the same limits.
+        applied = robot.send_action(np.array([50.0]))
+        assert applied[0] == pytest.approx(1.0)
+        assert {"command_limit", "rate_limit"} <= set(robot.last_decision.interventions)
+
+        # The task's expert over DDS: the pendulum stays upright, one step per control period.
+        angles, start = [], time.monotonic()
+        for _ in range(60):
+            action = env.task.expert_action(robot.observe(), robot.spec)
+            features, reward, terminated, truncated, info = env.step(action)
+            angles.append(abs(info["pole_angle"]))
+            assert not terminated
+        elapsed = time.monotonic() - start
+        assert max(angles) < 0.3
+        assert elapsed == pytest.approx(60 / 60.0, rel=0.25), "wait() paces steps at the 60 Hz control rate"
+        assert np.all(np.abs(info["applied_command"]) <= 2.0)
+
+        # NaN goes through the mirror as a counted safety stop, as on every Robot.
+        applied = robot.send_action(np.array([np.nan]))
+        assert robot.last_decision.stopped and "nonfinite_command" in robot.last_decision.interventions
+        assert applied[0] == 0.0
+        with pytest.raises(ValueError, match="expected \\(1,\\)"):
+            robot.send_action(np.zeros(3))
+    finally:
+        env.close()
+    assert not robot.is_connected
+
+
+def test_connect_without_a_driver_fails_with_a_clear_error():
+    require_ros()
+    from robolearn.robot import RobotError
+    from robolearn_drivers.ros.ros_robot import RosRobot
+
+    robot = RosRobot.for_model("pendulum", namespace="/nobody_here", connect_timeout_s=1.0)
+    with pytest.raises(RobotError, match="no state on /nobody_here/joint_states within 1.0 s"):
+        robot.connect()
+    assert not robot.is_connected

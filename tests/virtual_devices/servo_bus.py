@@ -1,0 +1,299 @@
+"""Virtual serial servo buses: Dynamixel Protocol 2.0 (CRC-16, byte stuffing, status error byte with the
+alert bit) and Feetech STS (one-byte checksum, error bits), with faults a test can inject.
+
+Each servo is a 256-byte control table. A servo with torque on moves to its goal at once, clamped to its
+own position-limit registers (as firmware does); with torque off a test sets `position` as if a hand moved
+it. Written from the vendors' protocol documentation; checksums are computed here independently of the SDKs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from virtual_devices.pty_device import PtyDevice
+
+
+@dataclass
+class RegisterMap:
+    model: int
+    torque: int
+    goal_position: tuple[int, int]
+    goal_velocity: tuple[int, int]
+    min_limit: tuple[int, int]
+    max_limit: tuple[int, int]
+    position: tuple[int, int]
+    velocity: tuple[int, int]
+    load: tuple[int, int]
+    eeprom_end: int  # registers below this are EEPROM
+
+
+DYNAMIXEL_X = RegisterMap(model=0, torque=64, goal_position=(116, 4), goal_velocity=(104, 4), min_limit=(52, 4),
+                          max_limit=(48, 4), position=(132, 4), velocity=(128, 4), load=(126, 2), eeprom_end=64)
+FEETECH_STS = RegisterMap(model=3, torque=40, goal_position=(42, 2), goal_velocity=(46, 2), min_limit=(9, 2),
+                          max_limit=(11, 2), position=(56, 2), velocity=(58, 2), load=(60, 2), eeprom_end=40)
+
+
+@dataclass
+class VirtualServo:
+    regs: RegisterMap
+    model_number: int
+    table: bytearray = field(default_factory=lambda: bytearray(256))
+    error: int = 0  # status error byte bits (Feetech) / hardware error status (Dynamixel)
+    position_writes: int = 0
+
+    def __post_init__(self) -> None:
+        self.table[self.regs.model: self.regs.model + 2] = self.model_number.to_bytes(2, "little")
+        self.set(self.regs.min_limit, 0)
+        self.set(self.regs.max_limit, 4095)
+        self.position = 2048
+
+    def get(self, reg: tuple[int, int], signed: bool = False) -> int:
+        return int.from_bytes(self.table[reg[0]: reg[0] + reg[1]], "little", signed=signed)
+
+    def set(self, reg: tuple[int, int], value: int) -> None:
+        self.table[reg[0]: reg[0] + reg[1]] = (value & ((1 << 8 * reg[1]) - 1)).to_bytes(reg[1], "little")
+
+    @property
+    def torque(self) -> bool:
+        return bool(self.table[self.regs.torque])
+
+    @property
+    def position(self) -> int:
+        return self.get(self.regs.position)
+
+    @position.setter
+    def position(self, ticks: int) -> None:
+        self.set(self.regs.position, ticks)
+
+    @property
+    def limits(self) -> tuple[int, int]:
+        return self.get(self.regs.min_limit), self.get(self.regs.max_limit)
+
+    def write(self, address: int, data: bytes) -> None:
+        self.table[address: address + len(data)] = data
+        if address <= self.regs.goal_position[0] < address + len(data):
+            self.position_writes += 1
+        self.step()
+
+    def step(self) -> None:
+        if self.error:
+            self.table[self.regs.torque] = 0  # a servo in a hardware-error state keeps its torque off
+        if self.torque:
+            low, high = self.limits
+            goal = self.get(self.regs.goal_position)
+            self.position = min(max(goal, low), high)
+
+
+class VirtualServoBus(PtyDevice):
+    """Common fault injection and dispatch; subclasses frame packets."""
+
+    def __init__(self, servos: dict[int, VirtualServo]) -> None:
+        super().__init__()
+        self.servos = servos
+        self._buffer = bytearray()
+        self.drop_replies = 0  # the next N replies are not sent
+        self.corrupt_replies = 0  # the next N replies carry a wrong checksum
+        self.replies_sent = 0
+
+    def on_bytes(self, data: bytes) -> None:
+        self._buffer.extend(data)
+        while True:
+            packet = self._take_packet()
+            if packet is None:
+                return
+            self._dispatch(*packet)
+
+    def reply(self, servo_id: int, error: int, params: bytes = b"") -> None:
+        if self.drop_replies > 0:
+            self.drop_replies -= 1
+            return
+        frame = bytearray(self._frame_status(servo_id, error, params))
+        if self.corrupt_replies > 0:
+            self.corrupt_replies -= 1
+            frame[-1] ^= 0x5A
+        self.replies_sent += 1
+        self.send(bytes(frame))
+
+    def _dispatch(self, servo_id: int, instruction: int, params: bytes) -> None:
+        raise NotImplementedError
+
+    def _take_packet(self) -> tuple[int, int, bytes] | None:
+        raise NotImplementedError
+
+    def _frame_status(self, servo_id: int, error: int, params: bytes) -> bytes:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------- Dynamixel
+def dynamixel_crc(data: bytes) -> int:
+    """CRC-16 with polynomial 0x8005, initial value 0, no reflection (Protocol 2.0)."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8005) if crc & 0x8000 else (crc << 1)
+            crc &= 0xFFFF
+    return crc
+
+
+def stuff(payload: bytes) -> bytes:
+    """Insert 0xFD after every FF FF FD inside a packet so it cannot be taken for a header."""
+    out = bytearray()
+    for byte in payload:
+        out.append(byte)
+        if len(out) >= 3 and out[-3:] == b"\xff\xff\xfd":
+            out.append(0xFD)
+    return bytes(out)
+
+
+def unstuff(payload: bytes) -> bytes:
+    out = bytearray()
+    i = 0
+    while i < len(payload):
+        out.append(payload[i])
+        if len(out) >= 3 and out[-3:] == b"\xff\xff\xfd" and i + 1 < len(payload) and payload[i + 1] == 0xFD:
+            i += 1
+        i += 1
+    return bytes(out)
+
+
+class VirtualDynamixelBus(VirtualServoBus):
+    HEADER = b"\xff\xff\xfd\x00"
+    crc_errors = 0
+
+    def __init__(self, models: dict[int, int]) -> None:
+        super().__init__({i: VirtualServo(DYNAMIXEL_X, m) for i, m in models.items()})
+
+    def _take_packet(self) -> tuple[int, int, bytes] | None:
+        buf = self._buffer
+        while True:
+            start = buf.find(self.HEADER)
+            if start < 0:
+                del buf[: max(0, len(buf) - 3)]
+                return None
+            del buf[:start]
+            if len(buf) < 7:
+                return None
+            length = buf[5] | buf[6] << 8
+            if len(buf) < 7 + length:
+                return None
+            packet = bytes(buf[: 7 + length])
+            del buf[: 7 + length]
+            if dynamixel_crc(packet[:-2]) != (packet[-2] | packet[-1] << 8):
+                self.crc_errors += 1  # a real servo drops a packet with a bad CRC silently
+                continue
+            body = unstuff(packet[7:-2])
+            return packet[4], body[0], body[1:]
+
+    def _frame_status(self, servo_id: int, error: int, params: bytes) -> bytes:
+        body = stuff(bytes([0x55, error]) + params)
+        head = self.HEADER + bytes([servo_id]) + (len(body) + 2).to_bytes(2, "little")
+        crc = dynamixel_crc(head + body)
+        return head + body + crc.to_bytes(2, "little")
+
+    def _status_error(self, servo: VirtualServo) -> int:
+        return 0x80 if servo.error else 0
+
+    def _dispatch(self, servo_id: int, instruction: int, params: bytes) -> None:
+        if instruction == 0x82:  # sync read: each listed servo answers in turn
+            address, length = params[0] | params[1] << 8, params[2] | params[3] << 8
+            for target in params[4:]:
+                servo = self.servos.get(target)
+                if servo is not None:
+                    self.reply(target, self._status_error(servo), bytes(servo.table[address: address + length]))
+            return
+        if instruction == 0x83:  # sync write: no reply
+            address, length = params[0] | params[1] << 8, params[2] | params[3] << 8
+            chunks = params[4:]
+            for i in range(0, len(chunks), length + 1):
+                servo = self.servos.get(chunks[i])
+                if servo is not None:
+                    servo.write(address, chunks[i + 1: i + 1 + length])
+            return
+        servo = self.servos.get(servo_id)
+        if servo is None:
+            return  # nobody with this id on the bus: silence
+        status = self._status_error(servo)
+        if instruction == 0x01:  # ping: model number and firmware version
+            self.reply(servo_id, status, servo.model_number.to_bytes(2, "little") + b"\x2d")
+        elif instruction == 0x02:  # read
+            address, length = params[0] | params[1] << 8, params[2] | params[3] << 8
+            if address == 70:
+                servo.table[70] = servo.error
+            self.reply(servo_id, status, bytes(servo.table[address: address + length]))
+        elif instruction == 0x03:  # write
+            address = params[0] | params[1] << 8
+            if address < DYNAMIXEL_X.eeprom_end and servo.torque:
+                self.reply(servo_id, status | 7)  # access error: EEPROM is locked while torque is on
+                return
+            servo.write(address, params[2:])
+            self.reply(servo_id, status)
+
+
+# ----------------------------------------------------------------------------------------- Feetech
+def feetech_checksum(body: bytes) -> int:
+    return ~sum(body) & 0xFF
+
+
+class VirtualFeetechBus(VirtualServoBus):
+    def __init__(self, models: dict[int, int]) -> None:
+        super().__init__({i: VirtualServo(FEETECH_STS, m) for i, m in models.items()})
+        for servo in self.servos.values():
+            servo.table[55] = 1  # EEPROM locked, as shipped
+        self.checksum_errors = 0
+        self.unlocked_eeprom_writes = 0
+
+    def _take_packet(self) -> tuple[int, int, bytes] | None:
+        buf = self._buffer
+        while True:
+            start = buf.find(b"\xff\xff")
+            if start < 0:
+                del buf[: max(0, len(buf) - 1)]
+                return None
+            del buf[:start]
+            if len(buf) < 4:
+                return None
+            length = buf[3]
+            if len(buf) < 4 + length:
+                return None
+            packet = bytes(buf[: 4 + length])
+            del buf[: 4 + length]
+            if feetech_checksum(packet[2:-1]) != packet[-1]:
+                self.checksum_errors += 1
+                continue
+            return packet[2], packet[4], packet[5:-1]
+
+    def _frame_status(self, servo_id: int, error: int, params: bytes) -> bytes:
+        body = bytes([servo_id, len(params) + 2, error]) + params
+        return b"\xff\xff" + body + bytes([feetech_checksum(body)])
+
+    def _dispatch(self, servo_id: int, instruction: int, params: bytes) -> None:
+        if instruction == 0x82:
+            address, length = params[0], params[1]
+            for target in params[2:]:
+                servo = self.servos.get(target)
+                if servo is not None:
+                    self.reply(target, servo.error, bytes(servo.table[address: address + length]))
+            return
+        if instruction == 0x83:
+            address, length = params[0], params[1]
+            chunks = params[2:]
+            for i in range(0, len(chunks), length + 1):
+                servo = self.servos.get(chunks[i])
+                if servo is not None:
+                    servo.write(address, chunks[i + 1: i + 1 + length])
+            return
+        servo = self.servos.get(servo_id)
+        if servo is None:
+            return
+        if instruction == 0x01:
+            self.reply(servo_id, servo.error)
+        elif instruction == 0x02:
+            address, length = params[0], params[1]
+            self.reply(servo_id, servo.error, bytes(servo.table[address: address + length]))
+        elif instruction == 0x03:
+            address = params[0]
+            if address < FEETECH_STS.eeprom_end and servo.table[55] == 0:
+                self.unlocked_eeprom_writes += 1
+            servo.write(address, params[1:])
+            self.reply(servo_id, servo.error)
