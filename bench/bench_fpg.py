@@ -18,6 +18,7 @@ that removes the embedded feedback controller from the gradient estimator.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -43,6 +44,13 @@ EVAL_SEED = 50_000
 def evaluate(learner: FpgLearner, seeds: int) -> float:
     """Mean per-step tracking cost (the problem's cost) over `seeds` seeded starts."""
     return float(np.mean([learner.collect_rollout(seed=EVAL_SEED + i)[1]["tracking_cost"] for i in range(seeds)]))
+
+
+def mismatched(path: str, factor: float = 0.5) -> FpgConfig:
+    """The repo's config with the approximate model's mismatch parameters scaled by `factor`."""
+    config = dataclasses.replace(FpgConfig.from_yaml(path), model_param_scale=factor)
+    config.validate()
+    return config
 
 
 def learning_run(env_id: str, config: FpgConfig, rollouts: int, eval_every: int, seeds: int) -> dict:
@@ -124,10 +132,10 @@ def main() -> None:
     car_n, pend_n, every = (4, 4, 2) if args.quick else (args.car_rollouts, args.pendulum_rollouts, 5)
     load_before = os.getloadavg()
     print("1. learned vs nominal with the model's parameters at 0.5x")
-    car = learning_run("robolearn/CarFigureEight-v0", FpgConfig.from_yaml("configs/fpg_car.yaml"), car_n, every,
+    car = learning_run("robolearn/CarFigureEight-v0", mismatched("configs/fpg_car.yaml"), car_n, every,
                        args.eval_seeds)
-    pendulum = learning_run("robolearn/PendulumBalance-v0", FpgConfig.from_yaml("configs/fpg_pendulum.yaml"),
-                            pend_n, every, args.eval_seeds)
+    pendulum = learning_run("robolearn/PendulumBalance-v0", mismatched("configs/fpg_pendulum.yaml"), pend_n, every,
+                            args.eval_seeds)
     print("\n2. ablation: gradient error vs horizon, open loop vs embedded feedback (linear system)")
     rows = ablation((20, 150, 300))
     print(f"{'T':>5} | {'open loop: rel. error (|grad|)':>32} | {'with K: rel. error (|grad|)':>30}")

@@ -9,7 +9,7 @@ from robolearn.learners.avg import AVG, AVGConfig
 from robolearn.learners.run import evaluate_policy
 
 ENV_ID = "robolearn/PendulumBalance-v0"
-BUDGET = 3_000  # about 10 falls' worth of episodes; SB3 SAC needs a similar budget here
+BUDGET = 3_000  # env steps; seeds 0-2 of the preset all clear the bar by then (≈13 s of CPU)
 
 
 @pytest.mark.slow

@@ -87,3 +87,16 @@ def test_fpg_improves_car_tracking_in_pybullet_with_a_half_wrong_model():
         assert learned["tracking_cost"] < 0.75 * nominal["tracking_cost"], (nominal, learned)
     finally:
         env.close()
+
+
+@pytest.mark.slow
+def test_fpg_policy_exports_to_onnx_with_parity(tmp_path, pendulum_env):
+    from robolearn.export.onnx_export import export_policy
+
+    learner = FpgLearner(pendulum_env, FpgConfig())
+    with torch.no_grad():  # a policy whose corrections are not zero, so the network is part of the graph
+        for param in learner.feedback_policy.net.out.parameters():
+            param.normal_(0, 0.1)
+    result = export_policy(learner.policy(), pendulum_env.unwrapped, tmp_path / "fpg.onnx", algo="fpg",
+                           parity_samples=32)
+    assert result.parity.passed and (tmp_path / "fpg.onnx").is_file()

@@ -159,3 +159,14 @@ def test_the_repository_limits_and_workspace_box_apply_to_the_real_base(device):
         applied = robot.send_action(np.array([0.5, 0.0]))
         assert applied[0] == pytest.approx(robot.safety.limits.max_step[0])  # rate-limited from rest
         assert eventually(lambda: device.right_mm_s == round(1000 * applied[0]))
+
+
+def test_full_mode_leaves_hazards_to_the_safety_layer_alone(device):
+    robot = make_hardware_robot("create2", device.path, limits=LIMITS, full_mode=True)
+    with robot:
+        assert robot.observe().info["oi_mode"] == "FULL"
+        device.cliff_front_left = 1
+        assert eventually(lambda: robot.observe()["hazards"][2] == 1.0)
+        assert robot.safety.estopped and device.mode == 3  # the firmware did not intervene; the filter did
+        robot.send_action(np.array([0.2, 0.0]))
+        assert eventually(lambda: (device.right_mm_s, device.left_mm_s) == (0, 0))

@@ -159,3 +159,18 @@ def test_unplugged_port_raises_port_error(bus, device):
         for _ in range(3):  # the first read may still see buffered bytes
             bus.read_state(IDS)
     assert math.isfinite(bus.latency_ms)
+
+
+def test_dynamixel_byte_stuffing_both_ways():
+    """Values whose bytes read FF FF FD would look like a packet header: both ends must stuff them."""
+    family = FAMILIES["dynamixel"]
+    header_like = 0x00FDFFFF  # little-endian bytes FF FF FD 00
+    with family.virtual({1: family.number}) as device, family.bus(device.path, latency_ms=TEST_LATENCY_MS) as bus:
+        bus.check_models({1: family.model})
+        servo = device.servos[1]
+        servo.position = header_like  # the status packet carries FF FF FD: the virtual servo stuffs it
+        assert bus.read_state([1])[1].position == header_like
+        bus.write_position_limits(1, 0, header_like)  # the instruction carries FF FF FD: the SDK stuffs it
+        assert servo.limits == (0, header_like)
+        assert b"\xff\xff\xfd\xfd" in bytes(device.received)
+        assert device.crc_errors == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -264,3 +265,13 @@ def test_registered_and_loadable_by_name(demos, tmp_path):
 
     with pytest.raises(CheckpointError, match="does not match"):
         Learner.load(tmp_path / "m.pt", OtherSpaces(), device="cpu")
+
+
+CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("lipbc*.yaml"))
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    config = LipBCConfig.from_yaml(path)
+    assert config.alpha > 0 and config.demonstrations == ""
+    assert len(CONFIGS) >= 2

@@ -12,8 +12,8 @@ from robolearn.learners.reward_classifier import ClassifierReward, RewardClassif
 from robolearn.learners.sac import SAC, SACConfig
 
 SHAPE = (16, 16, 3)
-TINY = dict(critic_ensemble=2, hidden_sizes=[32, 32], batch_size=16, utd=1, learning_starts=20, demos="none", buffer_size=1000,
-            eval_every=10**9, image_feature_dim=8)
+TINY = dict(critic_ensemble=2, hidden_sizes=[32, 32], batch_size=16, utd=1, learning_starts=20, demos="none",
+            buffer_size=1000, eval_every=10**9, image_feature_dim=8)
 
 
 class BrightnessEnv(gym.Env):

@@ -135,6 +135,7 @@ def test_domain_randomisation_changes_masses_friction_and_gains_per_seed():
     with make_robot("cartpole", mass_range=0.3, friction_range=0.3, gain_range=0.3) as robot:
         robot.reset(seed=1)
         first = (p.getDynamicsInfo(robot.body, 0, physicsClientId=robot.client)[0], robot.gains.copy())
+        assert all(0.7 <= v <= 1.3 and v != 1.0 for v in robot.randomisation.values())
         robot.reset(seed=2)
         second = (p.getDynamicsInfo(robot.body, 0, physicsClientId=robot.client)[0], robot.gains.copy())
         robot.reset(seed=1)
@@ -327,3 +328,17 @@ def test_sim_config_defaults_are_ideal_and_deterministic():
     config = SimConfig()
     assert config.seed == 0 and config.mass_range == 0 and config.action_latency_steps == 0
     assert config.camera is None
+
+
+def test_workspace_models_are_public_for_the_hardware_drivers(tmp_path):
+    from robolearn.safety import load_robot_limits
+    from robolearn_sim import robot_class
+
+    car = robot_class("car").workspace_model(load_robot_limits("car"))
+    assert car.max_decel == pytest.approx(2.5)  # what the car can brake at, below the 4 m/s^2 rate limit
+    base = robot_class("diffdrive_base").workspace_model(load_robot_limits("diffdrive_base"))
+    assert base.max_decel == pytest.approx(1.0)  # 0.05 m/s per step at 20 Hz
+    assert robot_class("pendulum").workspace_model(load_robot_limits("pendulum")) is None
+    path = _edited_limits(tmp_path, "diffdrive_base", workspace={"low": [-1, -1, 0], "high": [1, 1, 1]})
+    with pytest.raises(LimitsError, match=r"\(x, y\)"):
+        make_robot("diffdrive_base", limits_path=path)

@@ -8,7 +8,8 @@ File (calibration/<robot>/<camera>.yaml)::
     image_width: 640
     image_height: 480
     camera_matrix: [[fx, 0, cx], [0, fy, cy], [0, 0, 1]]
-    distortion: [k1, k2, p1, p2, k3]
+    distortion_model: plumb_bob      # ROS CameraInfo's name for OpenCV's k1 k2 p1 p2 k3 model
+    distortion_coefficients: [k1, k2, p1, p2, k3]
     reprojection_error_px: 0.21      # RMS over all corners; above ~1 px the calibration is suspect
 """
 
@@ -83,7 +84,8 @@ class CameraIntrinsics:
     def save(self, path: str | os.PathLike) -> Path:
         return save_calibration_yaml(path, KIND, {
             "camera": self.camera, "image_width": self.width, "image_height": self.height,
-            "camera_matrix": self.camera_matrix.tolist(), "distortion": self.distortion.tolist(),
+            "camera_matrix": self.camera_matrix.tolist(), "distortion_model": "plumb_bob",
+            "distortion_coefficients": self.distortion.tolist(),
             "reprojection_error_px": float(self.reprojection_error_px),
         })
 
@@ -92,11 +94,11 @@ class CameraIntrinsics:
         data = load_calibration_yaml(path, KIND, allow_example)
         where = str(path)
         matrix = np.asarray(require(data, "camera_matrix", where), dtype=np.float64)
-        distortion = np.asarray(require(data, "distortion", where), dtype=np.float64).reshape(-1)
+        distortion = np.asarray(require(data, "distortion_coefficients", where), dtype=np.float64).reshape(-1)
         if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or matrix[0, 0] <= 0 or matrix[1, 1] <= 0:
             raise CalibrationError(f"{where}: camera_matrix must be a finite 3x3 matrix with positive focal lengths")
         if distortion.size not in (4, 5, 8, 12, 14) or not np.all(np.isfinite(distortion)):
-            raise CalibrationError(f"{where}: distortion must hold 4, 5, 8, 12 or 14 finite coefficients")
+            raise CalibrationError(f"{where}: distortion_coefficients must hold 4, 5, 8, 12 or 14 finite numbers")
         return cls(camera=str(require(data, "camera", where)), width=int(require(data, "image_width", where)),
                    height=int(require(data, "image_height", where)), camera_matrix=matrix, distortion=distortion,
                    reprojection_error_px=float(data.get("reprojection_error_px", float("nan"))))

@@ -59,12 +59,6 @@ class FeedbackProblem(abc.ABC):
     def cost(self, x: torch.Tensor, u: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """Per-step cost (B,) that learning minimises."""
 
-    def check_features(self, feature_size: int, layout: Sequence[tuple[str, int]]) -> None:
-        expected = getattr(self, "feature_size", None)
-        if expected is not None and feature_size != expected:
-            raise ModelError(f"{type(self).__name__}: task features have size {feature_size} ({list(layout)}), "
-                             f"expected {expected}; the model's state does not match the task")
-
 
 def block_slices(layout: Sequence[tuple[str, int]]) -> dict[str, slice]:
     slices, start = {}, 0

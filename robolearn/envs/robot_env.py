@@ -21,7 +21,7 @@ class RobotEnv(gym.Env):
     (`applied_action`), so learners can store what the robot really did.
     """
 
-    metadata = {"render_modes": ["rgb_array"]}
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
 
     def __init__(self, robot: Robot | Callable[[], Robot], task: Task, image: bool = False,
                  max_episode_steps: int | None = None, render_mode: str | None = None) -> None:

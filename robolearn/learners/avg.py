@@ -55,7 +55,7 @@ PRESETS: dict[str, dict[str, float]] = {
     "dog_run": dict(actor_lr=1.8e-5, critic_lr=4.8e-5, entropy_coef=0.007, gamma=0.97),
     "finger_spin": dict(actor_lr=3.8e-4, critic_lr=8.7e-5, entropy_coef=0.006, gamma=0.95, beta1=0.9),
     "pendulum_balance": dict(actor_lr=3e-4, critic_lr=8e-3, entropy_coef=0.03, gamma=0.97),
-    "arm_reach": dict(actor_lr=3e-4, critic_lr=1e-3, entropy_coef=0.01, gamma=0.97),
+    "arm_reach": dict(actor_lr=3e-4, critic_lr=8e-3, entropy_coef=0.03, gamma=0.97),
 }
 
 

@@ -190,11 +190,12 @@ def empirical_lower_bound(fn: nn.Module, starts: torch.Tensor, steps: int = 100,
     net = copy.deepcopy(fn).double().eval()
     for p in net.parameters():
         p.requires_grad_(False)
-    starts = starts.detach().double()
+    device = next(net.parameters()).device
+    starts = starts.detach().double().to(device)
     spread = float(starts.std(0).mean()) if len(starts) > 1 else 1.0
     spread = spread if spread > 0 else 1.0
     gen = torch.Generator().manual_seed(seed)
-    offset = 1e-2 * spread * torch.randn(starts.shape, generator=gen, dtype=torch.float64)
+    offset = 1e-2 * spread * torch.randn(starts.shape, generator=gen, dtype=torch.float64).to(device)
     x = starts.clone().requires_grad_(True)
     y = (starts + offset).requires_grad_(True)
     optimiser = torch.optim.Adam([x, y], lr=lr * spread)

@@ -365,6 +365,7 @@ class SAC(Learner):
         self._prepare_demos()
         bar = progress_bar(total_steps, initial=min(self.env_steps, total_steps), enabled=progress)
         last_eval: dict | None = None
+        finished_cleanly = False
         try:
             while self.env_steps < total_steps:
                 if self._obs is None:
@@ -396,9 +397,14 @@ class SAC(Learner):
                 if run_dir is not None and due(self.env_steps, cfg.checkpoint_every):
                     logger.flush()
                     self.save(Path(run_dir) / CHECKPOINT_NAME)
+            finished_cleanly = True
+        except KeyboardInterrupt:
+            finished_cleanly = True  # Ctrl-C: keep what was learned, then stop
+            raise
         finally:
             bar.close()
-            if run_dir is not None:
+            # After a divergence or a robot error the last periodic checkpoint is the one worth keeping.
+            if run_dir is not None and finished_cleanly:
                 self.save(Path(run_dir) / CHECKPOINT_NAME)
             logger.flush()
             logger.plot("eval/return", title=f"SAC {getattr(getattr(self.env, 'spec', None), 'id', '')}")

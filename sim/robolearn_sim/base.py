@@ -199,24 +199,25 @@ class SimRobot(Robot, abc.ABC):
 
     def _randomise(self, bodies: list[int]) -> None:
         cfg, rng, client = self.config, self._rng, self.client
-        mass_scale = friction_scale = 1.0
+        mass_scales, friction_scales = [], []
         for body in bodies:
             for link in range(-1, p.getNumJoints(body, physicsClientId=client)):
-                info = p.getDynamicsInfo(body, link, physicsClientId=client)
-                mass, friction = info[0], info[1]
+                mass, friction = p.getDynamicsInfo(body, link, physicsClientId=client)[:2]
                 changes = {}
                 if cfg.mass_range > 0 and mass > 0:  # mass 0 marks a fixed base: keep it fixed
-                    mass_scale = rng.uniform(1 - cfg.mass_range, 1 + cfg.mass_range)
-                    changes["mass"] = mass * mass_scale
+                    mass_scales.append(rng.uniform(1 - cfg.mass_range, 1 + cfg.mass_range))
+                    changes["mass"] = mass * mass_scales[-1]
                 if cfg.friction_range > 0:
-                    friction_scale = rng.uniform(1 - cfg.friction_range, 1 + cfg.friction_range)
-                    changes["lateralFriction"] = friction * friction_scale
+                    friction_scales.append(rng.uniform(1 - cfg.friction_range, 1 + cfg.friction_range))
+                    changes["lateralFriction"] = friction * friction_scales[-1]
                 if changes:
                     p.changeDynamics(body, link, physicsClientId=client, **changes)
         self.gains = (rng.uniform(1 - cfg.gain_range, 1 + cfg.gain_range, self.spec.action_size)
                       if cfg.gain_range > 0 else np.ones(self.spec.action_size))
-        self.randomisation = {"last_mass_scale": float(mass_scale), "last_friction_scale": float(friction_scale),
-                              "mean_gain": float(np.mean(self.gains))}
+        # What this episode drew, for logs: mean scale factors (1 = nominal).
+        self.randomisation = {"mass_scale": float(np.mean(mass_scales)) if mass_scales else 1.0,
+                              "friction_scale": float(np.mean(friction_scales)) if friction_scales else 1.0,
+                              "gain_scale": float(np.mean(self.gains))}
 
     def _restart_actuation(self) -> None:
         self._active = self._rest_command()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -25,6 +25,9 @@ from robolearn.spec import CommandKind, Observation, RobotSpec
 from robolearn_drivers.hardware.errors import HardwareError, MotorFaultError, StaleFrameError
 from robolearn_drivers.hardware.motor_bus import MotorBus
 from robolearn_drivers.hardware.timing import TickClock
+
+if TYPE_CHECKING:  # OpenCV is only needed when a camera is attached
+    from robolearn_drivers.hardware.camera import OpenCVCamera
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +48,14 @@ def arm_spec(safety: SafetyController, image_shape: tuple[int, int, int] | None 
 
 
 class ServoArmRobot(Robot):
+    """Joint-position arm on one servo bus, optionally with a camera whose frames join each observation.
+
+    `home`: joint positions `reset()` moves to under the safety layer (None: an episode starts where the
+    arm stands)."""
+
     def __init__(self, bus: MotorBus, calibration: ArmCalibration, safety: SafetyController,
-                 camera=None, home: Sequence[float] | None = None, home_timeout_s: float = 10.0) -> None:
+                 camera: OpenCVCamera | None = None, home: Sequence[float] | None = None,
+                 home_timeout_s: float = 10.0) -> None:
         if safety.limits.command_kind is not CommandKind.JOINT_POSITION:
             raise ValueError(f"{safety.limits.robot}: a servo arm takes joint_position commands, the limits file "
                              f"says {safety.limits.command_kind.value}")

@@ -50,7 +50,7 @@ class DynamixelBus(SdkMotorBus):
         return dynamixel_sdk.PortHandler
 
     def _make_packet_handler(self) -> Any:
-        return dynamixel_sdk.PacketHandler(2.0)
+        return _StuffingPacketHandler()
 
     def _sync_read_tx(self, start: int, length: int, ids: list[int]) -> int:
         return self._packets.syncReadTx(self._port_handler, start, length, ids, len(ids), False)
@@ -91,3 +91,17 @@ class DynamixelBus(SdkMotorBus):
             return ("unknown (hardware error status unreadable)",)
         flags = tuple(name for bit, name in _HARDWARE_ERRORS.items() if data[0] & bit)
         return flags or ("unknown",)
+
+
+class _StuffingPacketHandler(dynamixel_sdk.Protocol2PacketHandler):
+    """Protocol 2.0 with byte stuffing that reaches the wire.
+
+    dynamixel-sdk 4.1's `addStuffing` builds a longer list when a parameter holds FF FF FD but `txPacket`
+    ignores its return value, so such a packet goes out unstuffed (a servo may take it for a new header).
+    Stuffing in place makes the caller's packet the stuffed one.
+    """
+
+    def addStuffing(self, packet: list[int]) -> list[int]:
+        stuffed = super().addStuffing(packet)
+        packet[:] = stuffed
+        return packet

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from robolearn.calibration.files import CalibrationError
 from robolearn.calibration.motors import ArmCalibration
@@ -20,6 +20,9 @@ from robolearn_drivers.hardware.create2_robot import Create2Robot
 from robolearn_drivers.hardware.dynamixel import DynamixelBus
 from robolearn_drivers.hardware.feetech import FeetechBus
 from robolearn_drivers.hardware.motor_bus import MotorBus
+
+if TYPE_CHECKING:  # OpenCV is only needed when a camera is attached
+    from robolearn_drivers.hardware.camera import OpenCVCamera
 
 BUS_CLASSES: dict[str, type[MotorBus]] = {"dynamixel": DynamixelBus, "feetech": FeetechBus}
 BASE_MODELS = {"diffdrive_base": "diffdrive_base", "create2": "diffdrive_base"}
@@ -33,13 +36,14 @@ def make_hardware_robot(
     limits: str | os.PathLike | SafetyLimits | None = None,
     workspace: WorkspaceModel | None = None,
     on_intervention: Callable[[str, str], None] | None = None,
-    camera: Any = None,
+    camera: OpenCVCamera | None = None,
     **hardware_options: Any,
 ) -> Robot:
     """The real robot `model` on serial `port`.
 
     `model`: a servo arm with a limits file (e.g. "so101_arm"), or "diffdrive_base" / "create2" (Create 2).
     `calibration`: the arm's motor calibration YAML (required for arms: an uncalibrated arm is refused).
+    `camera`: an OpenCVCamera (arms) whose frames join each observation.
     `limits`: a SafetyLimits or a path; default `calibration/<robot>/limits.yaml`.
     `workspace`: the model for the limits' workspace box; by default the same one the simulated robot uses
     (gripper-tip forward kinematics for so101_arm, the braking-distance planar model for the base).
@@ -51,21 +55,29 @@ def make_hardware_robot(
     safety_limits = _limits(robot_name, limits)
     if calibration == "":
         calibration = None  # an unset ROS parameter arrives as an empty string
-    if not is_base and calibration is None:
+    if is_base:
+        if camera is not None:
+            raise ValueError(f"{robot_name}: cameras are supported on arms only; run the camera node for the base")
+        options = _pick(hardware_options, ("full_mode", "sensor_timeout_s"), robot_name)
+        safety = _safety(robot_name, safety_limits, workspace, on_intervention, is_base)
+        return Create2Robot(Create2(port, **options), safety)
+    if calibration is None:
         raise CalibrationError(
             f"refusing to drive {robot_name!r} without a motor calibration: run `robolearn calibrate motors "
             f"--robot {robot_name} --port {port}` and pass the file it writes")
-    if workspace is None:
-        workspace = _default_workspace(robot_name, safety_limits, is_base)
-    safety = SafetyController(safety_limits, workspace=workspace, on_intervention=on_intervention)
-    if is_base:
-        base = Create2(port, **_pick(hardware_options, ("full_mode", "sensor_timeout_s"), robot_name))
-        return Create2Robot(base, safety)
     arm_calibration = ArmCalibration.load(calibration, robot=robot_name)
     bus_options = _pick(hardware_options, ("baudrate", "retries", "latency_ms", "home"), robot_name)
     home = bus_options.pop("home", None)
     bus = BUS_CLASSES[arm_calibration.bus](port, **bus_options)
+    safety = _safety(robot_name, safety_limits, workspace, on_intervention, is_base)
     return ServoArmRobot(bus, arm_calibration, safety, camera=camera, home=home)
+
+
+def _safety(robot: str, limits: SafetyLimits, workspace: WorkspaceModel | None,
+            on_intervention: Callable[[str, str], None] | None, is_base: bool) -> SafetyController:
+    if workspace is None:
+        workspace = _default_workspace(robot, limits, is_base)
+    return SafetyController(limits, workspace=workspace, on_intervention=on_intervention)
 
 
 def _limits(robot: str, limits: str | os.PathLike | SafetyLimits | None) -> SafetyLimits:

@@ -8,6 +8,8 @@ reports interventions. A bad configuration leaves the robot stopped and is repor
 
 from __future__ import annotations
 
+import threading
+
 from rclpy.node import Node
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
@@ -21,6 +23,7 @@ from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
 from robolearn_drivers.core.errors import ConfigurationError
 from robolearn_drivers.core.params import DriverParams
 from robolearn_drivers.core.robot_factory import build_robot
+from robolearn_drivers.core.ticker import Ticker
 from robolearn_drivers.ros import conversions, qos, topics
 from robolearn_drivers.ros.node_main import run_node
 
@@ -31,6 +34,9 @@ class DriverNode(Node):
     def __init__(self, node_name: str = "robot_driver", use_sim_default: bool = False) -> None:
         super().__init__(node_name)
         self.loop: DriverLoop | None = None
+        self._ticker: Ticker | None = None
+        # Callbacks (executor thread) and control ticks (ticker thread) take turns on the loop and robot.
+        self._lock = threading.RLock()
         self._last_stop: tuple[str, ...] = ()
         self._last_level = -1
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.DIAGNOSTICS)
@@ -84,31 +90,36 @@ class DriverNode(Node):
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP)
         self.create_service(Trigger, topics.SAFETY_RESET, self._on_safety_reset)
         self.create_service(Trigger, topics.ROBOT_RESET, self._on_robot_reset)
-        self.create_timer(spec.control_period_s, self._tick)
         self.create_timer(params.diagnostics_period_s, self._publish_safety)
         self.get_logger().info(
             f"driving {spec.name} ({'simulated' if params.use_sim else 'hardware'}) at {spec.control_rate_hz:g} Hz; "
             f"commands on {command_topic}"
         )
         self._publish_state()
+        self._ticker = Ticker(spec.control_period_s, self._tick, name=f"{spec.name}-control")
+        self._ticker.start()
 
     # -------------------------------------------------------------------------------- callbacks
     def _on_command(self, msg) -> None:
         assert self.loop is not None
-        if not self.loop.submit(conversions.command_values(msg)):
+        with self._lock:
+            accepted = self.loop.submit(conversions.command_values(msg))
+        if not accepted:
             self.get_logger().error(f"rejected command, robot held: {self.loop.last_rejection}",
                                     throttle_duration_sec=1.0)
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and self.loop is not None and not self.loop.safety.estopped:
-            self.loop.estop()
+            with self._lock:
+                self.loop.estop()
             self.get_logger().warning("e-stop received: robot stopped; call safety/reset and send a fresh command")
             self._publish_safety()
 
     def _on_safety_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         assert self.loop is not None
         was = self.loop.safety.estop_reason
-        self.loop.reset_safety()
+        with self._lock:
+            self.loop.reset_safety()
         response.success = True
         response.message = (f"e-stop ({was}) cleared" if was else "safety reset") + \
             ": the robot moves again on the next fresh command"
@@ -120,7 +131,8 @@ class DriverNode(Node):
         """Start a new episode: the robot's own reset (sim: new start state; hardware: move home under safety)."""
         assert self.loop is not None
         try:
-            self.loop.reset_robot()
+            with self._lock:
+                self.loop.reset_robot()
         except (RobotError, RuntimeError, ValueError) as exc:
             response.success, response.message = False, f"robot reset failed: {exc}"
             return response
@@ -129,12 +141,14 @@ class DriverNode(Node):
         return response
 
     def _tick(self) -> None:
-        assert self.loop is not None
-        try:
-            result = self.loop.step()
-        except Exception as exc:  # any fault in the loop must leave the actuators stopped, not running
-            self._fail(exc)
-            return
+        with self._lock:
+            if self.loop is None:
+                return
+            try:
+                result = self.loop.step()
+            except Exception as exc:  # any fault in the loop must leave the actuators stopped, not running
+                self._fail(exc)
+                return
         if result.decision is None:
             stopped: tuple[str, ...] = (MALFORMED,)
         elif result.decision.stopped:
@@ -148,7 +162,8 @@ class DriverNode(Node):
 
     def _fail(self, exc: BaseException) -> None:
         assert self.loop is not None
-        self.get_logger().error(f"driver fault, e-stop latched: {type(exc).__name__}: {exc}")
+        self.get_logger().error(f"driver fault, e-stop latched: {type(exc).__name__}: {exc}",
+                                throttle_duration_sec=1.0)
         try:
             self.loop.estop(DRIVER_FAULT)
         except Exception as stop_exc:  # the bus itself may be gone; say so, the hardware watchdog is next
@@ -157,7 +172,8 @@ class DriverNode(Node):
 
     # ------------------------------------------------------------------------------- publishing
     def _publish_state(self) -> None:
-        assert self.loop is not None
+        if self.loop is None:
+            return
         obs = self.loop.last_observation
         stamp = self.get_clock().now().to_msg()
         if self.loop.layout.is_base:
@@ -168,20 +184,23 @@ class DriverNode(Node):
             self._joint_pub.publish(conversions.joint_state_msg(self.loop.layout, obs, stamp))
 
     def _publish_safety(self) -> None:
-        if self.loop is None:
-            return
-        self._publish_diagnostics(
-            safety_summary(self._diag_name, self.loop.robot.spec.name, self.loop.status(), self._last_stop)
-        )
+        with self._lock:
+            if self.loop is None:
+                return
+            summary = safety_summary(self._diag_name, self.loop.robot.spec.name, self.loop.status(), self._last_stop)
+        self._publish_diagnostics(summary)
 
     def _publish_diagnostics(self, summary: DiagnosticSummary) -> None:
         self._diag_pub.publish(conversions.diagnostic_array([summary], self.get_clock().now().to_msg()))
 
     def on_shutdown(self) -> None:
-        if self.loop is not None:
-            self.get_logger().info("shutting down: stopping the robot")
-            self.loop.shutdown()
-            self.loop = None
+        if self._ticker is not None:
+            self._ticker.stop()
+        with self._lock:
+            if self.loop is not None:
+                self.get_logger().info("shutting down: stopping the robot")
+                self.loop.shutdown()
+                self.loop = None
 
 
 def main(args: list[str] | None = None) -> int:
