@@ -53,25 +53,29 @@ def mismatched(path: str, factor: float = 0.5) -> FpgConfig:
     return config
 
 
-def learning_run(env_id: str, config: FpgConfig, rollouts: int, eval_every: int, seeds: int) -> dict:
+def learning_run(env_id: str, config: FpgConfig, rollouts: int, seeds: int) -> dict:
     env = gym.make(env_id)
     try:
         learner = FpgLearner(env, config)
         period = learner.problem.spec.control_period_s
         nominal = evaluate(learner, seeds)
+        # context: the same nominal controller designed on the correct model (what a perfect model would give)
+        correct = evaluate(FpgLearner(env, dataclasses.replace(config, model_param_scale=1.0)), seeds)
+        print(f"  {env_id}: nominal cost {nominal:.4g} (with the correct model: {correct:.4g} = "
+              f"{correct / nominal:.3f} x)", flush=True)
         curve = []
         start = time.perf_counter()
-        for block in range(0, rollouts, eval_every):
-            learner.train(learner.steps + 1, progress=False)  # at least one more rollout ...
-            while learner.episodes < min(block + eval_every, rollouts):  # ... up to the block's end
+        for target in sorted({1, 2, 3, *range(5, rollouts + 1, 5), rollouts}):
+            while learner.episodes < target:  # one rollout, one update
                 learner.train(learner.steps + 1, progress=False)
             cost = evaluate(learner, seeds)
             curve.append({"rollouts": learner.episodes, "sim_minutes": learner.steps * period / 60.0,
                           "cost": cost, "ratio": cost / nominal})
             print(f"  {env_id}: {learner.episodes:3d} rollouts, {curve[-1]['sim_minutes']:5.2f} sim min: "
-                  f"cost {cost:.4f} = {cost / nominal:.3f} x nominal", flush=True)
+                  f"cost {cost:.4g} = {cost / nominal:.3f} x nominal", flush=True)
         reached = next((c for c in curve if c["ratio"] <= 0.5), None)
-        return {"env": env_id, "config": config.to_dict(), "nominal_cost": nominal, "curve": curve,
+        return {"env": env_id, "config": config.to_dict(), "nominal_cost": nominal,
+                "correct_model_nominal_cost": correct, "curve": curve,
                 "best_ratio": min(c["ratio"] for c in curve),
                 "minutes_to_half": None if reached is None else reached["sim_minutes"],
                 "wall_s": time.perf_counter() - start}
@@ -129,12 +133,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=Path("bench/results/fpg.json"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    car_n, pend_n, every = (4, 4, 2) if args.quick else (args.car_rollouts, args.pendulum_rollouts, 5)
+    car_n, pend_n = (3, 3) if args.quick else (args.car_rollouts, args.pendulum_rollouts)
     load_before = os.getloadavg()
     print("1. learned vs nominal with the model's parameters at 0.5x")
-    car = learning_run("robolearn/CarFigureEight-v0", mismatched("configs/fpg_car.yaml"), car_n, every,
+    car = learning_run("robolearn/CarFigureEight-v0", mismatched("configs/fpg_car.yaml"), car_n,
                        args.eval_seeds)
-    pendulum = learning_run("robolearn/PendulumBalance-v0", mismatched("configs/fpg_pendulum.yaml"), pend_n, every,
+    pendulum = learning_run("robolearn/PendulumBalance-v0", mismatched("configs/fpg_pendulum.yaml"), pend_n,
                             args.eval_seeds)
     print("\n2. ablation: gradient error vs horizon, open loop vs embedded feedback (linear system)")
     rows = ablation((20, 150, 300))
@@ -147,7 +151,7 @@ def main() -> None:
     for run in (car, pendulum):
         half = "not reached" if run["minutes_to_half"] is None else f"{run['minutes_to_half']:.2f} sim min"
         last = run["curve"][-1]
-        print(f"  {run['env']}: nominal cost {run['nominal_cost']:.4f}; after {last['rollouts']} rollouts "
+        print(f"  {run['env']}: nominal cost {run['nominal_cost']:.4g}; after {last['rollouts']} rollouts "
               f"({last['sim_minutes']:.2f} sim min) {last['ratio']:.3f} x nominal; best {run['best_ratio']:.3f}; "
               f"<= 0.5 x nominal: {half}; wall {run['wall_s']:.0f} s")
     print(f"  load average before {load_before[0]:.1f}, after {os.getloadavg()[0]:.1f}; torch {torch.__version__}")

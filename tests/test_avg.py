@@ -114,6 +114,27 @@ def test_update_matches_reference_with_pre_update_parameters(terminated):
             torch.testing.assert_close(p.detach(), p0.detach() - step, atol=1e-6, rtol=1e-5)
 
 
+def test_critic_learns_the_applied_action_when_safety_changed_it():
+    learner = AVG(pendulum(), small_config(), device="cpu")
+    obs, next_obs = torch.randn(1, 3), torch.randn(1, 3)
+    applied = torch.tensor([[0.25]])
+    actor0, critic0 = copy.deepcopy(learner.actor), copy.deepcopy(learner.critic)
+    learner.generator.manual_seed(1)
+    action, log_prob = learner._sample(obs)
+    assert not torch.allclose(action, applied)
+    learner.generator.manual_seed(2)
+    learner.update(obs, action, log_prob, 0.3, False, False, next_obs, applied_action=applied)
+
+    eta, gamma = learner.config.entropy_coef, learner.config.gamma
+    with torch.no_grad():
+        m, s = actor0(next_obs).chunk(2, -1)
+        a2, lp2 = sample_tanh_gaussian(m, s, generator=torch.Generator().manual_seed(2))
+        target = 0.3 + gamma * (critic0(torch.cat((next_obs, a2), -1)) - eta * lp2)
+    loss = (target - critic0(torch.cat((obs, applied), -1))).pow(2).sum()  # sigma is 1 at the start
+    for got, want in zip(_grads(learner.critic), torch.autograd.grad(loss, list(critic0.parameters()))):
+        torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-4)
+
+
 def test_critic_ignores_bootstrap_on_termination():
     learner = AVG(pendulum(), small_config(scale_td=False), device="cpu")
     obs = torch.randn(1, 3)
@@ -227,7 +248,7 @@ def _assert_same_learner(a: AVG, b: AVG):
     np.testing.assert_array_equal(a.obs_rms.mean, b.obs_rms.mean)
     np.testing.assert_array_equal(a.obs_rms.var, b.obs_rms.var)
     assert a.td_scaler.state_dict() == b.td_scaler.state_dict()
-    assert (a.steps, a.episodes) == (b.steps, b.episodes)
+    assert (a.env_steps, a.episodes) == (b.env_steps, b.episodes)
 
 
 def test_resume_from_checkpoint_replays_the_uninterrupted_run(tmp_path):
@@ -285,3 +306,14 @@ def test_exported_onnx_policy_includes_the_normaliser(tmp_path):
     out = session.run(None, {"features": raw})[0]
     for row, action in zip(raw, out):
         np.testing.assert_allclose(action, learner.act(row), atol=1e-5)
+
+
+def test_periodic_evaluation_uses_a_separate_env_and_is_logged(tmp_path):
+    env = pendulum()
+    learner = AVG(env, small_config(eval_every=50, eval_episodes=2), device="cpu")
+    summary = learner.train(100, run_dir=tmp_path, progress=False)
+    assert summary["eval"] is not None and len(summary["eval"]["returns"]) == 2
+    assert learner._eval_env is not env and learner._eval_env.action_space == env.action_space
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()
+    assert sum(",eval/return," in row for row in rows) == 2
+    assert summary["episode_returns"] and all(np.isfinite(summary["episode_returns"]))

@@ -139,3 +139,10 @@ def test_the_documented_example_files_follow_the_schema_and_are_never_used_for_r
     HandEyeCalibration.load(folder / "example_wrist_cam_handeye.yaml", robot="so101_arm", allow_example=True)
     with pytest.raises(CalibrationError, match="is an example file"):
         ArmCalibration.load(folder / "example_arm.yaml", robot="so101_arm")
+
+
+def test_the_zero_pose_reading_is_part_of_the_range():
+    readings = iter([{"a": 2500}, {"a": 3000}])
+    ranges = record_ranges(lambda: next(readings), iter([False, True]).__next__, {"a": 4096}, period_s=0.0,
+                           start={"a": 2048})
+    assert ranges == {"a": (2048, 3000)}

@@ -27,7 +27,8 @@ def test_config_is_validated():
     assert FpgConfig.from_dict({"optimizer": "adam", "window": 10}).window == 10
     for bad, message in (({"optimizer": "rmsprop"}, "optimizer must be one of"), ({"window": 0}, "window > 0"),
                          ({"learning_rate": -1.0}, "learning_rate must be > 0"),
-                         ({"model_param_scale": 0.0}, "model_param_scale > 0"), ({"hidden": [64, 0]}, "hidden")):
+                         ({"model_param_scale": 0.0}, "model_param_scale > 0"), ({"hidden": [64, 0]}, "hidden"),
+                         ({"speed_time_constant": -0.1}, "speed_time_constant >= 0")):
         with pytest.raises(ConfigError, match=message):
             FpgConfig.from_dict(bad)
 
@@ -58,6 +59,26 @@ def test_untrained_policy_is_the_nominal_lqr_through_the_task_scaling(pendulum_e
         exported = learner.policy()(torch.as_tensor(obs).unsqueeze(0)).squeeze(0).detach().numpy()
         np.testing.assert_allclose(exported, action, atol=1e-6)
         obs, *_ = pendulum_env.step(action)
+
+
+def test_car_features_map_to_the_measured_state_and_task_time():
+    env = gym.make("robolearn/CarFigureEight-v0", max_episode_steps=50)
+    try:
+        learner = FpgLearner(env, FpgConfig())
+        base, problem = env.unwrapped, learner.problem
+        obs, _ = env.reset(seed=7)
+        for _ in range(30):
+            obs, *_ = env.step(learner.act(obs))
+        x, t = problem.state_and_time(torch.as_tensor(obs, dtype=torch.float64).unsqueeze(0))
+        raw = base._obs
+        np.testing.assert_allclose(x[0, :3].numpy(), raw["base_pose"], atol=1e-5)
+        np.testing.assert_allclose(float(x[0, 3]), raw["base_twist"][0], atol=1e-5)
+        elapsed = raw.timestamp - base.task.start_time
+        assert float(t[0]) == pytest.approx(elapsed % base.task.period, abs=1e-4)
+        u = torch.tensor([[0.3, -0.7]], dtype=torch.float64)  # command <-> model input round trip
+        torch.testing.assert_close(problem.model_input(x, problem.command(x, u)), u)
+    finally:
+        env.close()
 
 
 def test_checkpoint_resume_continues_exactly(tmp_path, pendulum_env):

@@ -75,7 +75,10 @@ def test_factory_builds_the_arm_on_the_calibrated_bus(family, robot):
 
 
 def test_connect_writes_firmware_limits_and_keeps_torque_off(robot, device):
+    wrist = device.servos[IDS["wrist_flex"]]
+    wrist.table[wrist.regs.operating_mode] = 1  # left in velocity mode by another program
     with robot:
+        assert wrist.table[wrist.regs.operating_mode] == wrist.regs.position_mode
         assert all(device.servos[i].limits == (1000, 3100) for i in IDS.values())
         assert all_torque(device, False)
         device.servos[IDS["shoulder_lift"]].position = 2048 + 512  # moved by hand, direction -1

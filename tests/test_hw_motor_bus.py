@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
-from virtual_devices.bus_families import FAMILIES, TEST_LATENCY_MS, eventually, fast_thread_switching  # noqa: F401
 from robolearn_drivers.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
+from virtual_devices.bus_families import FAMILIES, TEST_LATENCY_MS, eventually, fast_thread_switching  # noqa: F401
 
 IDS = [1, 2, 3]
 
@@ -158,7 +156,6 @@ def test_unplugged_port_raises_port_error(bus, device):
     with pytest.raises(PortError, match="disconnected"):
         for _ in range(3):  # the first read may still see buffered bytes
             bus.read_state(IDS)
-    assert math.isfinite(bus.latency_ms)
 
 
 def test_dynamixel_byte_stuffing_both_ways():
@@ -174,3 +171,33 @@ def test_dynamixel_byte_stuffing_both_ways():
         assert servo.limits == (0, header_like)
         assert b"\xff\xff\xfd\xfd" in bytes(device.received)
         assert device.crc_errors == 0
+
+
+def test_a_servo_left_in_another_mode_is_put_in_position_mode(bus, device):
+    servo = device.servos[2]
+    servo.table[servo.regs.operating_mode] = 1  # velocity mode: goal positions would be ignored
+    bus.set_torque(IDS, True)
+    bus.write_goal_positions({2: 1000})
+    assert bus.read_state([2])[2].position == 2048
+    bus.set_torque(IDS, False)
+    bus.set_position_mode(IDS)
+    assert all(device.servos[i].table[servo.regs.operating_mode] == servo.regs.position_mode for i in IDS)
+    bus.set_torque(IDS, True)
+    bus.write_goal_positions({2: 1000})
+    assert bus.read_state([2])[2].position == 1000
+
+
+def test_torque_off_is_confirmed_even_when_the_broadcast_is_lost(bus, device):
+    bus.set_torque(IDS, True)
+    assert eventually(lambda: all(device.servos[i].torque for i in IDS))
+    device.drop_instructions = 1  # the torque-off broadcast never arrives
+    device.servos[3].error = 0x20  # and one servo reports a standing overload on every reply
+    bus.set_torque(IDS, False)
+    assert not any(device.servos[i].torque for i in IDS)  # confirmed by acknowledged writes
+
+
+def test_unconfirmed_torque_off_is_an_error(family, device):
+    with family.bus(device.path, retries=0, latency_ms=TEST_LATENCY_MS) as b:
+        device.drop_replies = 100
+        with pytest.raises(BusError, match="torque-off was not confirmed by servos 1 .*cut the servo power"):
+            b.set_torque(IDS, False)

@@ -93,7 +93,7 @@ def test_projected_net_is_certified_below_alpha_in_raw_feature_units(alpha, acti
     assert net.upper_bound() > 100 * alpha  # the scrambled net violates the constraint
     net.project_()
     # Recompute the bound independently: normaliser gain folded into the first layer, then the rest.
-    first = net.layers[0].weight * net.input_scale
+    first = net.layers[0].weight.double() * net.input_scale.double()
     by_hand = matrix_2norm(first) * np.prod([matrix_2norm(layer.weight) for layer in net.layers[1:]])
     assert net.upper_bound() == pytest.approx(by_hand, rel=1e-12)
     assert net.upper_bound() <= alpha

@@ -62,24 +62,30 @@ def test_camera_node_publishes_images_with_matching_camera_info(camera_files):
         assert len(images) > 30, "a 30-frame file is replayed in a loop, not stopped at its end"
 
 
-@pytest.mark.parametrize("params, expected", [
-    ({"source": "/nonexistent/video.avi"}, "could not be opened"),
-    ({"source": "VIDEO", "intrinsics_file": "/nonexistent/intrinsics.yaml"}, "does not exist"),
-])
-def test_camera_node_refuses_bad_sources_with_a_diagnostic(camera_files, params, expected):
+def test_camera_node_refuses_bad_sources_with_a_diagnostic(camera_files):
     from diagnostic_msgs.msg import DiagnosticArray
 
     from robolearn_drivers.ros import qos
     from robolearn_drivers.ros.conversions import diagnostic_values
 
     video, _ = camera_files
-    params = {k: (str(video) if v == "VIDEO" else v) for k, v in params.items()}
+    cases = [({"source": "/nonexistent/video.avi"}, "could not be opened"),
+             ({"source": str(video), "intrinsics_file": "/nonexistent/intrinsics.yaml"}, "does not exist")]
     with ros_client("camera_bad_client") as client:
-        diags = client.collect(DiagnosticArray, f"{NS}/diagnostics", qos.DIAGNOSTICS)
-        with NodeProcess("robolearn_drivers.ros.camera_node", params=params, namespace=NS) as node:
-            def fault():
-                for _, m in list(diags):
-                    status = diagnostic_values(m).get(f"{NS}/camera: camera", {})
-                    if status.get("level") == "2":
-                        return status["fault"]
-            assert expected in wait_for(fault, 30, "the camera's fault diagnostic", node)
+        started = []
+        for i, (params, expected) in enumerate(cases):
+            ns = f"{NS}_bad_{i}"
+            diags = client.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+            started.append((ns, expected, diags,
+                            NodeProcess("robolearn_drivers.ros.camera_node", params=params, namespace=ns)))
+        try:
+            for ns, expected, diags, node in started:
+                def fault():
+                    for _, m in list(diags):
+                        status = diagnostic_values(m).get(f"{ns}/camera: camera", {})
+                        if status.get("level") == "2":
+                            return status["fault"]
+                assert expected in wait_for(fault, 30, "the camera's fault diagnostic", node)
+        finally:
+            for *_, node in started:
+                node.__exit__(None, None, None)

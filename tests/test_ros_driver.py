@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import pytest
 
 from ros_helpers import CONFIG, NodeProcess, require_ros, ros_client, wait_for
@@ -153,33 +154,77 @@ def test_late_subscriber_sees_a_latched_estop(mode):
             wait_for(estopped, 30, "the late driver to latch the e-stop", node)
 
 
-@pytest.mark.parametrize("params, expected", [
+BAD_CONFIGURATIONS = [
     ({"robot_model": "no_such_robot"}, "unknown sim robot 'no_such_robot'"),
-    ({"use_sim": False, "calibration_file": "/nonexistent/motors.yaml"}, "calibration file /nonexistent/motors.yaml does not exist"),
+    ({"use_sim": False, "calibration_file": "/nonexistent/motors.yaml"},
+     "calibration file /nonexistent/motors.yaml does not exist"),
     ({"control_rate_hz": -5.0}, "control_rate_hz=-5.0 is invalid"),
     ({"control_rate_hz": 500.0}, "differs from pendulum's 60 Hz"),
-])
-def test_bad_configuration_is_refused_with_a_diagnostic_and_no_motion(mode, params, expected):
+]
+
+
+def test_bad_configuration_is_refused_with_a_diagnostic_and_no_motion(mode):
+    """Each bad configuration in its own node (started side by side to save time): ERROR diagnostic, the
+    reason in the log, the node stays up to report it, and no state is ever published."""
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import JointState
 
     from robolearn_drivers.ros import qos
     from robolearn_drivers.ros.conversions import diagnostic_values
 
-    ns = "/bad_config"
     with ros_client("bad_config_client") as c:
-        diags = c.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+        cases = []
+        for i, (params, expected) in enumerate(BAD_CONFIGURATIONS):
+            ns = f"/bad_config_{i}"
+            diags = c.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+            states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
+            node = NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", params=params,
+                               namespace=ns)
+            cases.append((ns, expected, diags, states, node))
+        try:
+            for ns, expected, diags, states, node in cases:
+                def fault():
+                    for _, m in list(diags):
+                        status = diagnostic_values(m).get(f"{ns}/sim_driver: safety")
+                        if status and status["level"] == "2":
+                            return status
+                    return None
+                status = wait_for(fault, 40, f"an ERROR diagnostic for {expected!r}", node)
+                assert expected in status["fault"], status
+                assert expected in node.output()
+                assert node.alive(), "the node stays up to report the fault"
+                assert states == [], "a refused driver must not publish state (it never started the robot)"
+        finally:
+            for *_, node in cases:
+                node.__exit__(None, None, None)
+
+
+def test_sim_arm_moves_to_commanded_joint_positions_under_the_rate_limit(mode):
+    """The SO-101 sim behind the same node: 6-joint JointState with effort; position commands move it, at most
+    max_step (0.1 rad at 30 Hz) per control step."""
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from robolearn_drivers.ros import qos
+
+    ns = "/arm_test"
+    with ros_client("arm_client") as c, NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "sim.yaml",
+                                                    params={"robot_model": "so101_arm"}, namespace=ns) as node:
         states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
-        with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", params=params,
-                         namespace=ns) as node:
-            def fault():
-                for _, m in list(diags):
-                    status = diagnostic_values(m).get(f"{ns}/sim_driver: safety")
-                    if status and status["level"] == "2":
-                        return status
-                return None
-            status = wait_for(fault, 30, "an ERROR diagnostic", node)
-            assert expected in status["fault"], status
-            assert expected in node.output()
-            assert node.alive(), "the node stays up to report the fault"
-        assert states == [], "a refused driver must not publish state (it never started the robot)"
+        pub = c.publisher(Float64MultiArray, f"{ns}/joint_commands", qos.COMMAND)
+        wait_for(lambda: len(states) > 3, 30, "the arm's joint_states", node)
+        first = states[-1][1]
+        assert len(first.name) == 6 and len(first.effort) == 6 and first.name[0] == "shoulder_pan"
+        start = np.array(first.position)
+        target = start.copy()
+        target[0] += 0.4
+        begin = time.monotonic()
+        while time.monotonic() - begin < 2.0:
+            pub.publish(Float64MultiArray(data=target.tolist()))
+            time.sleep(1 / 30)
+        reached = np.array(states[-1][1].position)
+        assert reached[0] - start[0] > 0.3, f"shoulder_pan moved {reached[0] - start[0]:.3f} rad of 0.4"
+        assert np.all(np.abs(reached[1:] - start[1:]) < 0.05), "the other joints held their positions"
+        # The per-step change of the measured position never exceeds the rate limit (plus tracking overshoot).
+        positions = np.array([m.position[0] for t, m in states if t >= begin])
+        assert np.max(np.abs(np.diff(positions))) < 0.1 + 0.02

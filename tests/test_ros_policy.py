@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pytest
 
 from ros_helpers import CONFIG, NodeProcess, exported_pendulum_policy, require_ros, ros_client, wait_for

@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from ros_helpers import CONFIG, NodeProcess, require_ros, wait_for
+from ros_helpers import CONFIG, NodeProcess, require_ros
 
 pytestmark = pytest.mark.ros
 NS = "/ros_robot_test"
@@ -71,3 +71,31 @@ def test_connect_without_a_driver_fails_with_a_clear_error():
     with pytest.raises(RobotError, match="no state on /nobody_here/joint_states within 1.0 s"):
         robot.connect()
     assert not robot.is_connected
+
+
+def test_ros_robot_drives_a_sim_base_through_odom_hazards_and_cmd_vel():
+    """The diff-drive base behind the driver node: Odometry + hazard flags in, Twist out, via RosRobot."""
+    require_ros()
+    from robolearn_drivers.ros.ros_robot import RosRobot
+
+    ns = "/ros_robot_base"
+    with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "sim.yaml", params={"robot_model": "diffdrive_base"},
+                     namespace=ns) as node:
+        robot = RosRobot.for_model("diffdrive_base", namespace=ns, connect_timeout_s=30)
+        try:
+            with robot:
+                obs = robot.reset(seed=0)
+                obs.check_against(robot.spec)
+                assert obs["hazards"].tolist() == [0.0, 0.0, 0.0, 0.0]
+                x0, y0, yaw0 = obs["base_pose"]
+                for _ in range(30):  # 1.5 s at 20 Hz; one control step = send_action, wait, observe
+                    applied = robot.send_action(np.array([0.2, 0.0]))
+                    robot.wait()
+                    obs = robot.observe()
+                assert applied.tolist() == [0.2, 0.0]
+                travelled = np.hypot(obs["base_pose"][0] - x0, obs["base_pose"][1] - y0)
+                assert 0.1 < travelled < 0.45, f"0.2 m/s for 1.5 s moved the base {travelled:.3f} m"
+                assert obs["base_twist"][0] == pytest.approx(0.2, abs=0.05)
+        except Exception:
+            print(node.output()[-3000:])
+            raise

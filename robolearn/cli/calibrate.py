@@ -91,7 +91,7 @@ def _motors(args: argparse.Namespace) -> int:
         print("3/3  Move every joint slowly through its full range of motion. Press Enter when done.")
         finished = threading.Event()
         threading.Thread(target=lambda: (input(), finished.set()), daemon=True).start()
-        ranges = record_ranges(positions, finished.is_set, {j: model.resolution for j in joints})
+        ranges = record_ranges(positions, finished.is_set, {j: model.resolution for j in joints}, start=homing)
     calibration = build_calibration(args.robot, args.bus, [(j, id_of[j], args.model, model.resolution) for j in joints],
                                     homing, directions, ranges)
     path = calibration.save(out)

@@ -32,6 +32,7 @@ class ProblemOptions:
     model_param_scale: float = 1.0  # multiplies the model's mismatch_params (mismatch experiments)
     model_scale: float = 1.0  # bound on every network correction
     hidden: tuple[int, ...] = (64, 64)
+    speed_time_constant: float = 0.0  # car: s from speed command to speed (0 = one control period)
 
 
 class FeedbackProblem(abc.ABC):
@@ -178,7 +179,7 @@ def _car(task, spec: RobotSpec, options: ProblemOptions) -> FeedbackProblem:
     radius = float(getattr(task, "radius", 1.5))
     period = float(getattr(task, "period", 5.5))
     reference = PeriodicReference.fit(lambda t: figure8.figure_eight_reference(t, radius, period), period)
-    return CarTrackingProblem(spec, task.feature_layout(spec), options, reference)
+    return CarTrackingProblem(spec, task.feature_layout(spec), options, reference, options.speed_time_constant)
 
 
 PROBLEMS: dict[str, ProblemFactory] = {"pendulum": _pendulum, "car": _car}

@@ -18,6 +18,10 @@ loss puts no gradient on the critic and the critic loss none on the actor (its a
 One fused Adam with a parameter group per network then steps both, which is the reference's
 "step actor, zero critic grads, step critic" with fewer kernel launches.
 
+On a RobotEnv whose safety layer changed the command, the critic's S-A input is the action the robot
+executed (info["applied_action"]), so it learns the value of what really happened; the actor's gradient
+still flows through its own sample.
+
 Learning rates and eta are task-dependent: use `AVGConfig.from_preset(name)` (PRESETS) rather than
 the dataclass defaults, which are the reference's MuJoCo (Ant/HalfCheetah/Humanoid) values.
 """
@@ -174,7 +178,7 @@ class AVG(Learner):
         ], betas=(float(cfg.beta1), 0.999))
         self.obs_rms = RunningMeanStd((self.obs_dim,))
         self.td_scaler = TDScaler(cfg.gamma, cfg.carry_return_over_truncation)
-        self.steps = 0
+        self.env_steps = 0
         self.episodes = 0
         self.episode_return = 0.0
         self.episode_length = 0
@@ -216,9 +220,12 @@ class AVG(Learner):
     # ---- the algorithm --------------------------------------------------------------------------------
 
     def update(self, obs: torch.Tensor, action: torch.Tensor, log_prob: torch.Tensor, reward: float,
-               terminated: bool, truncated: bool, next_obs: torch.Tensor) -> dict[str, Any]:
-        """One AVG update from one transition. `action` and `log_prob` must be the sample taken at `obs`
-        (with its graph) that was executed; obs tensors are normalised, shaped [1, obs_dim]."""
+               terminated: bool, truncated: bool, next_obs: torch.Tensor,
+               applied_action: torch.Tensor | None = None) -> dict[str, Any]:
+        """One AVG update from one transition. `action` and `log_prob` are the sample taken at `obs` (with
+        its graph) that was sent; obs tensors are normalised, shaped [1, obs_dim]. `applied_action` is what
+        the robot executed after the safety layer, when that differs: the critic learns the value of what
+        really happened, while the actor's gradient still flows through its own sample."""
         eta, gamma = self.config.entropy_coef, self.config.gamma
         self.td_scaler.push(reward - eta * log_prob.item(), terminated, truncated)
         sigma = self.td_scaler.sigma if self.config.scale_td else 1.0
@@ -226,7 +233,8 @@ class AVG(Learner):
         with torch.no_grad():
             next_action, next_log_prob = self._sample(next_obs)
         # One critic pass for Q(S, sg A), which the critic learns, and Q(S', A'), the detached target.
-        critic_in = torch.cat((torch.cat((obs, action.detach()), -1), torch.cat((next_obs, next_action), -1)))
+        executed = action.detach() if applied_action is None else applied_action
+        critic_in = torch.cat((torch.cat((obs, executed), -1), torch.cat((next_obs, next_action), -1)))
         q, q_next = self.critic(critic_in).view(2)
         bootstrap = 0.0 if terminated else gamma
         target = reward + bootstrap * (q_next.detach() - eta * next_log_prob.squeeze(0))
@@ -237,6 +245,16 @@ class AVG(Learner):
         (actor_loss + critic_loss).backward()
         self.optimizer.step()
         return {"actor_loss": actor_loss.detach(), "critic_loss": critic_loss.detach(), "sigma": sigma}
+
+    def _applied_action(self, info: Mapping[str, Any], sent: np.ndarray) -> torch.Tensor | None:
+        """RobotEnv reports the safety-filtered command in policy space; None when it equals what was sent."""
+        applied = info.get("applied_action")
+        if applied is None:
+            return None
+        applied = np.asarray(applied, dtype=np.float32)
+        if applied.shape != sent.shape or not np.all(np.isfinite(applied)) or np.allclose(applied, sent, atol=1e-6):
+            return None
+        return torch.from_numpy(applied).to(self.device).unsqueeze(0)
 
     def _episode_seed(self) -> int:
         # Per-episode reset seeds make a resumed run replay the same episodes as an uninterrupted one.
@@ -256,15 +274,16 @@ class AVG(Learner):
         env_action = action.detach().cpu().numpy()[0]
         if not np.all(np.isfinite(env_action)):
             raise FloatingPointError(
-                f"AVG produced a non-finite action at step {self.steps}; nothing was sent to the env. The "
+                f"AVG produced a non-finite action at step {self.env_steps}; nothing was sent to the env. The "
                 f"networks diverged: lower actor_lr/critic_lr or resume from the last checkpoint")
-        next_observation, reward, terminated, truncated, _ = self.env.step(env_action)
+        next_observation, reward, terminated, truncated, info = self.env.step(env_action)
         reward = float(reward)
         if not np.isfinite(reward):
-            raise FloatingPointError(f"env returned reward {reward} at step {self.steps}: fix the task's reward")
+            raise FloatingPointError(f"env returned reward {reward} at step {self.env_steps}: fix the task's reward")
         next_obs = self._observation_tensor(next_observation, update_normalizer=True)
-        losses = self.update(obs, action, log_prob, reward, bool(terminated), bool(truncated), next_obs)
-        self.steps += 1
+        losses = self.update(obs, action, log_prob, reward, bool(terminated), bool(truncated), next_obs,
+                             self._applied_action(info, env_action))
+        self.env_steps += 1
         self.episode_return += reward
         self.episode_length += 1
         ended = bool(terminated or truncated)
@@ -278,33 +297,33 @@ class AVG(Learner):
     # ---- the shared learner API -------------------------------------------------------------------------
 
     def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
-        if total_steps < self.steps:
-            raise ValueError(f"total_steps={total_steps} is below the {self.steps} steps already trained")
+        if total_steps < self.env_steps:
+            raise ValueError(f"total_steps={total_steps} is below the {self.env_steps} steps already trained")
         cfg = self.config
         logger = RunLogger(run_dir)
-        bar = progress_bar(total_steps, self.steps, progress, desc="avg")
+        bar = progress_bar(total_steps, self.env_steps, progress, desc="avg")
         last_eval: dict | None = None
-        tic, tic_steps = time.perf_counter(), self.steps
+        tic, tic_steps = time.perf_counter(), self.env_steps
         try:
-            while self.steps < total_steps:
+            while self.env_steps < total_steps:
                 ended, losses = self.step()
                 bar.update(1)
                 if ended:
-                    logger.log(self.steps, **{"train/episode_return": self.episode_return,
+                    logger.log(self.env_steps, **{"train/episode_return": self.episode_return,
                                               "train/episode_length": self.episode_length})
                     bar.set_postfix(ret=f"{self.episode_return:.1f}", refresh=False)
-                if due(self.steps, cfg.log_every):
+                if due(self.env_steps, cfg.log_every):
                     toc = time.perf_counter()
                     self.last_losses = {k: finite_or_raise(k, float(losses[k])) for k in ("actor_loss", "critic_loss")}
-                    logger.log(self.steps, **{f"train/{k}": v for k, v in self.last_losses.items()},
+                    logger.log(self.env_steps, **{f"train/{k}": v for k, v in self.last_losses.items()},
                                **{"train/td_sigma": losses["sigma"],
-                                  "time/steps_per_second": (self.steps - tic_steps) / max(toc - tic, 1e-9)})
-                    tic, tic_steps = toc, self.steps
-                if due(self.steps, cfg.eval_every):
+                                  "time/steps_per_second": (self.env_steps - tic_steps) / max(toc - tic, 1e-9)})
+                    tic, tic_steps = toc, self.env_steps
+                if due(self.env_steps, cfg.eval_every):
                     last_eval = self.evaluate(cfg.eval_episodes)
                     if last_eval is not None:
-                        logger.log(self.steps, **{"eval/return": last_eval["return_mean"]})
-                if run_dir is not None and due(self.steps, cfg.checkpoint_every):
+                        logger.log(self.env_steps, **{"eval/return": last_eval["return_mean"]})
+                if run_dir is not None and due(self.env_steps, cfg.checkpoint_every):
                     self.save(Path(run_dir) / "checkpoint.pt")
                     logger.flush()
         finally:
@@ -314,7 +333,7 @@ class AVG(Learner):
                 logger.plot(title=f"AVG on {getattr(getattr(self.env, 'spec', None), 'id', 'env')}")
             logger.close()
         episode_returns = [v for _, v in logger.history.get("train/episode_return", [])]
-        return {"steps": self.steps, "episodes": self.episodes, "episode_returns": episode_returns,
+        return {"env_steps": self.env_steps, "episodes": self.episodes, "episode_returns": episode_returns,
                 "eval": last_eval, **self.last_losses}
 
     def evaluate(self, episodes: int = 5) -> dict | None:
@@ -343,7 +362,7 @@ class AVG(Learner):
             "optimizer": self.optimizer.state_dict(),
             "obs_rms": self.obs_rms.state_dict(),
             "td_scaler": self.td_scaler.state_dict(),
-            "steps": self.steps,
+            "env_steps": self.env_steps,
             "episodes": self.episodes,
             "episode_return": self.episode_return,
             "episode_length": self.episode_length,
@@ -358,7 +377,7 @@ class AVG(Learner):
         self.obs_rms.load_state_dict(state["obs_rms"])
         self.td_scaler.load_state_dict(state["td_scaler"])
         self.generator.set_state(state["generator"])
-        self.steps = int(state["steps"])
+        self.env_steps = int(state["env_steps"])
         self.episodes = int(state["episodes"])
         self.episode_return = float(state["episode_return"])
         self.episode_length = int(state["episode_length"])

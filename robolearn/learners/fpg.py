@@ -4,6 +4,14 @@ The policy is a tracking controller designed on an approximate model, whose setp
 network corrects (zero at start: the nominal controller). Each update uses exactly one real rollout,
 run deterministically (no exploration noise); the gradient is the ghost-rollout estimate in
 `robolearn.learners.ghost` (model Jacobians along the measured trajectory, over sliding windows).
+
+The model, controller, state extraction and cost of each supported task live in
+`robolearn.control.problems` (car figure-eight, pendulum balance). Train with
+
+    robolearn train robolearn/CarFigureEight-v0 --algo fpg --config configs/fpg_car.yaml --steps 15000
+
+`policy()` is the whole feedback policy (features -> state -> controller + corrections -> command ->
+action in [-1, 1]) as one torch module, exportable to ONNX.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ class FpgConfig(LearnerConfig):
     model_scale: float = 1.0  # bound on every network correction (setpoints in task units, gains)
     model_param_scale: float = 1.0  # multiply the model's mismatch_params (car: input gains, pendulum: mass); 0.5 = the paper's mismatch
     hidden: tuple = (64, 64)
+    speed_time_constant: float = 0.0  # car only: s from speed command to speed; 0 = one control period
     max_grad_norm: float = 0.0  # 0 = no clipping
     log_every: int = 1  # env steps between log lines: logs fall at rollout ends, so 1 logs every rollout
     checkpoint_every: int = 2_000  # env steps between checkpoints (at the next rollout end) with a run folder
@@ -51,8 +60,10 @@ class FpgConfig(LearnerConfig):
         if self.window <= 0 or self.window_stride <= 0 or self.skip < 0:
             raise ConfigError(f"fpg: need window > 0, window_stride > 0, skip >= 0 (got {self.window}, "
                               f"{self.window_stride}, {self.skip})")
-        if self.model_scale < 0 or not self.model_param_scale > 0 or self.max_grad_norm < 0:
-            raise ConfigError("fpg: model_scale >= 0, model_param_scale > 0 and max_grad_norm >= 0 required")
+        if (self.model_scale < 0 or not self.model_param_scale > 0 or self.max_grad_norm < 0
+                or self.speed_time_constant < 0):
+            raise ConfigError("fpg: model_scale >= 0, model_param_scale > 0, max_grad_norm >= 0 and "
+                              "speed_time_constant >= 0 required")
         if not self.hidden or any(int(h) <= 0 for h in self.hidden):
             raise ConfigError(f"fpg: hidden must list positive layer widths, got {self.hidden}")
 
@@ -90,7 +101,8 @@ class FpgLearner(Learner):
             raise ConfigError("fpg needs a robolearn RobotEnv (a Robot plus a Task), e.g. "
                               "gymnasium.make('robolearn/CarFigureEight-v0')")
         cfg: FpgConfig = self.config  # type: ignore[assignment]
-        options = ProblemOptions(cfg.model_param_scale, cfg.model_scale, tuple(int(h) for h in cfg.hidden))
+        options = ProblemOptions(cfg.model_param_scale, cfg.model_scale, tuple(int(h) for h in cfg.hidden),
+                                 cfg.speed_time_constant)
         torch.manual_seed(cfg.seed)
         self.problem = problem_for(task, robot.spec, options)
         if type(task).action_to_command is not Task.action_to_command:
@@ -161,7 +173,7 @@ class FpgLearner(Learner):
         self.optimizer.zero_grad(set_to_none=True)
         result = ghost_loss(self.problem.model, self.feedback_policy, rollout, self.problem.cost, window,
                             cfg.window_stride, cfg.skip)
-        loss = result.loss / result.windows
+        loss = result.loss / result.windows  # per window, so the step size does not grow with rollout length
         loss.backward()
         params = [p for p in self.feedback_policy.parameters() if p.grad is not None]
         grad_norm = float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])))

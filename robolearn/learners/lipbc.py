@@ -174,8 +174,8 @@ class LipBCLearner(Learner):
                 logger.log(self.steps, **{"eval/return": evaluation["return_mean"]})
             if run_dir is not None:
                 self.save(Path(run_dir) / "checkpoint.pt")
-                logger.plot("eval/return" if "eval/return" in logger.history else "train/loss",
-                            title=f"lipbc alpha={cfg.alpha}")
+                # Without periodic evaluation the imitation loss is the learning curve worth drawing.
+                logger.plot("eval/return" if cfg.eval_every else "train/loss", title=f"lipbc alpha={cfg.alpha}")
         finally:
             bar.close()
             logger.close()
@@ -298,11 +298,15 @@ class LipBCLearner(Learner):
         if cfg.demonstrations:
             self.set_demonstrations(Transitions.load(cfg.demonstrations))
             return
+        remedy = "pass demonstrations=Transitions(...) or set `demonstrations: path.npz` in the config"
+        base = self.env.unwrapped
+        if not (hasattr(base, "task") and hasattr(base, "robot")):
+            raise ConfigError(f"lipbc needs demonstrations: {type(base).__name__} is not a robolearn task env, "
+                              f"so it has no scripted expert; {remedy}")
         try:
             demos = collect_demonstrations(self.env, cfg.demo_episodes, seed=cfg.seed)
-        except (AttributeError, NotImplementedError) as exc:
-            raise ConfigError(f"lipbc needs demonstrations: this env has no scripted expert ({exc}); pass "
-                              f"demonstrations=Transitions(...) or set `demonstrations: path.npz` in the config") from exc
+        except NotImplementedError as exc:
+            raise ConfigError(f"lipbc needs demonstrations: {exc}; {remedy}") from exc
         self.set_demonstrations(demos)
 
     def _require_demonstrations(self) -> None:

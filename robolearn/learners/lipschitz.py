@@ -6,10 +6,10 @@ The certified map is policy features -> policy action, both measured in the Eucl
 activations, and a clamp to [-1, 1] (also 1-Lipschitz). Its Lipschitz constant is therefore at most
     ||W_1 D||_2 * ||W_2||_2 * ... * ||W_L||_2,
 where D = diag(1 / scale) is the normaliser (the mean shift changes no difference). `project_()` keeps
-that product <= alpha by exact spectral-norm projection of every layer onto its budget alpha^(1/L),
-with D folded into the first layer, so normalising the inputs only reconditions the optimisation and
-never loosens the bound. The upper bound uses exact matrix 2-norms (SVD, float64); the lower bound is
-found by gradient ascent and is a true lower bound on the constant of the network as computed.
+that product <= alpha by exact spectral-norm projection of every layer onto its budget (budgets
+multiply to alpha), with D folded into the first layer, so normalising the inputs only reconditions the
+optimisation and never loosens the bound. The upper bound uses exact matrix 2-norms (SVD, float64);
+the lower bound is found by gradient ascent and is a true lower bound on the constant of the network.
 """
 
 from __future__ import annotations
@@ -159,7 +159,7 @@ class LipschitzMLP(nn.Module):
 
     def layer_norms(self) -> list[float]:
         """Exact ||W_1 D||_2, ||W_2||_2, ...: the factors of the upper bound."""
-        first = self.layers[0].weight * self.input_scale.unsqueeze(0)
+        first = self.layers[0].weight.detach().double() * self.input_scale.double().unsqueeze(0)
         return [spectral_norm(first)] + [spectral_norm(layer.weight) for layer in self.layers[1:]]
 
     def upper_bound(self) -> float:

@@ -13,9 +13,10 @@ from robolearn_drivers.hardware.dynamixel import DynamixelBus
 from robolearn_drivers.hardware.feetech import FeetechBus
 from virtual_devices.servo_bus import VirtualDynamixelBus, VirtualFeetechBus
 
-# Short reply timeouts keep fault tests fast; the virtual device shares the GIL with the SDK's busy-wait
-# loop, so the interpreter is asked to switch threads more often than its 5 ms default.
-TEST_LATENCY_MS = 15.0
+# Reply timeout = 2 x latency + 2 ms: short enough for fast fault tests, long enough for a loaded 2-core
+# machine. The virtual device is a thread of the test process, so the interpreter is also asked to switch
+# threads more often than its 5 ms default.
+TEST_LATENCY_MS = 25.0
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,17 @@ class RegisterMap:
     position: tuple[int, int]
     velocity: tuple[int, int]
     load: tuple[int, int]
+    operating_mode: int
+    position_mode: int
     eeprom_end: int  # registers below this are EEPROM
 
 
 DYNAMIXEL_X = RegisterMap(model=0, torque=64, goal_position=(116, 4), goal_velocity=(104, 4), min_limit=(52, 4),
-                          max_limit=(48, 4), position=(132, 4), velocity=(128, 4), load=(126, 2), eeprom_end=64)
+                          max_limit=(48, 4), position=(132, 4), velocity=(128, 4), load=(126, 2), operating_mode=11,
+                          position_mode=3, eeprom_end=64)
 FEETECH_STS = RegisterMap(model=3, torque=40, goal_position=(42, 2), goal_velocity=(46, 2), min_limit=(9, 2),
-                          max_limit=(11, 2), position=(56, 2), velocity=(58, 2), load=(60, 2), eeprom_end=40)
+                          max_limit=(11, 2), position=(56, 2), velocity=(58, 2), load=(60, 2), operating_mode=33,
+                          position_mode=0, eeprom_end=40)
 
 
 @dataclass
@@ -45,6 +49,7 @@ class VirtualServo:
         self.table[self.regs.model: self.regs.model + 2] = self.model_number.to_bytes(2, "little")
         self.set(self.regs.min_limit, 0)
         self.set(self.regs.max_limit, 4095)
+        self.table[self.regs.operating_mode] = self.regs.position_mode
         self.position = 2048
 
     def get(self, reg: tuple[int, int], signed: bool = False) -> int:
@@ -78,7 +83,7 @@ class VirtualServo:
     def step(self) -> None:
         if self.error:
             self.table[self.regs.torque] = 0  # a servo in a hardware-error state keeps its torque off
-        if self.torque:
+        if self.torque and self.table[self.regs.operating_mode] == self.regs.position_mode:
             low, high = self.limits
             goal = self.get(self.regs.goal_position)
             self.position = min(max(goal, low), high)
@@ -92,6 +97,7 @@ class VirtualServoBus(PtyDevice):
         self.servos = servos
         self._buffer = bytearray()
         self.drop_replies = 0  # the next N replies are not sent
+        self.drop_instructions = 0  # the next N instruction packets are lost on the wire
         self.corrupt_replies = 0  # the next N replies carry a wrong checksum
         self.replies_sent = 0
 
@@ -101,6 +107,9 @@ class VirtualServoBus(PtyDevice):
             packet = self._take_packet()
             if packet is None:
                 return
+            if self.drop_instructions > 0:
+                self.drop_instructions -= 1
+                continue
             self._dispatch(*packet)
 
     def reply(self, servo_id: int, error: int, params: bytes = b"") -> None:

@@ -3,7 +3,7 @@
 Commands are queued with their receive time (robot clock) and applied at most one per control tick, so the
 safety rate limit keeps its meaning (max change per control step) however fast a client publishes. Each
 tick either applies the newest command through `Robot.send_action` or runs the watchdog
-(`SafetyController.tick`); a stop writes the stop command (hold position, or zero).
+(`SafetyController.tick`); a safety stop writes the stop command (hold position, or zero).
 """
 
 from __future__ import annotations
@@ -54,13 +54,10 @@ class DriverLoop:
         return self.robot.safety
 
     # ------------------------------------------------------------------------------ callbacks
-    def submit(self, values: Sequence[float], names: Sequence[str] | None = None) -> bool:
+    def submit(self, values: Sequence[float]) -> bool:
         """Queue a command received now; a malformed one is counted and stops the robot at the next tick."""
         try:
-            if names:
-                command = self.layout.parse_named_command(names, values, self.robot.spec.command_names)
-            else:
-                command = self.layout.parse_command(values)
+            command = self.layout.parse_command(values)
         except MalformedMessageError as exc:
             self.counts[MALFORMED] += 1
             self.last_rejection = str(exc)
@@ -108,8 +105,10 @@ class DriverLoop:
         else:
             decision = robot.safety.tick(robot.now())
             applied = None
-            if decision.stopped:
-                robot.stop(",".join(decision.interventions) or "no command")
+            # Write the stop when a safety check stops the robot (watchdog, stale state, e-stop), not on every
+            # idle tick: a robot that was never commanded keeps its torque off, a stopped one keeps its stop.
+            if decision.stopped and decision.interventions:
+                robot.stop(",".join(decision.interventions))
                 applied = decision.command
         if self.advance_physics:
             robot.wait()

@@ -69,20 +69,6 @@ class StateLayout:
             )
         return command
 
-    def parse_named_command(self, names: Sequence[str], values: Sequence[float],
-                            expected: Sequence[str]) -> np.ndarray:
-        """A command given with names (JointState-style), reordered to `expected`; unknown names are malformed."""
-        if len(names) != len(values):
-            raise MalformedMessageError(f"{self.robot}: {len(names)} names for {len(values)} values")
-        unknown = sorted(set(names) - set(expected))
-        missing = sorted(set(expected) - set(names))
-        if unknown or missing:
-            raise MalformedMessageError(
-                f"{self.robot}: command names do not match: unknown {unknown}, missing {missing}"
-            )
-        by_name = dict(zip(names, values))
-        return self.parse_command([by_name[n] for n in expected])
-
     # ------------------------------------------------------------------------------ observations
     def joint_arrays(self, obs: Observation) -> dict[str, np.ndarray]:
         return {key: np.asarray(obs.values[key], dtype=np.float64).reshape(-1) for key in self.joint_keys}

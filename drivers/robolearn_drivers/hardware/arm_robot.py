@@ -91,6 +91,7 @@ class ServoArmRobot(Robot):
         try:
             self.bus.check_models({m.id: m.model for m in self.motors})
             self.bus.set_torque(self._ids, False)
+            self.bus.set_position_mode(self._ids)
             for motor in self.motors:
                 self.bus.write_position_limits(motor.id, motor.range_min, motor.range_max)
             self.bus.read_state(self._ids)

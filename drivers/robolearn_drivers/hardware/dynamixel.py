@@ -43,6 +43,8 @@ class DynamixelBus(SdkMotorBus):
         goal_velocity=Register(104, 4),
         min_position_limit=Register(52, 4),
         max_position_limit=Register(48, 4),
+        operating_mode=Register(11, 1),
+        position_mode=3,
         state_block=Register(126, 10),  # present load/current (2), velocity (4), position (4)
     )
 

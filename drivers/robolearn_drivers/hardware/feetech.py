@@ -37,6 +37,8 @@ class FeetechBus(SdkMotorBus):
         goal_velocity=Register(46, 2),
         min_position_limit=Register(9, 2),
         max_position_limit=Register(11, 2),
+        operating_mode=Register(33, 1),
+        position_mode=0,
         state_block=Register(56, 6),  # present position (2), velocity (2), load (2)
     )
 

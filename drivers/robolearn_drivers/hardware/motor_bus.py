@@ -86,6 +86,11 @@ class MotorBus(abc.ABC):
         """Sync-write goal velocities (ticks/s)."""
 
     @abc.abstractmethod
+    def set_position_mode(self, motor_ids: Iterable[int]) -> None:
+        """Put each servo in position-control mode (an EEPROM register: torque must be off). A servo left in
+        velocity or current mode by another program would otherwise ignore goal positions."""
+
+    @abc.abstractmethod
     def write_position_limits(self, motor_id: int, low: int, high: int) -> None:
         """Write the servo's own min/max position registers, so the firmware enforces the range too.
 

@@ -9,10 +9,11 @@ a configurable reply timeout, bounded retries, and fault decoding.
 from __future__ import annotations
 
 import abc
+import select
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
-from robolearn_drivers.hardware.errors import BusError, ModelMismatchError, PortError
+from robolearn_drivers.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
 from robolearn_drivers.hardware.motor_bus import MotorBus, MotorModel, MotorState
 from robolearn_drivers.hardware.serial_port import SERIAL_FAILURES, open_serial, port_error
 
@@ -37,6 +38,8 @@ class ControlTable:
     goal_velocity: Register
     min_position_limit: Register
     max_position_limit: Register
+    operating_mode: Register
+    position_mode: int  # the operating-mode value for position control
     state_block: Register  # contiguous span covering present load, velocity and position
 
 
@@ -117,9 +120,24 @@ class SdkMotorBus(MotorBus):
         return int(model)
 
     def set_torque(self, motor_ids: Iterable[int], enabled: bool) -> None:
-        # One broadcast reaches every servo at the same instant, and a faulted servo (whose replies carry an
-        # error) cannot keep the others from being switched off.
-        self._sync_write(self.table.torque_enable, {i: 1 if enabled else 0 for i in motor_ids})
+        """One broadcast switches every servo at the same instant. A broadcast is never acknowledged, so
+        switching off, the safe state, is then confirmed servo by servo; a faulted servo (whose replies carry
+        its fault) cannot keep the others from being confirmed."""
+        ids = list(motor_ids)
+        self._sync_write(self.table.torque_enable, {i: 1 if enabled else 0 for i in ids})
+        if enabled:
+            return
+        unconfirmed = []
+        for motor_id in ids:
+            try:
+                self._write(motor_id, self.table.torque_enable, 0)
+            except MotorFaultError:
+                pass  # it answered, so the write arrived; the fault itself is reported by the reads
+            except BusError as exc:
+                unconfirmed.append(f"{motor_id} ({exc})")
+        if unconfirmed:
+            raise BusError(f"torque-off was not confirmed by servos {', '.join(unconfirmed)}: cut the servo power "
+                           f"if the arm is still energised")
 
     def read_state(self, motor_ids: Iterable[int]) -> dict[int, MotorState]:
         ids = list(motor_ids)
@@ -153,6 +171,12 @@ class SdkMotorBus(MotorBus):
 
     def write_goal_velocities(self, goals: Mapping[int, float]) -> None:
         self._sync_write(self.table.goal_velocity, {i: self._encode_velocity(v) for i, v in goals.items()})
+
+    def set_position_mode(self, motor_ids: Iterable[int]) -> None:
+        for motor_id in motor_ids:
+            # Written only when different: EEPROM has a limited number of write cycles.
+            if self._read(motor_id, self.table.operating_mode) != self.table.position_mode:
+                self._write_eeprom(motor_id, [(self.table.operating_mode, self.table.position_mode)])
 
     def write_position_limits(self, motor_id: int, low: int, high: int) -> None:
         if low >= high:
@@ -258,6 +282,14 @@ def _port_class(base: type) -> type:
             self.is_open = True
             self.tx_time_per_byte = (1000.0 / self.baudrate) * 10.0
             return True
+
+        def readPort(self, length: int) -> bytes:
+            # The SDKs poll the non-blocking port in a tight loop while awaiting a reply. Waiting on the
+            # descriptor instead (at most 1 ms, returning as soon as a byte arrives) adds no latency but frees
+            # the CPU and the GIL, which a robot's small computer and any other thread need.
+            if self.ser.in_waiting == 0 and hasattr(self.ser, "fileno"):
+                select.select([self.ser.fileno()], [], [], 0.001)
+            return self.ser.read(length)
 
         def clearPort(self) -> None:
             # A reply that arrived after its timeout must not be taken for the answer to the next request.

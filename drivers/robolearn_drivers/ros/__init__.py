@@ -1,5 +1,26 @@
-"""The ROS 2 layer: thin rclpy nodes (driver/sim, policy, camera), RosRobot, and message conversion.
+"""The ROS 2 layer: thin rclpy nodes, RosRobot, and message conversion. The only package that imports rclpy;
+everything beyond translating messages lives in robolearn_drivers.core (ROS-free, tested without ROS).
 
-The only package of robolearn that imports rclpy; everything it does beyond translating messages lives in
-robolearn_drivers.core.
+Executables (`ros2 run robolearn_drivers <name>`, or `python -m robolearn_drivers.ros.<name>`):
+
+- driver_node / sim_node: one robot (hardware, or the PyBullet robot with use_sim) behind the contract below;
+  parameters robot_model, use_sim, port, calibration_file, limits_file, control_rate_hz, sim_seed,
+  diagnostics_period_s (drivers/config/robot.yaml, sim.yaml).
+- policy_node: an exported ONNX policy acting on the robot's state (policy_path, robot_model, seed, limits_file).
+- camera_node: OpenCV frames and intrinsics (source, width, height, fps, max_age_s, intrinsics_file, frame_id).
+- train_on_robot: a robolearn learner training through RosRobot (robot_model, task, algo, config_file, steps,
+  run_dir, seed, device).
+
+Topics and services, relative to the node's namespace (DESIGN.md section 3; QoS in qos.py):
+
+    joint_states    sensor_msgs/JointState          driver -> (joint robots)
+    joint_commands  std_msgs/Float64MultiArray      -> driver, in the robot's command order
+    odom            nav_msgs/Odometry               driver -> (bases)
+    hazards         std_msgs/Float64MultiArray      driver -> (bases: bump_left, bump_right, cliff, wheel_drop)
+    cmd_vel         geometry_msgs/Twist             -> driver (bases: linear.x, angular.z)
+    estop           std_msgs/Bool                   -> driver; true latches; RELIABLE + TRANSIENT_LOCAL
+    safety/reset    std_srvs/Trigger                clears the e-stop; motion resumes on a fresh command
+    robot/reset     std_srvs/Trigger                a new episode (sim: new start state; hardware: home)
+    diagnostics     diagnostic_msgs/DiagnosticArray safety status: level, e-stop, intervention counts
+    camera/image_raw, camera/camera_info            camera_node -> (rgb8 + intrinsics)
 """

@@ -10,7 +10,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 
-from robolearn_drivers.core.camera_info import CameraIntrinsics, load_intrinsics
+from robolearn_drivers.core.camera_info import load_intrinsics
 from robolearn_drivers.core.diagnostics import OK, WARN, DiagnosticSummary, fault_summary
 from robolearn_drivers.core.errors import ConfigurationError
 from robolearn_drivers.ros import conversions, qos, topics

@@ -20,7 +20,6 @@ from sensor_msgs.msg import JointState
 from robolearn.robot import RobotError
 from robolearn_drivers.core.diagnostics import DiagnosticSummary, fault_summary, safety_summary
 from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
-from robolearn_drivers.core.errors import ConfigurationError
 from robolearn_drivers.core.params import DriverParams
 from robolearn_drivers.core.robot_factory import build_robot
 from robolearn_drivers.core.ticker import Ticker
@@ -38,7 +37,6 @@ class DriverNode(Node):
         # Callbacks (executor thread) and control ticks (ticker thread) take turns on the loop and robot.
         self._lock = threading.RLock()
         self._last_stop: tuple[str, ...] = ()
-        self._last_level = -1
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.DIAGNOSTICS)
         self._diag_name = f"{self.get_fully_qualified_name()}: safety"
         raw = {
@@ -61,7 +59,7 @@ class DriverNode(Node):
             except Exception:
                 robot.disconnect()
                 raise
-        except (ConfigurationError, RobotError, OSError) as exc:
+        except (ValueError, RobotError, OSError) as exc:  # ConfigurationError, LimitsError, ... are ValueErrors
             self._refuse(str(exc))
             return
         self._start(params)
