@@ -9,7 +9,8 @@ from robolearn.learners.avg import AVG, AVGConfig
 from robolearn.learners.run import evaluate_policy
 
 ENV_ID = "robolearn/PendulumBalance-v0"
-BUDGET, CHUNKS = 3_000, 4  # ≈13 s of CPU
+BUDGET = 3_000
+EVAL_AT = (2_250, BUDGET)  # ≈12 s of CPU in all
 
 
 @pytest.mark.slow
@@ -18,16 +19,16 @@ def test_avg_learns_pendulum_balance():
     env, eval_env = gym.make(ENV_ID), gym.make(ENV_ID)
     max_return = env.spec.max_episode_steps  # reward <= 1 per step
     rng = np.random.default_rng(0)
-    random_return = evaluate_policy(eval_env, lambda _: rng.uniform(-1.0, 1.0, size=1), episodes=5)["return_mean"]
+    random_return = evaluate_policy(eval_env, lambda _: rng.uniform(-1.0, 1.0, size=1), episodes=3)["return_mean"]
 
     learner = AVG(env, AVGConfig.from_preset("pendulum_balance", seed=0, eval_every=0), device="cpu")
     returns = []
-    for k in range(1, CHUNKS + 1):
-        summary = learner.train(BUDGET * k // CHUNKS, progress=False)
-        returns.append(evaluate_policy(eval_env, learner.act, episodes=5)["return_mean"])
+    for steps in EVAL_AT:
+        summary = learner.train(steps, progress=False)
+        returns.append(evaluate_policy(eval_env, learner.act, episodes=3)["return_mean"])
 
     assert summary["env_steps"] == BUDGET and np.isfinite(summary["critic_loss"])
     # Random falls after ~50 steps (return ~45). A batch-1 learner's policy is not monotone (seed 2 of the
-    # preset balances at 2,250 steps and falls again at 3,000), so the bar is the best checkpoint: seeds
-    # 0-2 all balance the whole episode (return ~300) at one of these evaluations.
+    # preset balances at 2,250 steps and falls again at 3,000; seed 1 the other way round), so the bar is
+    # the better of the two checkpoints: seeds 0-2 all balance the whole episode (return ~300) at one.
     assert max(returns) >= max(3.0 * random_return, 0.45 * max_return), (random_return, returns)

@@ -247,26 +247,30 @@ def running_statuses(client, namespace: str, names: list[str]):
 
 
 @pytest.mark.ros
-@pytest.mark.parametrize("name", ["robot.launch.py", "sim.launch.py", "deploy.launch.py"])
-def test_every_node_of_the_launch_file_runs_with_its_parameter_files(name, tmp_path_factory):
+def test_every_node_of_the_launch_files_runs_with_its_parameter_files(tmp_path_factory):
+    """robot, sim and deploy launch files, each in its own namespace, all started side by side."""
     require_ros()
     from diagnostic_msgs.msg import DiagnosticArray
 
     from robolearn_drivers.ros import qos
 
-    launch = parse_launch(LAUNCH_DIR / name)
-    namespace = "/launch_" + name.split(".")[0]
     extra = {"policy_path": str(exported_pendulum_policy(tmp_path_factory)),
              "camera_source": str(video_file(tmp_path_factory.mktemp("video")))}
-    nodes = started(launch, {**CI_ARGUMENTS, **extra})
-    with ros_client(f"launch_{name.split('.')[0]}") as client:
-        client.diags = client.collect(DiagnosticArray, f"{namespace}/diagnostics", qos.DIAGNOSTICS)
-        processes = [node_process(launch, n, namespace, extra) for n in nodes]
+    with ros_client("launch_client") as client:
+        expected, processes = {}, []
         try:
-            names = [n.name for n in nodes]
-            ok = wait_for(lambda: running_statuses(client, namespace, names)[0], 40,
-                          f"{names} to report running", processes[0])
-            assert ok, running_statuses(client, namespace, names)[1]
+            for name in ("robot.launch.py", "sim.launch.py", "deploy.launch.py"):
+                launch = parse_launch(LAUNCH_DIR / name)
+                namespace = "/launch_" + name.split(".")[0]
+                nodes = started(launch, {**CI_ARGUMENTS, **extra})
+                diags = client.collect(DiagnosticArray, f"{namespace}/diagnostics", qos.DIAGNOSTICS)
+                expected[name] = (namespace, [n.name for n in nodes], diags)
+                processes += [node_process(launch, n, namespace, extra) for n in nodes]
+            for name, (namespace, names, diags) in expected.items():
+                client.diags = diags
+                ok = wait_for(lambda: running_statuses(client, namespace, names)[0], 40,
+                              f"{name}: {names} to report running", processes[0])
+                assert ok, running_statuses(client, namespace, names)[1]
             assert all(p.alive() for p in processes)
         finally:
             for p in processes:
@@ -274,6 +278,7 @@ def test_every_node_of_the_launch_file_runs_with_its_parameter_files(name, tmp_p
 
 
 @pytest.mark.ros
+@pytest.mark.slow
 def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path):
     require_ros()
     launch = parse_launch(LAUNCH_DIR / "train.launch.py")

@@ -116,30 +116,36 @@ def test_estop_stops_the_policy_until_reset_and_a_fresh_command(sim, policies):
         assert max_abs_angle(sim, 1.0) < 0.3, "fresh policy commands drive the robot again after the reset"
 
 
-def test_a_policy_for_another_robot_is_refused(sim, policies):
+def test_bad_policies_are_refused_and_publish_nothing(sim, policies, tmp_path):
+    """A policy for another robot, a missing file and a corrupt file (three nodes started side by side)."""
     from std_msgs.msg import Float64MultiArray
 
     from robolearn_drivers.ros import qos
 
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(b"not onnx")
+    cases = {
+        "other_robot": ({"policy_path": str(policies["balance"]), "robot_model": "cartpole"},
+                        ["does not fit this robot", "robot is 'cartpole', the policy is for 'pendulum'",
+                         "command names"]),
+        "missing": ({"policy_path": str(tmp_path / "missing.onnx")}, ["does not exist"]),
+        "corrupt": ({"policy_path": str(corrupt)}, ["is not an ONNX model"]),
+    }
     commands = sim.collect(Float64MultiArray, f"{NS}/joint_commands", qos.COMMAND)
     started = time.monotonic()
-    with start_policy(policies["balance"], robot_model="cartpole") as policy:
-        fault = wait_for(lambda: status(sim, "policy: policy", started).get("fault"), 30, "the policy's fault",
-                         policy)
-        assert "does not fit this robot" in fault
-        assert "robot is 'cartpole', the policy is for 'pendulum'" in fault and "command names" in fault
-        assert "refused" in policy.output()
-        time.sleep(0.5)
+    nodes = {name: NodeProcess("robolearn_drivers.ros.policy_node", CONFIG / "policy.yaml",
+                               params={"robot_model": "pendulum", **params}, namespace=NS,
+                               remaps={"__node": f"policy_{name}"})
+             for name, (params, _) in cases.items()}
+    try:
+        for name, (_, expected) in cases.items():
+            fault = wait_for(lambda: status(sim, f"policy_{name}: policy", started).get("fault"), 30,
+                             f"the {name} policy's fault", nodes[name])
+            for text in expected:
+                assert text in fault, fault
+            assert "refused" in nodes[name].output()
+        time.sleep(0.3)
+    finally:
+        for node in nodes.values():
+            node.__exit__(None, None, None)
     assert commands == [], "a refused policy publishes no command"
-
-
-@pytest.mark.parametrize("content, expected", [(None, "does not exist"), (b"not onnx", "is not an ONNX model")])
-def test_a_missing_or_corrupt_policy_file_is_refused(sim, tmp_path, content, expected):
-    path = tmp_path / "policy.onnx"
-    if content is not None:
-        path.write_bytes(content)
-    started = time.monotonic()
-    with start_policy(path) as policy:
-        fault = wait_for(lambda: status(sim, "policy: policy", started).get("fault"), 30, "the policy's fault",
-                         policy)
-        assert expected in fault

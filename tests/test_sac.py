@@ -1,4 +1,5 @@
 import dataclasses
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -56,10 +57,11 @@ def test_config_rejects_unknown_and_out_of_range_fields(tmp_path):
         SACConfig.from_yaml(tmp_path / "bad.yaml")
 
 
-def test_shipped_configs_are_valid():
-    from pathlib import Path
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
-    configs = sorted((Path(__file__).parents[1] / "configs").glob("sac*.yaml"))
+
+def test_shipped_configs_are_valid():
+    configs = sorted(CONFIGS.glob("sac*.yaml"))
     assert configs, "configs/sac*.yaml missing"
     for path in configs:
         SACConfig.from_yaml(path)
@@ -177,21 +179,8 @@ def test_nan_observation_is_refused():
 
 
 def test_sb3_preset_uses_two_critics_without_layer_norm():
-    config = SACConfig.from_yaml(__import__("pathlib").Path(__file__).parents[1] / "configs" / "sac_sb3.yaml")
+    config = SACConfig.from_yaml(CONFIGS / "sac_sb3.yaml")
     learner = SAC(pendulum(), dataclasses.replace(config, buffer_size=1000), "cpu")
     assert learner.critic.q.members == 2 and learner.target_member_indices() is None
     assert not any(isinstance(m, torch.nn.LayerNorm) for m in learner.actor.modules())
     assert learner.target_entropy == -1.0
-
-
-@pytest.mark.slow
-def test_sac_learns_pendulum_swing_up_within_3000_steps():
-    # Pendulum-v1 swing-up: random policies score about -1200; SB3's zoo SAC reaches -157 at 20k steps.
-    # (robolearn/PendulumBalance-v0 needs more steps than a unit test can afford on 2 shared cores.)
-    learner = tiny_sac(seed=0, critic_ensemble=2, hidden_sizes=[64, 64], batch_size=64, utd=1, actor_lr=1e-3,
-                       critic_lr=1e-3, learning_starts=256)
-    eval_env = pendulum()
-    before = learner.evaluate(eval_env, episodes=3)["return_mean"]
-    learner.train(3000, progress=False)
-    after = learner.evaluate(eval_env, episodes=3)["return_mean"]
-    assert before < -900 and after > -300, (before, after)

@@ -1,0 +1,112 @@
+"""`robolearn main`: the README's main job, end to end on the simulated robots.
+
+1. demo: every sim task with its scripted expert and a random controller, through the safety layer;
+2. train SAC (SERL/RLPD recipe, with scripted demonstrations) on the arm reach task;
+3. evaluate it;
+4. export the policy to ONNX (and C), verified against PyTorch, then drive the sim arm with the exported
+   file through the same runtime the ROS policy node uses.
+
+Re-running it resumes training from the run folder's checkpoint instead of starting again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+TASK = "robolearn/ArmReach-v0"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/main"), help="where everything is written")
+    parser.add_argument("--steps", type=int, default=4000, help="SAC env steps on the reach task (default 4000)")
+    parser.add_argument("--config", type=Path, default=CONFIG_DIR / "sac_main.yaml", help="SAC config YAML")
+    parser.add_argument("--eval-episodes", type=int, default=10)
+    parser.add_argument("--skip-demo", action="store_true", help="skip step 1")
+
+
+def _invoke(module: ModuleType, argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    return int(module.run(parser.parse_args(argv)) or 0)
+
+
+def _banner(text: str) -> None:
+    print(f"\n=== {text} ===", flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    from robolearn.cli import demo, export, train
+
+    started = time.monotonic()
+    run_dir: Path = args.run_dir
+    checkpoint = run_dir / train.CHECKPOINT_NAME
+    if not args.skip_demo:
+        _banner("1/4 sim tasks with scripted and random controllers through the safety layer")
+        _invoke(demo, ["--episodes", "1"])
+
+    _banner(f"2/4 train SAC on {TASK} ({args.steps} env steps)")
+    train_argv = [TASK, "--algo", "sac", "--config", str(args.config), "--steps", str(args.steps),
+                  "--run-dir", str(run_dir), "--eval-episodes", "0", "--no-progress"]
+    if checkpoint.is_file():
+        train_argv.append("--resume")
+    _invoke(train, train_argv)
+
+    _banner("3/4 evaluate the trained policy against the scripted expert and random actions")
+    scores = _evaluate(checkpoint, args.eval_episodes)
+    for name, result in scores.items():
+        print(f"  {name:<8} return {result['return_mean']:8.2f} +- {result['return_std']:6.2f}   "
+              f"safety stops {result['safety_stops']}")
+    curve = run_dir / "learning_curve.png"
+    print(f"  learning curve: {curve}" if curve.exists() else "  (no learning curve: too few evaluations)")
+
+    _banner("4/4 export to ONNX and C, verified; then drive the sim arm with the exported file")
+    onnx_path, c_path = run_dir / "policy.onnx", run_dir / "policy.c"
+    _invoke(export, [str(checkpoint), "-o", str(onnx_path), "--c-out", str(c_path)])
+    deployed = _run_exported(onnx_path, args.eval_episodes)
+    print(f"  ONNX policy in closed loop: return {deployed['return_mean']:.2f} +- {deployed['return_std']:.2f} "
+          f"(PyTorch: {scores['sac']['return_mean']:.2f})")
+
+    print(f"\ndone in {time.monotonic() - started:.0f} s; everything is in {run_dir}/")
+    return 0
+
+
+def _evaluate(checkpoint: Path, episodes: int) -> dict[str, dict]:
+    from robolearn.envs.registry import make_env
+    from robolearn.learners.base import Learner
+    from robolearn.learners.run import evaluate_policy
+
+    env = make_env(TASK)
+    try:
+        learner = Learner.load(checkpoint, env, device="cpu")
+        base = env.unwrapped
+        rng = np.random.default_rng(0)
+        return {
+            "sac": evaluate_policy(env, learner.act, episodes),
+            "expert": evaluate_policy(env, lambda _: base.task.expert_action(base.last_observation, base.robot.spec),
+                                      episodes),
+            "random": evaluate_policy(env, lambda _: rng.uniform(-1, 1, env.action_space.shape), episodes),
+        }
+    finally:
+        env.close()
+
+
+def _run_exported(onnx_path: Path, episodes: int) -> dict:
+    """Closed loop in the sim with the ONNX file run by `PolicyRuntime`, the runtime the ROS policy node uses
+    (its policy-space output goes through the task's command mapping, which export checked is the graph's)."""
+    from robolearn.envs.registry import make_env
+    from robolearn.export.runtime import PolicyRuntime
+    from robolearn.learners.run import evaluate_policy
+
+    policy = PolicyRuntime(onnx_path)
+    env = make_env(TASK)
+    try:
+        policy.check_compatible(env.unwrapped.robot.spec)
+        return evaluate_policy(env, lambda features: policy.action(features), episodes)
+    finally:
+        env.close()
