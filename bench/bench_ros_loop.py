@@ -2,7 +2,9 @@
 the same loop (DriverLoop + PolicyLoop + the same ONNX policy) in one process, measured in the same run.
 
 Reports, for each loop, the control period error |period - 1/rate| (p50, p99) and the observation-to-command
-latency (p50, p99), then the DDS/in-process ratios. Goal: DDS p99 period error <= 2 ms.
+latency (p50, p99), then the DDS/in-process ratios. Goal: DDS p99 period error <= 2 ms. Over DDS the latency
+runs from the driver's state stamp to the policy's command arriving at an observer process (an upper bound
+of what the driver sees); in process it is the time to compute the command from the observation.
 
 DDS discovery must stay on this machine; run it inside a loopback-only network namespace:
 
@@ -170,10 +172,13 @@ def measure(policy: Path, limits: Path, rate_hz: float, seconds: float, segments
                 window_states, window_commands = states[first_state:], commands[first_command:]
                 stamps = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for _, m in window_states])
                 received = np.array([t for t, _ in window_states])
-                command_times = np.array([t for t, _ in window_commands])
-                # Each command answers the newest state received before it (the policy acts on every state).
-                index = np.searchsorted(received, command_times) - 1
-                latency = command_times[index >= 0] - received[index[index >= 0]]
+                # Commands' receive times on the system clock, the clock of the driver's state stamps.
+                wall_offset = time.time() - time.monotonic()
+                command_times = np.array([t for t, _ in window_commands]) + wall_offset
+                # Each command answers the newest state published before it (the policy acts on every state):
+                # from the driver publishing a state to its command arriving here, as it arrives at the driver.
+                index = np.searchsorted(stamps, command_times) - 1
+                latency = command_times[index >= 0] - stamps[index[index >= 0]]
                 angle = max(abs(float(m.position[0])) for _, m in window_states)
                 results["DDS (driver stamps)"].add(stamps, latency, period, angle)
                 dds_received.add(received, latency, period, angle)

@@ -71,7 +71,7 @@ class NodeProcess:
                                                 delete=False)
         env = dict(os.environ, PYTHONUNBUFFERED="1", ROS_DOMAIN_ID=str(DOMAIN_ID), OMP_NUM_THREADS="1")
         self.process = subprocess.Popen(self.command, stdout=self._log, stderr=subprocess.STDOUT, env=env,
-                                        cwd=REPO, start_new_session=True)
+                                        cwd=REPO, start_new_session=True, preexec_fn=_die_with_parent)
 
     def output(self) -> str:
         return Path(self._log.name).read_text(errors="replace")
@@ -104,6 +104,14 @@ class NodeProcess:
     def __exit__(self, *exc) -> None:
         self.stop()
         os.unlink(self._log.name)
+
+
+def _die_with_parent() -> None:
+    """Linux: the node gets SIGKILL if the test process dies without tearing it down (a killed CI job)."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _param_text(value: Any) -> str:

@@ -47,7 +47,8 @@ class StateLayout:
             return cls(spec.name, False, _joint_names(spec, n), tuple(k for k in JOINT_KEYS if k in keys), 0,
                        spec.action_size, twist)
         if {"base_pose", "base_twist"} <= keys <= set(BASE_KEYS):
-            if tuple(spec.observation_shapes["base_pose"]) != (3,) or tuple(spec.observation_shapes["base_twist"]) != (2,):
+            shapes = spec.observation_shapes
+            if tuple(shapes["base_pose"]) != (3,) or tuple(shapes["base_twist"]) != (2,):
                 raise ConfigurationError(f"{spec.name}: base_pose must be (x, y, yaw) and base_twist (v, omega)")
             hazards = int(np.prod(spec.observation_shapes["hazards"])) if "hazards" in keys else 0
             return cls(spec.name, True, (), (), hazards, spec.action_size, twist)

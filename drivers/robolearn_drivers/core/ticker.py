@@ -1,8 +1,8 @@
 """A control-rate thread: calls a function at absolute due times (no drift), and never bursts to catch up.
 
-The driver node ticks its robot on this thread rather than on an rclpy timer: the Python executor rebuilds
-its wait set on every spin, which costs a millisecond or more of period jitter on a loaded machine
-(bench/bench_ros_loop.py measures both).
+The driver node ticks its robot on this thread rather than on an rclpy timer, so the control period does not
+depend on how busy the executor is with callbacks (the Python executor rebuilds its wait set on every spin),
+and a late tick restarts the schedule instead of firing a burst of catch-up ticks at the robot.
 """
 
 from __future__ import annotations
