@@ -317,3 +317,14 @@ def test_periodic_evaluation_uses_a_separate_env_and_is_logged(tmp_path):
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     assert sum(",eval/return," in row for row in rows) == 2
     assert summary["episode_returns"] and all(np.isfinite(summary["episode_returns"]))
+
+
+def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
+    learner = AVG(pendulum(), small_config(), device="cpu")
+    learner.train(20, run_dir=tmp_path, progress=False)
+    good = (tmp_path / "checkpoint.pt").read_bytes()
+    with torch.no_grad():
+        learner.critic.head.bias.fill_(float("inf"))
+    with pytest.raises(FloatingPointError):
+        learner.train(40, run_dir=tmp_path, progress=False)
+    assert (tmp_path / "checkpoint.pt").read_bytes() == good

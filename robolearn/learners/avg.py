@@ -252,7 +252,7 @@ class AVG(Learner):
         if applied is None:
             return None
         applied = np.asarray(applied, dtype=np.float32)
-        if applied.shape != sent.shape or not np.all(np.isfinite(applied)) or np.allclose(applied, sent, atol=1e-6):
+        if applied.shape != sent.shape or not np.isfinite(applied).all() or np.abs(applied - sent).max() <= 1e-6:
             return None
         return torch.from_numpy(applied).to(self.device).unsqueeze(0)
 
@@ -303,6 +303,7 @@ class AVG(Learner):
         logger = RunLogger(run_dir)
         bar = progress_bar(total_steps, self.env_steps, progress, desc="avg")
         last_eval: dict | None = None
+        losses: dict[str, Any] | None = None
         tic, tic_steps = time.perf_counter(), self.env_steps
         try:
             while self.env_steps < total_steps:
@@ -310,11 +311,11 @@ class AVG(Learner):
                 bar.update(1)
                 if ended:
                     logger.log(self.env_steps, **{"train/episode_return": self.episode_return,
-                                              "train/episode_length": self.episode_length})
+                                                  "train/episode_length": self.episode_length})
                     bar.set_postfix(ret=f"{self.episode_return:.1f}", refresh=False)
                 if due(self.env_steps, cfg.log_every):
                     toc = time.perf_counter()
-                    self.last_losses = {k: finite_or_raise(k, float(losses[k])) for k in ("actor_loss", "critic_loss")}
+                    self._record_losses(losses)
                     logger.log(self.env_steps, **{f"train/{k}": v for k, v in self.last_losses.items()},
                                **{"train/td_sigma": losses["sigma"],
                                   "time/steps_per_second": (self.env_steps - tic_steps) / max(toc - tic, 1e-9)})
@@ -326,15 +327,24 @@ class AVG(Learner):
                 if run_dir is not None and due(self.env_steps, cfg.checkpoint_every):
                     self.save(Path(run_dir) / "checkpoint.pt")
                     logger.flush()
+            if losses is not None:
+                self._record_losses(losses)
+        except BaseException:
+            # No final checkpoint: a diverged or interrupted run must not overwrite the last good one.
+            logger.close()
+            raise
         finally:
             bar.close()
-            if run_dir is not None:
-                self.save(Path(run_dir) / "checkpoint.pt")
-                logger.plot(title=f"AVG on {getattr(getattr(self.env, 'spec', None), 'id', 'env')}")
-            logger.close()
+        if run_dir is not None:
+            self.save(Path(run_dir) / "checkpoint.pt")
+            logger.plot(title=f"AVG on {getattr(getattr(self.env, 'spec', None), 'id', 'env')}")
+        logger.close()
         episode_returns = [v for _, v in logger.history.get("train/episode_return", [])]
         return {"env_steps": self.env_steps, "episodes": self.episodes, "episode_returns": episode_returns,
                 "eval": last_eval, **self.last_losses}
+
+    def _record_losses(self, losses: Mapping[str, Any]) -> None:
+        self.last_losses = {k: finite_or_raise(k, float(losses[k])) for k in ("actor_loss", "critic_loss")}
 
     def evaluate(self, episodes: int = 5) -> dict | None:
         """Deterministic evaluation on a separate env instance built from the env's spec (None if it has none)."""
