@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import json
 import logging
 import os
@@ -68,7 +67,6 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
         raise ExportError(f"{checkpoint} does not record the env it was trained on; pass the task's gymnasium "
                           f"id (robolearn export --task <id>)")
     env_id = _resolve_env_id(env_id)
-    _import_learner(str(data.get("algo")))
     try:
         env = gym.make(env_id)
     except gym.error.Error as exc:
@@ -242,16 +240,6 @@ def _resolve_env_id(name: str) -> str:
         return task_entry(name).id
     except ValueError as exc:
         raise ExportError(f"{name!r} is neither a registered gymnasium id nor a robolearn task: {exc}") from None
-
-
-def _import_learner(algo: str) -> None:
-    """Learners register by import; load the module named after the checkpoint's algo if it exists."""
-    from robolearn.learners.base import Learner
-
-    if algo in Learner.registry or not algo.isidentifier():
-        return
-    with contextlib.suppress(ModuleNotFoundError):
-        importlib.import_module(f"robolearn.learners.{algo}")
 
 
 def _set_metadata(model: onnx.ModelProto, props: dict[str, str]) -> None:

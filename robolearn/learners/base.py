@@ -251,9 +251,10 @@ class Learner(abc.ABC):
     def load(cls, path: str | os.PathLike, env, device: str | torch.device = "auto") -> "Learner":
         data = load_checkpoint(path)
         algo = data.get("algo")
-        learner_cls = Learner.registry.get(algo)
-        if learner_cls is None:
-            raise CheckpointError(f"{path}: unknown algo {algo!r}; known: {sorted(Learner.registry)}")
+        try:
+            learner_cls = learner_class(str(algo))
+        except ConfigError as exc:
+            raise CheckpointError(f"{path}: {exc}") from None
         if cls is not Learner and learner_cls is not cls:
             raise CheckpointError(f"{path} holds a {algo!r} learner, not {cls.algo!r}")
         for key, space in (("observation_space", env.observation_space), ("action_space", env.action_space)):
@@ -265,6 +266,20 @@ class Learner(abc.ABC):
         learner.load_state_dict(data["state"])
         set_rng_state(data["rng"])
         return learner
+
+
+KNOWN_ALGOS = ("sac", "avg", "fpg", "lipbc")
+
+
+def learner_class(algo: str) -> type[Learner]:
+    """The learner registered as `algo`, importing robolearn.learners.<algo> first if needed."""
+    if algo not in Learner.registry and algo in KNOWN_ALGOS:
+        import importlib
+
+        importlib.import_module(f"robolearn.learners.{algo}")
+    if algo not in Learner.registry:
+        raise ConfigError(f"unknown algo {algo!r}; known: {', '.join(sorted(set(KNOWN_ALGOS) | set(Learner.registry)))}")
+    return Learner.registry[algo]
 
 
 def _space_signature(space) -> dict:
