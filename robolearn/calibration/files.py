@@ -7,11 +7,12 @@ written by an older schema is refused rather than guessed at: the user re-runs t
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
+
+from robolearn.files import write_atomically
 
 SCHEMA_VERSION = 1
 
@@ -54,18 +55,8 @@ def load_calibration_yaml(path: str | os.PathLike, kind: str, allow_example: boo
 
 def save_calibration_yaml(path: str | os.PathLike, kind: str, body: Mapping[str, Any]) -> Path:
     """Write header + `body` to `path` atomically (a crash never leaves half a calibration behind)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"schema_version": SCHEMA_VERSION, "kind": kind, **body}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            yaml.safe_dump(data, handle, sort_keys=False, default_flow_style=None)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomically(path, yaml.safe_dump(data, sort_keys=False, default_flow_style=None))
 
 
 def require(data: Mapping[str, Any], key: str, where: str) -> Any:

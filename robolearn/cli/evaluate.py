@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from robolearn.cli.train import import_learner, make_env
-from robolearn.learners.base import CheckpointError, load_checkpoint
+from robolearn.cli.train import make_env
+from robolearn.learners.base import CheckpointError, learner_class, load_checkpoint
 from robolearn.learners.run import evaluate_policy
 
 
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     task = args.task or data.get("env_id")
     if not task:
         raise CheckpointError(f"{args.checkpoint} does not record its env: pass --task")
-    learner_cls = import_learner(data.get("algo", ""))
+    learner_cls = learner_class(data.get("algo", ""))
     env = make_env(task, image=args.image or "image" in data.get("observation_space", {}))
     learner = learner_cls.load(args.checkpoint, env, args.device)
     result = evaluate_policy(env, learner.act, args.episodes, seed=args.seed)

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib
 import json
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-from robolearn.learners.base import ConfigError, Learner
+from robolearn.learners.base import KNOWN_ALGOS, ConfigError, Learner, learner_class
 
-KNOWN_ALGOS = ("sac", "avg", "fpg", "lipbc")
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
@@ -39,22 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                     "(needs --image)")
     parser.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes after training")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-
-
-def import_learner(algo: str) -> type[Learner]:
-    """Import robolearn.learners.<algo> so it registers itself, and return its class."""
-    known = sorted(set(KNOWN_ALGOS) | set(Learner.registry))
-    if algo not in known:
-        raise ConfigError(f"unknown algo {algo!r}; known: {', '.join(known)}")
-    if algo not in Learner.registry:
-        try:
-            importlib.import_module(f"robolearn.learners.{algo}")
-        except ModuleNotFoundError as exc:
-            raise ConfigError(f"algo {algo!r} is not available in this installation ({exc}); "
-                              f"known: {', '.join(known)}") from exc
-    if algo not in Learner.registry:
-        raise ConfigError(f"robolearn.learners.{algo} defines no learner with algo = {algo!r}")
-    return Learner.registry[algo]
 
 
 def make_env(task: str, image: bool = False, reward_classifier: str | None = None) -> gym.Env:
@@ -90,7 +72,7 @@ def load_config(learner_cls: type[Learner], path: str | None, seed: int | None):
 
 
 def run(args: argparse.Namespace) -> int:
-    learner_cls = import_learner(args.algo)
+    learner_cls = learner_class(args.algo)
     if args.steps <= 0:
         raise ConfigError(f"--steps must be > 0, got {args.steps}")
     if args.reward_classifier and not args.image:

@@ -377,7 +377,7 @@ class _Emitter:
         out = self._new_value(node.output[0])
         self.body += [
             "{",
-            f"    float mean = 0.0f, var = 0.0f;",
+            "    float mean = 0.0f, var = 0.0f;",
             f"    for (int i = 0; i < {n}; ++i) mean += {x}[i];",
             f"    mean /= {n}.0f;",
             f"    for (int i = 0; i < {n}; ++i) var += ({x}[i] - mean) * ({x}[i] - mean);",

@@ -30,6 +30,7 @@ import torch
 
 import robolearn
 from robolearn.export.graph import ExportError, PolicyGraph, command_mapping_of
+from robolearn.files import write_atomically
 from robolearn.export.metadata import POSITION_DELTA, PolicyMetadata
 from robolearn.export.parity import ParityResult, ParitySamples, max_abs_error, sample_features
 
@@ -134,7 +135,7 @@ def export_policy(policy: torch.nn.Module, env, output: str | os.PathLike, *, ta
         raise ParityError(f"onnxruntime disagrees with PyTorch on the exported policy, so it was not written: "
                           f"{parity.describe()}")
     path = Path(output)
-    _write_atomically(path, data)
+    write_atomically(path, data)
     return ExportResult(path, metadata, parity, samples.features)
 
 
@@ -268,16 +269,6 @@ def _to_builtin(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.tolist()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager

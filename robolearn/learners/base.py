@@ -21,6 +21,8 @@ import numpy as np
 import torch
 import yaml
 
+from robolearn.files import write_atomically
+
 CHECKPOINT_FORMAT = "robolearn-checkpoint"
 CHECKPOINT_VERSION = 1
 
@@ -157,17 +159,10 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> str:
 
     Returns the SHA-256 of the file, which export records as the policy's provenance.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}, buffer)
     data = buffer.getvalue()
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomically(path, data)
     return hashlib.sha256(data).hexdigest()
 
 

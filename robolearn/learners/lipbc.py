@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from robolearn.data import Transitions, collect_demonstrations
+from robolearn.files import write_atomically
 from robolearn.learners.base import ConfigError, Learner, LearnerConfig
 from robolearn.learners.lipschitz import ACTIVATIONS, NORM, PROJECTIONS, LipschitzMLP, empirical_lower_bound
 from robolearn.learners.run import RunLogger, due, evaluate_policy, finite_or_raise, progress_bar
@@ -245,9 +246,8 @@ class LipBCLearner(Learner):
         sha = super().save(path)
         path = Path(path)
         sidecar = certificate_path(path)
-        tmp = sidecar.with_name(sidecar.name + ".tmp")
-        tmp.write_text(json.dumps({**certificate, "checkpoint": path.name, "checkpoint_sha256": sha}, indent=2))
-        os.replace(tmp, sidecar)
+        write_atomically(sidecar, json.dumps({**certificate, "checkpoint": path.name, "checkpoint_sha256": sha},
+                                             indent=2))
         return sha
 
     def state_dict(self) -> dict:

@@ -34,16 +34,17 @@ def read_parameters(args: list[str] | None) -> tuple[dict, str]:
 def train(params: dict, namespace: str) -> Path:
     import gymnasium as gym
 
-    from robolearn.cli.train import CHECKPOINT_NAME, import_learner, load_config
+    from robolearn.cli.train import CHECKPOINT_NAME, load_config
     from robolearn.envs.registry import task_entry
     from robolearn.envs.robot_env import RobotEnv
+    from robolearn.learners.base import learner_class
     from robolearn_drivers.ros.ros_robot import RosRobot
 
     entry = task_entry(str(params["task"]))
     model = str(params["robot_model"]) or entry.robot
     if model != entry.robot:
         raise ValueError(f"task {entry.id} is written for {entry.robot}, not robot_model={model!r}")
-    learner_cls = import_learner(str(params["algo"]))
+    learner_cls = learner_class(str(params["algo"]))
     config = load_config(learner_cls, str(params["config_file"]) or None, int(params["seed"]))
     env = RobotEnv(RosRobot.for_model(model, namespace=namespace), entry.make_task(),
                    max_episode_steps=entry.max_episode_steps)
