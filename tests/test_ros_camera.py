@@ -31,7 +31,8 @@ def camera_files(tmp_path_factory):
     writer.release()
     intrinsics = root / "intrinsics.yaml"
     intrinsics.write_text(yaml.safe_dump({
-        "schema_version": 1, "kind": "camera_intrinsics", "image_width": WIDTH, "image_height": HEIGHT,
+        "schema_version": 1, "kind": "camera_intrinsics", "camera": "test_cam", "image_width": WIDTH,
+        "image_height": HEIGHT,
         "camera_matrix": K, "distortion_model": "plumb_bob", "distortion_coefficients": [0.1, -0.05, 0, 0, 0],
     }))
     return video, intrinsics

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from robolearn_drivers.core.camera_info import load_intrinsics
+from robolearn_drivers.core.camera_info import load_intrinsics, projection_matrix
 from robolearn_drivers.core.diagnostics import ERROR, OK, WARN, safety_summary
 from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
 from robolearn_drivers.core.errors import ConfigurationError, MalformedMessageError
@@ -195,12 +195,13 @@ def test_policy_loop_refuses_missing_and_corrupt_files(tmp_path):
 
 
 def test_camera_intrinsics_load_and_bad_files_are_explained(tmp_path):
-    good = {"schema_version": 1, "kind": "camera_intrinsics", "image_width": 640, "image_height": 480,
+    good = {"schema_version": 1, "kind": "camera_intrinsics", "camera": "wrist", "image_width": 640,
+            "image_height": 480,
             "camera_matrix": [[500, 0, 320], [0, 510, 240], [0, 0, 1]], "distortion_coefficients": [0.1, 0, 0, 0, 0]}
     path = tmp_path / "camera.yaml"
     path.write_text(yaml.safe_dump(good))
     intrinsics = load_intrinsics(str(path))
-    assert (intrinsics.width, intrinsics.height) == (640, 480) and intrinsics.projection.shape == (3, 4)
+    assert (intrinsics.width, intrinsics.height) == (640, 480) and projection_matrix(intrinsics).shape == (3, 4)
     path.write_text(yaml.safe_dump({**good, "kind": "motors"}))
     with pytest.raises(ConfigurationError, match="expected 'camera_intrinsics'"):
         load_intrinsics(str(path))
@@ -208,5 +209,5 @@ def test_camera_intrinsics_load_and_bad_files_are_explained(tmp_path):
     with pytest.raises(ConfigurationError, match="missing 'camera_matrix'"):
         load_intrinsics(str(path))
     path.write_text(yaml.safe_dump({**good, "camera_matrix": [1, 2, 3]}))
-    with pytest.raises(ConfigurationError, match="malformed"):
+    with pytest.raises(ConfigurationError, match="finite 3x3 matrix"):
         load_intrinsics(str(path))

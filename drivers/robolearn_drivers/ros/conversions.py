@@ -14,7 +14,7 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
 from robolearn.spec import Observation
-from robolearn_drivers.core.camera_info import CameraIntrinsics
+from robolearn_drivers.core.camera_info import CameraIntrinsics, distortion_model, projection_matrix
 from robolearn_drivers.core.diagnostics import DiagnosticSummary
 from robolearn_drivers.core.state_layout import StateLayout
 
@@ -141,9 +141,9 @@ def camera_info_msg(intrinsics: CameraIntrinsics | None, width: int, height: int
     msg.header.frame_id = frame_id
     msg.width, msg.height = width, height
     if intrinsics is not None:
-        msg.distortion_model = intrinsics.distortion_model
+        msg.distortion_model = distortion_model(intrinsics)
         msg.d = intrinsics.distortion.tolist()
         msg.k = intrinsics.camera_matrix.reshape(-1).tolist()
         msg.r = np.eye(3).reshape(-1).tolist()
-        msg.p = intrinsics.projection.reshape(-1).tolist()
+        msg.p = projection_matrix(intrinsics).reshape(-1).tolist()
     return msg
