@@ -24,7 +24,7 @@ TASK = "robolearn/ArmReach-v0"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", type=Path, default=Path("runs/main"), help="where everything is written")
-    parser.add_argument("--steps", type=int, default=4000, help="SAC env steps on the reach task (default 4000)")
+    parser.add_argument("--steps", type=int, default=14000, help="SAC env steps on the reach task (default 14000)")
     parser.add_argument("--config", type=Path, default=CONFIG_DIR / "sac_main.yaml", help="SAC config YAML")
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--skip-demo", action="store_true", help="skip step 1")
