@@ -118,13 +118,18 @@ def test_demonstrations_from_a_file_fill_the_demo_buffer(tmp_path):
         tiny_sac(demos=str(tmp_path / "missing.npz")).train(1, progress=False)
 
 
-def test_checkpoint_resume_gives_exactly_the_uninterrupted_run(tmp_path):
+# SERL's recipe, and SB3's (configs/sac_sb3.yaml: actor on the min of 2 plain ReLU critics, entropy backup).
+SB3_LIKE = dict(critic_ensemble=2, actor_q="min", backup_entropy=True, layer_norm=False)
+
+
+@pytest.mark.parametrize("overrides", [{}, SB3_LIKE], ids=["serl", "sb3"])
+def test_checkpoint_resume_gives_exactly_the_uninterrupted_run(tmp_path, overrides):
     # Pendulum-v1 episodes last 200 steps, so step 200 is an episode boundary: the resumed run starts the
     # same (seeded) episode the uninterrupted run starts there.
-    straight = tiny_sac(seed=3)
+    straight = tiny_sac(seed=3, **overrides)
     straight.train(300, progress=False)
 
-    first = tiny_sac(seed=3)
+    first = tiny_sac(seed=3, **overrides)
     first.train(200, progress=False)
     first.save(tmp_path / "ckpt.pt")
     resumed = Learner.load(tmp_path / "ckpt.pt", pendulum(), "cpu")
