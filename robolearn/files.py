@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
@@ -23,3 +26,15 @@ def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_yaml(path: str | os.PathLike, error: type[Exception], missing: str) -> Any:
+    """Parse a YAML file, raising `error` with `missing` when it is absent and with the parser's reason when
+    it is not YAML, so every loader (limits, calibration, configs) reports both cases the same way."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(missing)
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from exc

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from robolearn.files import write_atomically
+from robolearn.files import read_yaml, write_atomically
 
 SCHEMA_VERSION = 1
 
@@ -27,15 +27,9 @@ def load_calibration_yaml(path: str | os.PathLike, kind: str, allow_example: boo
     Files marked `example: true` (the documented samples in calibration/) hold no real robot's numbers and
     are refused unless `allow_example`."""
     path = Path(path)
-    if not path.is_file():
-        raise CalibrationError(
-            f"calibration file {path} does not exist: run `robolearn calibrate {_command_for(kind)}` "
-            f"(see calibration/README.md) or pass the right path"
-        )
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise CalibrationError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_yaml(path, CalibrationError,
+                     f"calibration file {path} does not exist: run `robolearn calibrate {_command_for(kind)}` "
+                     f"(see calibration/README.md) or pass the right path")
     if not isinstance(data, Mapping):
         raise CalibrationError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
     version = data.get("schema_version")

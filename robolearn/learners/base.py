@@ -19,9 +19,8 @@ from typing import Any, ClassVar, Mapping, TypeVar
 
 import numpy as np
 import torch
-import yaml
 
-from robolearn.files import write_atomically
+from robolearn.files import read_yaml, write_atomically
 
 CHECKPOINT_FORMAT = "robolearn-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -71,13 +70,7 @@ class LearnerConfig:
 
     @classmethod
     def from_yaml(cls: type[C], path: str | os.PathLike) -> C:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        data = read_yaml(path, ConfigError, f"config file {path} does not exist") or {}
         if not isinstance(data, Mapping):
             raise ConfigError(f"{path}: expected a mapping of field: value")
         return cls.from_dict(data, str(path))

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
-import yaml
 
+from robolearn.files import read_yaml
 from robolearn.spec import CommandKind
 
 SCHEMA_VERSION = 1
@@ -85,16 +85,9 @@ class SafetyLimits:
 
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> "SafetyLimits":
-        path = Path(path)
-        if not path.is_file():
-            raise LimitsError(
-                f"limits file {path} does not exist; create it (see calibration/README.md for the schema) "
-                f"or pass the path of the robot's limits.yaml"
-            )
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise LimitsError(f"{path}: not valid YAML: {exc}") from exc
+        data = read_yaml(path, LimitsError,
+                         f"limits file {path} does not exist; create it (see calibration/README.md for the schema) "
+                         f"or pass the path of the robot's limits.yaml")
         return _parse(data, str(path))
 
     def to_dict(self) -> dict:
