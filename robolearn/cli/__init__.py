@@ -17,6 +17,7 @@ COMMANDS = {
     "eval": ("robolearn.cli.evaluate", "evaluate a checkpoint on a task"),
     "export": ("robolearn.cli.export", "export a checkpoint's policy to ONNX (and C), verified"),
     "calibrate": ("robolearn.cli.calibrate", "calibrate motors, camera intrinsics or hand-eye"),
+    "vision": ("robolearn.cli.vision", "record frames, pretrain an image encoder, train a reward classifier"),
     "main": ("robolearn.cli.main_job", "the README's main job: demo, train, evaluate, export"),
 }
 

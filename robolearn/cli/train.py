@@ -2,8 +2,8 @@
 
 Examples:
     robolearn train robolearn/PendulumBalance-v0 --algo sac --steps 5000
-    robolearn train reach --algo sac --config configs/sac.yaml --run-dir runs/reach --seed 1
-    robolearn train reach --algo sac --run-dir runs/reach --steps 40000 --resume   # continue a run
+    robolearn train ArmReach --algo sac --config configs/sac.yaml --run-dir runs/reach --seed 1
+    robolearn train ArmReach --algo sac --run-dir runs/reach --steps 40000 --resume   # continue a run
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("task", help="task id or short name (robolearn/ArmReach-v0, ArmReach, reach) or any "
+    parser.add_argument("task", help="task id or short name (robolearn/ArmReach-v0 or ArmReach) or any "
                                      "gymnasium id with a Box action space")
     parser.add_argument("--algo", default="sac", help=f"learner: one of {', '.join(KNOWN_ALGOS)} (default sac)")
     parser.add_argument("--config", help="YAML file of config fields (see configs/); defaults otherwise")

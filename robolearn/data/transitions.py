@@ -70,6 +70,19 @@ class Transitions:
         return cls(**out)
 
 
+def scripted_expert(env) -> Callable[[Any], np.ndarray]:
+    """The robolearn task's scripted expert as a policy of the env's observations; it reads the robot's raw
+    observation, which carries more than the (possibly image) observation the learner sees."""
+    base = env.unwrapped
+    task, robot = base.task, base.robot
+
+    def expert(_obs: Any) -> np.ndarray:
+        raw = robot.observe() if base._obs is None else base._obs
+        return task.expert_action(raw, robot.spec)
+
+    return expert
+
+
 def collect_demonstrations(env, episodes: int, seed: int = 0,
                            expert: Callable[[Any], np.ndarray] | None = None) -> Transitions:
     """Roll out `expert` (default: the task's scripted expert, through the safety layer) for `episodes`.
@@ -79,14 +92,8 @@ def collect_demonstrations(env, episodes: int, seed: int = 0,
     """
     if episodes <= 0:
         raise ValueError(f"episodes must be > 0, got {episodes}")
-    base = env.unwrapped
     if expert is None:
-        task, robot = base.task, base.robot
-
-        def expert(_obs: Any) -> np.ndarray:
-            raw = robot.observe() if base._obs is None else base._obs
-            return task.expert_action(raw, robot.spec)
-
+        expert = scripted_expert(env)
     rows: dict[str, list] = {k: [] for k in ("o", "a", "r", "o2", "term", "trunc", "img", "img2")}
     for ep in range(episodes):
         obs, _ = env.reset(seed=seed + ep)
