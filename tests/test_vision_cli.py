@@ -117,3 +117,20 @@ def test_bad_frame_inputs_fail_with_a_clear_message(tmp_path, capsys, case, expe
     assert main(["vision", "train-classifier", *argv, "--out", out, "--iterations", "1"]) == 1
     assert expected in capsys.readouterr().err
     assert not (tmp_path / "classifier.pt").exists()
+
+
+def test_recorded_frames_feed_a_frozen_encoder_and_a_classifier_reward_in_pixel_sac(tmp_path):
+    frames, encoder, classifier = tmp_path / "frames.npz", tmp_path / "encoder.pt", tmp_path / "classifier.pt"
+    assert main(["vision", "record", "ArmReach", "--episodes", "2", "--out", str(frames)]) == 0
+    assert main(["vision", "pretrain-encoder", "--frames", str(frames), "--out", str(encoder), "--feature-dim", "8",
+                 "--iterations", "3"]) == 0
+    assert main(["vision", "train-classifier", "--labelled", str(frames), "--out", str(classifier),
+                 "--iterations", "3"]) == 0
+    config = tmp_path / "pixels.yaml"
+    config.write_text(f"critic_ensemble: 2\nhidden_sizes: [32, 32]\nbatch_size: 8\nutd: 1\nlearning_starts: 40\n"
+                      f"demos: none\nimage_feature_dim: 8\nencoder: frozen\nencoder_weights: {encoder}\n")
+    run_dir = tmp_path / "run"
+    assert main(["train", "ArmReach", "--algo", "sac", "--image", "--reward-classifier", str(classifier),
+                 "--config", str(config), "--steps", "60", "--run-dir", str(run_dir), "--eval-episodes", "1",
+                 "--no-progress"]) == 0
+    assert (run_dir / "checkpoint.pt").is_file()
