@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from robolearn.safety.controller import STALE
 from ros_helpers import CONFIG, NodeProcess, require_ros
 
 pytestmark = pytest.mark.ros
@@ -88,13 +89,21 @@ def test_ros_robot_drives_a_sim_base_through_odom_hazards_and_cmd_vel():
                 obs.check_against(robot.spec)
                 assert obs["hazards"].tolist() == [0.0, 0.0, 0.0, 0.0]
                 x0, y0, yaw0 = obs["base_pose"]
-                for _ in range(30):  # 1.5 s at 20 Hz; one control step = send_action, wait, observe
+                # 1.5 s at 20 Hz; one control step = send_action, wait, observe. On a loaded machine an
+                # observation can arrive late, and the client's safety copy then stops the base and ramps
+                # again: that is correct, so the run is extended by those steps, and only those.
+                steps = 0
+                while steps < 30 + 10 * robot.safety.counts[STALE] and steps < 120:
                     applied = robot.send_action(np.array([0.2, 0.0]))
                     robot.wait()
                     obs = robot.observe()
+                    steps += 1
+                stale_stops = robot.safety.counts[STALE]
+                assert stale_stops <= 3, f"{stale_stops} stale-observation stops: odometry is not flowing"
                 assert applied.tolist() == [0.2, 0.0]
                 travelled = np.hypot(obs["base_pose"][0] - x0, obs["base_pose"][1] - y0)
-                assert 0.1 < travelled < 0.45, f"0.2 m/s for 1.5 s moved the base {travelled:.3f} m"
+                seconds = steps / 20
+                assert 0.1 < travelled < 0.3 * seconds, f"0.2 m/s for {seconds} s moved the base {travelled:.3f} m"
                 assert obs["base_twist"][0] == pytest.approx(0.2, abs=0.05)
         except Exception:
             print(node.output()[-3000:])
