@@ -178,6 +178,11 @@ def bench_reach(budget: int, seeds: list[int], chunks: int, episodes: int, prese
             env.close()
     final = {name: np.array([c[-1] for c in curves[name].values()]) for name in curves}
     normalised = {name: (final[name] - refs["random"]) / span for name in final}
+    # One evaluation of a few episodes is noisy; the mean over the last third of the evaluations is the
+    # steadier reading of where each learner ended (the same window for both).
+    window = max(1, chunks // 3)
+    late = {name: (np.array([np.mean(c[-window:]) for c in curves[name].values()]) - refs["random"]) / span
+            for name in curves}
     return {
         "env": REACH_ID, "budget_steps": budget, "seeds": seeds, "eval_episodes": episodes, "avg_preset": preset,
         "reference_returns": refs,
@@ -186,6 +191,9 @@ def bench_reach(budget: int, seeds: list[int], chunks: int, episodes: int, prese
         "final_return_iqm": {name: _iqm_with_ci(final[name]) for name in final},
         "final_normalised_iqm": {name: _iqm_with_ci(normalised[name]) for name in normalised},
         "avg_over_sac_normalised": float(_iqm(normalised["avg"]) / max(_iqm(normalised["sac"]), 1e-9)),
+        "late_window_evaluations": window,
+        "late_normalised_iqm": {name: _iqm_with_ci(late[name]) for name in late},
+        "avg_over_sac_late_normalised": float(_iqm(late["avg"]) / max(_iqm(late["sac"]), 1e-9)),
         "train_seconds": seconds,
     }
 
