@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -26,6 +27,17 @@ def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_torch_atomically(path: str | os.PathLike, obj: Any) -> bytes:
+    """`torch.save` through `write_atomically`; returns the bytes written (for hashing)."""
+    import torch  # only the callers that save models pay for the import
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    data = buffer.getvalue()
+    write_atomically(path, data)
+    return data
 
 
 def read_yaml(path: str | os.PathLike, error: type[Exception], missing: str) -> Any:

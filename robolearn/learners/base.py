@@ -11,7 +11,6 @@ from __future__ import annotations
 import abc
 import dataclasses
 import hashlib
-import io
 import os
 import random
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any, ClassVar, Mapping, TypeVar
 import numpy as np
 import torch
 
-from robolearn.files import read_yaml, write_atomically
+from robolearn.files import read_yaml, save_torch_atomically
 
 CHECKPOINT_FORMAT = "robolearn-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -152,10 +151,7 @@ def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> str:
 
     Returns the SHA-256 of the file, which export records as the policy's provenance.
     """
-    buffer = io.BytesIO()
-    torch.save({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}, buffer)
-    data = buffer.getvalue()
-    write_atomically(path, data)
+    data = save_torch_atomically(path, {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload})
     return hashlib.sha256(data).hexdigest()
 
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robolearn.files import save_torch_atomically
 from robolearn.learners.networks import make_adam
 
 
@@ -90,9 +91,7 @@ def load_encoder_weights(encoder: nn.Module, path: str | os.PathLike) -> None:
 
 
 def save_encoder_weights(encoder: nn.Module, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(encoder.state_dict(), path)
+    save_torch_atomically(path, encoder.state_dict())
 
 
 def pretrain_encoder(encoder: ConvEncoder, images: np.ndarray, iterations: int = 500, batch_size: int = 64,

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from robolearn.files import save_torch_atomically
 from robolearn.learners.encoders import ConvEncoder
 from robolearn.learners.networks import make_adam
 
@@ -68,10 +69,9 @@ class RewardClassifier(nn.Module):
         return losses
 
     def save(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"format": _FORMAT, "image_shape": list(self.image_shape), "feature_dim": self.feature_dim,
-                    "hidden": self.hidden, "state_dict": self.state_dict()}, path)
+        save_torch_atomically(path, {"format": _FORMAT, "image_shape": list(self.image_shape),
+                                     "feature_dim": self.feature_dim, "hidden": self.hidden,
+                                     "state_dict": self.state_dict()})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "RewardClassifier":
