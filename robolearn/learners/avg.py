@@ -270,19 +270,23 @@ class AVG(Learner):
         if self._obs is None:
             self._start_episode()
         obs = self._obs
+        started = time.perf_counter()
         action, log_prob = self._sample(obs)
         env_action = action.detach().cpu().numpy()[0]
         if not np.all(np.isfinite(env_action)):
             raise FloatingPointError(
                 f"AVG produced a non-finite action at step {self.env_steps}; nothing was sent to the env. The "
                 f"networks diverged: lower actor_lr/critic_lr or resume from the last checkpoint")
+        acted = time.perf_counter()
         next_observation, reward, terminated, truncated, info = self.env.step(env_action)
+        observed = time.perf_counter()
         reward = float(reward)
         if not np.isfinite(reward):
             raise FloatingPointError(f"env returned reward {reward} at step {self.env_steps}: fix the task's reward")
         next_obs = self._observation_tensor(next_observation, update_normalizer=True)
         losses = self.update(obs, action, log_prob, reward, bool(terminated), bool(truncated), next_obs,
                              self._applied_action(info, env_action))
+        self.compute_budget.add((acted - started) + (time.perf_counter() - observed))
         self.env_steps += 1
         self.episode_return += reward
         self.episode_length += 1
@@ -318,7 +322,8 @@ class AVG(Learner):
                     self._record_losses(losses)
                     logger.log(self.env_steps, **{f"train/{k}": v for k, v in self.last_losses.items()},
                                **{"train/td_sigma": losses["sigma"],
-                                  "time/steps_per_second": (self.env_steps - tic_steps) / max(toc - tic, 1e-9)})
+                                  "time/steps_per_second": (self.env_steps - tic_steps) / max(toc - tic, 1e-9)},
+                               **self.compute_budget.summary())
                     tic, tic_steps = toc, self.env_steps
                 if due(self.env_steps, cfg.eval_every):
                     last_eval = self.evaluate(cfg.eval_episodes)

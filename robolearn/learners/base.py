@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from robolearn.files import read_yaml, save_torch_atomically
+from robolearn.learners.compute_budget import ComputeBudget, control_period_of
 
 CHECKPOINT_FORMAT = "robolearn-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -195,6 +196,8 @@ class Learner(abc.ABC):
         self.device = resolve_device(device)
         torch.set_num_threads(self.config.torch_threads)
         self.check_spaces(env.observation_space, env.action_space)
+        # Acting + updating per env step, against the robot's control period (logged as time/learner_ms_*).
+        self.compute_budget = ComputeBudget(control_period_of(env), self.algo)
 
     @abc.abstractmethod
     def check_spaces(self, observation_space, action_space) -> None:

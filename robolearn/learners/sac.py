@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Mapping
@@ -372,11 +373,14 @@ class SAC(Learner):
                     # Seeded per episode, so a resumed run replays exactly the episodes it would have seen.
                     self._obs, _ = self.env.reset(seed=cfg.seed + self.episodes)
                     self._episode_return = 0.0
+                started = time.perf_counter()
                 if self.env_steps < cfg.random_steps:
                     action = self.rng.uniform(-1.0, 1.0, self.act_dim).astype(np.float32)
                 else:
                     action = self.act(self._obs, deterministic=False)
+                acted = time.perf_counter()
                 next_obs, reward, terminated, truncated, info = self.env.step(action)
+                observed = time.perf_counter()
                 self._store(self._obs, action, float(reward), next_obs, terminated, truncated, info)
                 self._obs = next_obs
                 self._episode_return += float(reward)
@@ -389,9 +393,11 @@ class SAC(Learner):
                     self._obs = None
                 if len(self.online) >= cfg.learning_starts:
                     self.update()
+                self.compute_budget.add((acted - started) + (time.perf_counter() - observed))
                 if due(self.env_steps, cfg.log_every) and self._last_metrics:
                     metrics = {f"train/{k}": finite_or_raise(k, float(v)) for k, v in self._last_metrics.items()}
-                    logger.log(self.env_steps, **metrics, **{"train/alpha": self.alpha})
+                    logger.log(self.env_steps, **metrics, **{"train/alpha": self.alpha},
+                               **self.compute_budget.summary())
                 if due(self.env_steps, cfg.eval_every) and cfg.eval_episodes:
                     last_eval = self._evaluate_during_training(logger)
                 if run_dir is not None and due(self.env_steps, cfg.checkpoint_every):
