@@ -71,9 +71,10 @@ def load_frames(path: str | os.PathLike) -> FrameSet:
             success = data["success"].astype(bool) if "success" in data.files else None
     except (OSError, EOFError) as exc:
         raise ValueError(f"{path} is not a readable .npz of frames ({exc})") from exc
-    if frames.dtype != np.uint8 or frames.ndim != 4 or len(frames) == 0:
-        raise ValueError(f"{path}: 'frames' must be non-empty uint8 [N, H, W, C], got {frames.dtype} {frames.shape}")
-    return FrameSet(frames, success)
+    try:
+        return FrameSet(frames, success)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 def _read_image_folder(folder: Path) -> np.ndarray:
