@@ -134,3 +134,12 @@ def test_recorded_frames_feed_a_frozen_encoder_and_a_classifier_reward_in_pixel_
                  "--config", str(config), "--steps", "60", "--run-dir", str(run_dir), "--eval-episodes", "1",
                  "--no-progress"]) == 0
     assert (run_dir / "checkpoint.pt").is_file()
+
+
+def test_command_help_shows_the_modules_examples(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["vision", "--help"])
+    assert exit_info.value.code == 0
+    printed = capsys.readouterr().out
+    assert "train-classifier" in printed
+    assert "robolearn vision record ArmReach --episodes 20" in printed.split("Examples:")[1]
