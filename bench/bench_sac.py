@@ -66,32 +66,32 @@ def gemm_skeleton(obs_dim: int, act_dim: int, hidden: list[int], members: int, b
     obs = torch.randn(batch, obs_dim)
     critic_in = torch.randn(batch, obs_dim + act_dim).expand(members, -1, -1)
 
+    def t2(x):
+        return x.transpose(-2, -1)
+
     def forward(weights, x, product):
         inputs = [x]
         for w in weights:
             inputs.append(product(inputs[-1], w))
         return inputs
 
-    def backward(weights, inputs, product, transpose, weight_grads, input_grad_of_first):
+    def backward(weights, inputs, product, weight_grads, input_grad_of_first):
         grad = inputs[-1]
         for k in reversed(range(len(weights))):
             if weight_grads:
-                product(transpose(inputs[k]), grad)
+                product(t2(inputs[k]), grad)
             if k > 0 or input_grad_of_first:
-                grad = product(grad, transpose(weights[k]))
-
-    def t2(x):
-        return x.transpose(-2, -1)
+                grad = product(grad, t2(weights[k]))
 
     def update() -> None:
         forward(actor, obs, torch.mm)  # a' ~ pi(s')
         forward(target, critic_in, torch.bmm)  # target members
         critic_acts = forward(critic, critic_in, torch.bmm)
-        backward(critic, critic_acts, torch.bmm, t2, weight_grads=True, input_grad_of_first=False)
+        backward(critic, critic_acts, torch.bmm, weight_grads=True, input_grad_of_first=False)
         actor_acts = forward(actor, obs, torch.mm)
         critic_acts = forward(critic, critic_in, torch.bmm)
-        backward(critic, critic_acts, torch.bmm, t2, weight_grads=False, input_grad_of_first=True)
-        backward(actor, actor_acts, torch.mm, t2, weight_grads=True, input_grad_of_first=False)
+        backward(critic, critic_acts, torch.bmm, weight_grads=False, input_grad_of_first=True)
+        backward(actor, actor_acts, torch.mm, weight_grads=True, input_grad_of_first=False)
 
     return update
 

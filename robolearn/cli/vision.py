@@ -92,8 +92,6 @@ def _train_classifier(args: argparse.Namespace) -> int:
     for name, frames in (("success", success), ("failure", failure)):
         if len(frames) < 2:
             raise ValueError(f"only {len(frames)} {name} frames: record at least a few of each label")
-    if success.shape[1:] != failure.shape[1:]:
-        raise ValueError(f"success frames are {success.shape[1:]} but failure frames {failure.shape[1:]}")
     if not 0.0 <= args.holdout < 1.0:
         raise ValueError(f"--holdout must be in [0, 1), got {args.holdout}")
     rng = np.random.default_rng(args.seed)
