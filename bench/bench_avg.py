@@ -2,6 +2,7 @@
 
     python bench/bench_avg.py latency [--rounds 5]
     python bench/bench_avg.py reach [--budget 6000 --seeds 0 1 2]
+    python bench/bench_avg.py reach-time [--budget 24000 --seeds 0 1 2]
 
 `latency`: AVG act + update (batch 1, one thread, ArmReach-sized networks: 21 features, 6 actions) and an
 SB3 SAC step (predict + one gradient step on a batch of 256) are timed round-robin in this process, so
@@ -13,7 +14,12 @@ with the same budget and seeds, interleaved in chunks, with deterministic evalua
 instance after every chunk. Returns are also reported normalised between a random policy (0) and the
 task's scripted IK expert (1), because reach returns are negative and a ratio of raw returns means nothing.
 
-Both print a JSON report (and write it with --out).
+`reach-time`: the same two learners given the same wall-clock instead of the same env steps, which is
+the comparison that matters on a robot whose computer is the limit: AVG trains --budget steps in chunks;
+after each AVG chunk SB3 SAC trains for exactly as long as that chunk took (it stops at the first env step
+past it), so machine load hits both alike. Both are then evaluated as in `reach`.
+
+All print a JSON report (and write it with --out).
 """
 
 from __future__ import annotations
@@ -198,6 +204,58 @@ def bench_reach(budget: int, seeds: list[int], chunks: int, episodes: int, prese
     }
 
 
+def _stop_after(seconds: float):
+    """An SB3 callback ending `learn` at the first env step after `seconds` of it."""
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class StopAfter(BaseCallback):
+        def _on_training_start(self) -> None:
+            self.started = time.perf_counter()
+
+        def _on_step(self) -> bool:
+            return time.perf_counter() - self.started < seconds
+
+    return StopAfter()
+
+
+def bench_reach_equal_time(budget: int, seeds: list[int], chunks: int, episodes: int, preset: str) -> dict:
+    refs = _reference_returns(episodes)
+    span = refs["expert"] - refs["random"]
+    results: dict[str, dict[str, list]] = {name: {"normalised": [], "steps": [], "seconds": []}
+                                           for name in ("avg", "sac")}
+    for seed in seeds:
+        avg_env, sac_env = gym.make(REACH_ID), gym.make(REACH_ID)
+        avg = AVG(avg_env, AVGConfig.from_preset(preset, seed=seed, eval_every=0), device="cpu")
+        sac = _sb3_sac(sac_env, seed=seed)
+        seconds = {"avg": 0.0, "sac": 0.0}
+        for k in range(1, chunks + 1):
+            t0 = time.perf_counter()
+            avg.train(budget * k // chunks, progress=False)
+            t1 = time.perf_counter()
+            sac.learn(10**9, callback=_stop_after(t1 - t0), reset_num_timesteps=False)
+            seconds["avg"] += t1 - t0
+            seconds["sac"] += time.perf_counter() - t1
+        eval_env = gym.make(REACH_ID)
+        returns = {"avg": evaluate_policy(eval_env, avg.act, episodes)["return_mean"],
+                   "sac": evaluate_policy(eval_env, lambda o: sac.predict(o, deterministic=True)[0],
+                                          episodes)["return_mean"]}
+        for name, steps in (("avg", avg.env_steps), ("sac", sac.num_timesteps)):
+            results[name]["normalised"].append((returns[name] - refs["random"]) / span)
+            results[name]["steps"].append(int(steps))
+            results[name]["seconds"].append(seconds[name])
+        print(f"  seed {seed}: AVG {avg.env_steps} steps in {seconds['avg']:.0f} s -> {returns['avg']:.2f}; "
+              f"SAC {sac.num_timesteps} steps in {seconds['sac']:.0f} s -> {returns['sac']:.2f}", flush=True)
+        for env in (avg_env, sac_env, eval_env):
+            env.close()
+    normalised = {name: np.array(r["normalised"]) for name, r in results.items()}
+    return {
+        "env": REACH_ID, "avg_budget_steps": budget, "seeds": seeds, "eval_episodes": episodes,
+        "avg_preset": preset, "reference_returns": refs, "per_seed": results,
+        "final_normalised_iqm": {name: _iqm_with_ci(v) for name, v in normalised.items()},
+        "avg_over_sac_normalised": float(_iqm(normalised["avg"]) / max(_iqm(normalised["sac"]), 1e-9)),
+    }
+
+
 def _iqm(x: np.ndarray) -> float:
     x = np.sort(np.asarray(x, dtype=np.float64))
     cut = int(np.floor(0.25 * x.size))
@@ -226,7 +284,7 @@ def _environment() -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("what", choices=["latency", "reach", "all"])
+    parser.add_argument("what", choices=["latency", "reach", "reach-time", "all"])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--avg-steps", type=int, default=400, help="AVG steps timed per round")
     parser.add_argument("--sac-steps", type=int, default=30, help="SB3 SAC steps timed per round")
@@ -243,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         report["latency"] = bench_latency(args.rounds, args.avg_steps, args.sac_steps)
     if args.what in ("reach", "all"):
         report["reach"] = bench_reach(args.budget, args.seeds, args.chunks, args.episodes, args.preset)
+    if args.what == "reach-time":
+        report["reach_equal_time"] = bench_reach_equal_time(args.budget, args.seeds, args.chunks, args.episodes,
+                                                            args.preset)
     report["load_after"] = os.getloadavg()
     report["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     text = json.dumps(report, indent=2)
