@@ -18,7 +18,9 @@ from types import ModuleType
 
 import numpy as np
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+from robolearn.data_dirs import project_data_dir
+
+CONFIG_DIR = project_data_dir("configs")
 TASK = "robolearn/ArmReach-v0"
 
 

@@ -32,6 +32,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from robolearn.data_dirs import project_data_dir
 from robolearn.files import read_yaml
 from robolearn.spec import CommandKind
 
@@ -115,11 +116,12 @@ class SafetyLimits:
 
 
 def calibration_dir() -> Path:
-    """Where per-robot calibration lives: $ROBOLEARN_CALIBRATION_DIR, else the repository's calibration/."""
+    """Where per-robot calibration lives: $ROBOLEARN_CALIBRATION_DIR, else the checkout's calibration/ (or
+    the copy an installed wheel keeps under <prefix>/share/robolearn/)."""
     env = os.environ.get("ROBOLEARN_CALIBRATION_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "calibration"
+    return project_data_dir("calibration")
 
 
 def load_robot_limits(robot: str, path: str | os.PathLike | None = None) -> SafetyLimits:
