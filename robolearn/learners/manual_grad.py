@@ -1,0 +1,116 @@
+"""Hand-written forward and backward passes of the MLPs in networks.py, without an autograd graph.
+
+Why: an SAC update at batch 256 on a CPU is bound by its matrix products, and autograd's bookkeeping and
+the extra elementwise passes it makes cost about a fifth on top (bench/bench_sac.py measures both paths).
+The backward here does only the products and the few elementwise passes the chain rule needs, and
+computes no gradient nobody uses (parameters of a critic that only passes a gradient to the action).
+
+`forward` returns the network's output and a tape of what `backward` needs (networks end in a linear
+layer, so the activations can work in place). `backward` replaces each
+parameter's `.grad` (like zero_grad(set_to_none=True) followed by loss.backward()) and returns the gradient
+with respect to the input when asked. A 2-D input to an ensemble is shared by every member, so its
+gradient is summed over members, as autograd does for the broadcast. Parity with autograd, layer by layer
+and for whole SAC updates, is tested in tests/test_manual_grad.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from robolearn.learners.networks import EnsembleLayerNorm, EnsembleLinear
+
+SUPPORTED_LAYERS = (nn.Linear, EnsembleLinear, nn.LayerNorm, EnsembleLayerNorm, nn.ReLU, nn.Tanh)
+
+
+def supports(net: nn.Sequential) -> bool:
+    """Whether every layer of `net` has a hand-written backward here (other activations: use autograd)."""
+    return isinstance(net, nn.Sequential) and all(type(layer) in SUPPORTED_LAYERS for layer in net)
+
+
+@torch.no_grad()
+def forward(net: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, list[Any]]:
+    tape: list[Any] = []
+    for layer in net:
+        if isinstance(layer, (nn.LayerNorm, EnsembleLayerNorm)):
+            affine = isinstance(layer, nn.LayerNorm)
+            shape = list(layer.normalized_shape) if affine else [layer.dim]
+            normed, mean, rstd = torch.native_layer_norm(x, shape, layer.weight if affine else None,
+                                                         layer.bias if affine else None, layer.eps)
+            tape.append((x, mean, rstd, None if affine else normed))
+            x = normed if affine else torch.addcmul(layer.bias, normed, layer.weight)
+        elif isinstance(layer, (nn.ReLU, nn.Tanh)):
+            # In place: x is the previous layer's fresh output, and both derivatives are functions of the
+            # activation's output alone. Fewer fresh buffers matter: first-touch page faults of a new
+            # [E, B, 256] buffer can cost as much as the elementwise pass itself.
+            x = x.relu_() if isinstance(layer, nn.ReLU) else x.tanh_()
+            tape.append(x)
+        else:
+            tape.append(x)
+            x = layer(x)
+    return x, tape
+
+
+@torch.no_grad()
+def backward(net: nn.Sequential, tape: list[Any], grad: torch.Tensor, param_grads: bool = True,
+             input_grad: bool = False) -> torch.Tensor | None:
+    layers = list(net)
+    for index in reversed(range(len(layers))):
+        need_input_grad = index > 0 or input_grad
+        grad = _layer_backward(layers[index], tape[index], grad, param_grads, need_input_grad)
+    return grad if input_grad else None
+
+
+def _layer_backward(layer: nn.Module, saved: Any, grad: torch.Tensor, param_grads: bool,
+                    need_input_grad: bool) -> torch.Tensor | None:
+    # Activations overwrite `grad`, which is always the fresh input gradient of the layer above.
+    if isinstance(layer, nn.ReLU):
+        return torch.ops.aten.threshold_backward.grad_input(grad, saved, 0, grad_input=grad)
+    if isinstance(layer, nn.Tanh):
+        return torch.ops.aten.tanh_backward.grad_input(grad, saved, grad_input=grad)
+    if isinstance(layer, nn.Linear):
+        if param_grads:
+            layer.weight.grad = grad.t() @ saved
+            layer.bias.grad = grad.sum(0)
+        return grad @ layer.weight if need_input_grad else None
+    if isinstance(layer, EnsembleLinear):
+        return _ensemble_linear_backward(layer, saved, grad, param_grads, need_input_grad)
+    if isinstance(layer, nn.LayerNorm):
+        x, mean, rstd, _ = saved
+        mask = [need_input_grad, param_grads, param_grads]
+        grad_x, grad_w, grad_b = torch.ops.aten.native_layer_norm_backward(
+            grad, x, list(layer.normalized_shape), mean, rstd, layer.weight, layer.bias, mask)
+        if param_grads:
+            layer.weight.grad, layer.bias.grad = grad_w, grad_b
+        return grad_x
+    if isinstance(layer, EnsembleLayerNorm):
+        x, mean, rstd, normed = saved
+        if param_grads:
+            layer.weight.grad = (grad * normed).sum(-2, keepdim=True)
+            layer.bias.grad = grad.sum(-2, keepdim=True)
+        if not need_input_grad:
+            return None
+        return torch.ops.aten.native_layer_norm_backward(grad * layer.weight, x, [layer.dim], mean, rstd, None,
+                                                          None, [True, False, False])[0]
+    raise TypeError(f"no hand-written backward for {type(layer).__name__}; check manual_grad.supports first")
+
+
+def _ensemble_linear_backward(layer: EnsembleLinear, x: torch.Tensor, grad: torch.Tensor, param_grads: bool,
+                              need_input_grad: bool) -> torch.Tensor | None:
+    shared = x.dim() == 2  # one input [B, in] broadcast to every member
+    if param_grads:
+        if layer.out_dim == 1:  # a Q head: multiply-and-sum, like its forward
+            members_x = x.unsqueeze(0) if shared else x
+            layer.weight.grad = (members_x * grad).sum(-2).unsqueeze(-1)
+        else:
+            layer.weight.grad = torch.matmul(x.t() if shared else x.transpose(1, 2), grad)
+        layer.bias.grad = grad.sum(-2, keepdim=True)
+    if not need_input_grad:
+        return None
+    if layer.out_dim == 1:
+        grad_x = grad * layer.weight.transpose(1, 2)
+    else:
+        grad_x = torch.bmm(grad, layer.weight.transpose(1, 2))
+    return grad_x.sum(0) if shared else grad_x
