@@ -1,13 +1,14 @@
 """Hand-written forward and backward passes of the MLPs in networks.py, without an autograd graph.
 
-Why: an SAC update at batch 256 on a CPU is bound by its matrix products, and autograd's bookkeeping and
-the extra elementwise passes it makes cost about a fifth on top (bench/bench_sac.py measures both paths).
-The backward here does only the products and the few elementwise passes the chain rule needs, and
-computes no gradient nobody uses (parameters of a critic that only passes a gradient to the action).
+Why: an SAC update at batch 256 on a CPU is bound by its matrix products; what autograd adds on top
+(graph bookkeeping, fresh buffers for every activation and gradient) is a few percent of the update
+(bench/bench_sac.py part (a) times both paths in the same rounds). The backward here does only the
+products and the elementwise passes the chain rule needs, works in place where it can, and computes no
+gradient nobody uses (parameters of a critic that only passes a gradient to the action).
 
 `forward` returns the network's output and a tape of what `backward` needs (networks end in a linear
-layer, so the activations can work in place). `backward` replaces each
-parameter's `.grad` (like zero_grad(set_to_none=True) followed by loss.backward()) and returns the gradient
+layer, so the activations can work in place). `backward` overwrites each parameter's `.grad` (like
+zero_grad() followed by loss.backward(), reusing the buffer) and returns the gradient
 with respect to the input when asked. A 2-D input to an ensemble is shared by every member, so its
 gradient is summed over members, as autograd does for the broadcast. Parity with autograd, layer by layer
 and for whole SAC updates, is tested in tests/test_manual_grad.py.
@@ -72,8 +73,8 @@ def _layer_backward(layer: nn.Module, saved: Any, grad: torch.Tensor, param_grad
         return torch.ops.aten.tanh_backward.grad_input(grad, saved, grad_input=grad)
     if isinstance(layer, nn.Linear):
         if param_grads:
-            layer.weight.grad = grad.t() @ saved
-            layer.bias.grad = grad.sum(0)
+            torch.mm(grad.t(), saved, out=_grad_buffer(layer.weight))
+            torch.sum(grad, 0, out=_grad_buffer(layer.bias))
         return grad @ layer.weight if need_input_grad else None
     if isinstance(layer, EnsembleLinear):
         return _ensemble_linear_backward(layer, saved, grad, param_grads, need_input_grad)
@@ -88,8 +89,8 @@ def _layer_backward(layer: nn.Module, saved: Any, grad: torch.Tensor, param_grad
     if isinstance(layer, EnsembleLayerNorm):
         x, mean, rstd, normed = saved
         if param_grads:
-            layer.weight.grad = (grad * normed).sum(-2, keepdim=True)
-            layer.bias.grad = grad.sum(-2, keepdim=True)
+            torch.sum(grad * normed, -2, keepdim=True, out=_grad_buffer(layer.weight))
+            torch.sum(grad, -2, keepdim=True, out=_grad_buffer(layer.bias))
         if not need_input_grad:
             return None
         return torch.ops.aten.native_layer_norm_backward(grad * layer.weight, x, [layer.dim], mean, rstd, None,
@@ -97,16 +98,24 @@ def _layer_backward(layer: nn.Module, saved: Any, grad: torch.Tensor, param_grad
     raise TypeError(f"no hand-written backward for {type(layer).__name__}; check manual_grad.supports first")
 
 
+def _grad_buffer(param: nn.Parameter) -> torch.Tensor:
+    """`param.grad`, allocated once and then overwritten: a fresh buffer per update costs page faults."""
+    if param.grad is None or param.grad.shape != param.shape:
+        param.grad = torch.empty_like(param, memory_format=torch.contiguous_format)
+    return param.grad
+
+
 def _ensemble_linear_backward(layer: EnsembleLinear, x: torch.Tensor, grad: torch.Tensor, param_grads: bool,
                               need_input_grad: bool) -> torch.Tensor | None:
     shared = x.dim() == 2  # one input [B, in] broadcast to every member
     if param_grads:
+        weight_grad = _grad_buffer(layer.weight)
         if layer.out_dim == 1:  # a Q head: multiply-and-sum, like its forward
             members_x = x.unsqueeze(0) if shared else x
-            layer.weight.grad = (members_x * grad).sum(-2).unsqueeze(-1)
+            torch.sum(members_x * grad, -2, out=weight_grad.squeeze(-1))
         else:
-            layer.weight.grad = torch.matmul(x.t() if shared else x.transpose(1, 2), grad)
-        layer.bias.grad = grad.sum(-2, keepdim=True)
+            torch.matmul(x.t() if shared else x.transpose(1, 2), grad, out=weight_grad)
+        torch.sum(grad, -2, keepdim=True, out=_grad_buffer(layer.bias))
     if not need_input_grad:
         return None
     if layer.out_dim == 1:
