@@ -279,25 +279,22 @@ class SAC(Learner):
         Truncated transitions bootstrap: only `terminated` cuts the return."""
         cfg = self.config
         pad = cfg.augment_pad
-        if self.manual_gradients:  # the same numbers, with the in-place activations of manual_grad.forward
-            next_out, _ = manual_grad.forward(self.actor.net, batch.next_observations)
-            next_mean, next_log_std = next_out.chunk(2, dim=-1)
-        else:
-            next_actor_features = self.critic.features(batch.next_observations, batch.next_images, pad)
-            next_mean, next_log_std = self.actor(next_actor_features)
+        next_actor_features = self.critic.features(batch.next_observations, batch.next_images, pad)
+        next_mean, next_log_std = self._without_graph(self.actor.net, next_actor_features).chunk(2, dim=-1)
         next_actions, next_log_prob = sample_tanh_gaussian(next_mean, next_log_std)
-        if self.manual_gradients:
-            next_q, _ = manual_grad.forward(self.critic_target.q.net,
-                                            torch.cat([batch.next_observations, next_actions], -1))
-            next_q = next_q.squeeze(-1)
-        else:
-            target_features = self.critic_target.features(batch.next_observations, batch.next_images, pad)
-            next_q = self.critic_target.q_values(target_features, next_actions)
+        target_features = self.critic_target.features(batch.next_observations, batch.next_images, pad)
+        next_q = self._without_graph(self.critic_target.q.net,
+                                     torch.cat([target_features, next_actions], dim=-1)).squeeze(-1)
         members = self.target_member_indices()
         next_q = (next_q if members is None else next_q[members]).min(0).values
         if cfg.backup_entropy:
             next_q = next_q - self.log_alpha.exp() * next_log_prob
         return batch.rewards + cfg.gamma * (1.0 - batch.terminated) * next_q
+
+    def _without_graph(self, net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+        """net(x) where no gradient is wanted; manual_grad.forward gives the same numbers with its
+        activations in place."""
+        return manual_grad.forward(net, x)[0] if self.manual_gradients else net(x)
 
     def _critic_step(self, batch: Batch) -> None:
         cfg = self.config
