@@ -139,3 +139,13 @@ def test_sac_updates_are_the_same_with_hand_written_and_autograd_gradients(name)
 def test_sac_uses_autograd_where_no_backward_is_written():
     assert not SAC(pendulum(), SACConfig(activation="elu", demos="none"), "cpu").manual_gradients
     assert not SAC(pendulum(), SACConfig(manual_gradients=False, demos="none"), "cpu").manual_gradients
+
+
+def test_the_callers_tensors_are_left_alone_when_a_net_starts_or_ends_with_an_activation():
+    net = torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(4, 2), torch.nn.Tanh())
+    x, upstream = torch.randn(5, 4), torch.randn(5, 2)
+    kept_x, kept_upstream = x.clone(), upstream.clone()
+    out, tape = manual_grad.forward(net, x)
+    manual_grad.backward(net, tape, upstream, input_grad=True)
+    assert torch.equal(x, kept_x) and torch.equal(upstream, kept_upstream)
+    torch.testing.assert_close(out, net(x))

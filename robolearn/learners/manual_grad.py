@@ -34,7 +34,7 @@ def supports(net: nn.Sequential) -> bool:
 @torch.no_grad()
 def forward(net: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, list[Any]]:
     tape: list[Any] = []
-    for layer in net:
+    for index, layer in enumerate(net):
         if isinstance(layer, (nn.LayerNorm, EnsembleLayerNorm)):
             affine = isinstance(layer, nn.LayerNorm)
             shape = list(layer.normalized_shape) if affine else [layer.dim]
@@ -43,10 +43,13 @@ def forward(net: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, list[Any
             tape.append((x, mean, rstd, None if affine else normed))
             x = normed if affine else torch.addcmul(layer.bias, normed, layer.weight)
         elif isinstance(layer, (nn.ReLU, nn.Tanh)):
-            # In place: x is the previous layer's fresh output, and both derivatives are functions of the
-            # activation's output alone. Fewer fresh buffers matter: first-touch page faults of a new
-            # [E, B, 256] buffer can cost as much as the elementwise pass itself.
-            x = x.relu_() if isinstance(layer, nn.ReLU) else x.tanh_()
+            # In place (one buffer fewer per layer) on the previous layer's fresh output, never on the
+            # caller's input; both derivatives are functions of the activation's output alone.
+            relu = isinstance(layer, nn.ReLU)
+            if index == 0:
+                x = torch.relu(x) if relu else torch.tanh(x)
+            else:
+                x = x.relu_() if relu else x.tanh_()
             tape.append(x)
         else:
             tape.append(x)
@@ -58,6 +61,8 @@ def forward(net: nn.Sequential, x: torch.Tensor) -> tuple[torch.Tensor, list[Any
 def backward(net: nn.Sequential, tape: list[Any], grad: torch.Tensor, param_grads: bool = True,
              input_grad: bool = False) -> torch.Tensor | None:
     layers = list(net)
+    if isinstance(layers[-1], (nn.ReLU, nn.Tanh)):
+        grad = grad.clone()  # activations work on `grad` in place; the caller's stays as it was
     for index in reversed(range(len(layers))):
         need_input_grad = index > 0 or input_grad
         grad = _layer_backward(layers[index], tape[index], grad, param_grads, need_input_grad)
@@ -99,7 +104,7 @@ def _layer_backward(layer: nn.Module, saved: Any, grad: torch.Tensor, param_grad
 
 
 def _grad_buffer(param: nn.Parameter) -> torch.Tensor:
-    """`param.grad`, allocated once and then overwritten: a fresh buffer per update costs page faults."""
+    """`param.grad`, allocated once and then overwritten in every update."""
     if param.grad is None or param.grad.shape != param.shape:
         param.grad = torch.empty_like(param, memory_format=torch.contiguous_format)
     return param.grad
