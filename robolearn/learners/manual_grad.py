@@ -6,10 +6,9 @@ Why: an SAC update at batch 256 on a CPU is bound by its matrix products; what a
 products and the elementwise passes the chain rule needs, works in place where it can, and computes no
 gradient nobody uses (parameters of a critic that only passes a gradient to the action).
 
-`forward` returns the network's output and a tape of what `backward` needs (networks end in a linear
-layer, so the activations can work in place). `backward` overwrites each parameter's `.grad` (like
-zero_grad() followed by loss.backward(), reusing the buffer) and returns the gradient
-with respect to the input when asked. A 2-D input to an ensemble is shared by every member, so its
+`forward` returns the network's output and a tape of what `backward` needs. `backward` overwrites each
+parameter's `.grad` (like zero_grad() followed by loss.backward(), reusing the buffer) and returns the
+gradient with respect to the input when asked. Both work in place only on buffers they made themselves. A 2-D input to an ensemble is shared by every member, so its
 gradient is summed over members, as autograd does for the broadcast. Parity with autograd, layer by layer
 and for whole SAC updates, is tested in tests/test_manual_grad.py.
 """
