@@ -1,3 +1,4 @@
+import csv
 import dataclasses
 from pathlib import Path
 
@@ -189,3 +190,23 @@ def test_sb3_preset_uses_two_critics_without_layer_norm():
     assert learner.critic.q.members == 2 and learner.target_member_indices() is None
     assert not any(isinstance(m, torch.nn.LayerNorm) for m in learner.actor.modules())
     assert learner.target_entropy == -1.0
+
+
+def test_training_logs_the_last_updates_losses_and_stops_on_a_non_finite_one(tmp_path):
+    learner = tiny_sac(seed=2, log_every=100)
+    learner.train(300, run_dir=tmp_path, progress=False)
+    with open(tmp_path / "metrics.csv") as handle:
+        logged: dict[str, list[float]] = {}
+        for row in csv.DictReader(handle):
+            logged.setdefault(row["name"], []).append(float(row["value"]))
+    names = ("train/critic_loss", "train/q_mean", "train/actor_loss", "train/entropy")
+    assert all(len(logged[name]) == 3 and np.isfinite(logged[name]).all() for name in names)
+    # Step 300 is the last update, so the last logged values are that update's.
+    last = learner._training_metrics()
+    for name in names:
+        assert logged[name][-1] == pytest.approx(last[name], rel=1e-6)
+    assert last["train/critic_loss"] >= 0.0
+    q, error = learner._last_critic
+    learner._last_critic = (q, torch.full_like(error, float("nan")))
+    with pytest.raises(FloatingPointError, match="critic_loss became nan: training diverged"):
+        learner._training_metrics()

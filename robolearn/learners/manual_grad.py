@@ -114,9 +114,9 @@ def _ensemble_linear_backward(layer: EnsembleLinear, x: torch.Tensor, grad: torc
     shared = x.dim() == 2  # one input [B, in] broadcast to every member
     if param_grads:
         weight_grad = _grad_buffer(layer.weight)
-        if layer.out_dim == 1:  # a Q head: multiply-and-sum, like its forward
-            members_x = x.unsqueeze(0) if shared else x
-            torch.sum(members_x * grad, -2, out=weight_grad.squeeze(-1))
+        if layer.out_dim == 1:  # a Q head: one row of gradients per member times its inputs
+            members_x = x.unsqueeze(0).expand(layer.members, -1, -1) if shared else x
+            torch.bmm(grad.transpose(1, 2), members_x, out=weight_grad.view(layer.members, 1, -1))
         else:
             torch.matmul(x.t() if shared else x.transpose(1, 2), grad, out=weight_grad)
         torch.sum(grad, -2, keepdim=True, out=_grad_buffer(layer.bias))

@@ -205,7 +205,9 @@ class SAC(Learner):
         self._no_eval_env = False
         self._obs: Any = None  # current observation of an unfinished episode (not checkpointed)
         self._episode_return = 0.0
-        self._last_metrics: dict[str, torch.Tensor] = {}
+        # The last update's tensors behind its logged losses, reduced only when logged (every log_every steps).
+        self._last_critic: tuple[torch.Tensor, torch.Tensor] | None = None  # Q [E, B], Q - target [E, B]
+        self._last_actor: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # log pi, Q(s, a~pi), alpha
 
     # ----------------------------------------------------------------------------------------- spaces
     def check_spaces(self, observation_space, action_space) -> None:
@@ -301,35 +303,43 @@ class SAC(Learner):
         target = self.td_target(batch)
         if self.manual_gradients:
             q, tape = manual_grad.forward(self.critic.q.net, torch.cat([batch.observations, batch.actions], -1))
-            error = q.squeeze(-1) - target
-            critic_loss = error.pow(2).mean()
-            manual_grad.backward(self.critic.q.net, tape, (error * (2.0 / error.numel())).unsqueeze(-1))
             q = q.squeeze(-1)
+            error = q - target
+            # The gradient of mean((Q - target)^2) with respect to Q.
+            manual_grad.backward(self.critic.q.net, tape, (error * (2.0 / error.numel())).unsqueeze(-1))
         else:
             features = self.critic.features(batch.observations, batch.images, cfg.augment_pad)
             q = self.critic.q_values(features, batch.actions)
-            critic_loss = (q - target).pow(2).mean()
+            error = q - target
             self.critic_optimizer.zero_grad(set_to_none=True)
-            critic_loss.backward()
+            error.pow(2).mean().backward()
         self.critic_optimizer.step()
         polyak_update(*self._target_pairs, cfg.tau)
-        self._last_metrics.update(critic_loss=critic_loss.detach(), q_mean=q.detach().mean())
+        self._last_critic = (q.detach(), error.detach())
 
     def _actor_step(self, batch: Batch) -> None:
         if self.manual_gradients:
-            log_prob, actor_loss = self._manual_actor_gradients(batch)
+            log_prob, q_pi, alpha = self._manual_actor_gradients(batch)
         else:
-            log_prob, actor_loss = self._autograd_actor_gradients(batch)
+            log_prob, q_pi, alpha = self._autograd_actor_gradients(batch)
         self.actor_optimizer.step()
         if self.config.temperature_lr > 0:
             # The gradient of -mean(log_alpha * (log_prob + target_entropy)) with respect to log_alpha.
             self.log_alpha.grad = -(log_prob + self.target_entropy).mean().reshape(self.log_alpha.shape)
             self.alpha_optimizer.step()
-        self._last_metrics.update(actor_loss=actor_loss, entropy=-log_prob.mean())
+        self._last_actor = (log_prob, q_pi, alpha)
 
-    def _manual_actor_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    def _training_metrics(self) -> dict[str, float]:
+        """The last update's losses, Q and entropy; raises if any has become NaN or infinite."""
+        q, error = self._last_critic
+        log_prob, q_pi, alpha = self._last_actor
+        metrics = {"critic_loss": error.pow(2).mean(), "q_mean": q.mean(),
+                   "actor_loss": (alpha * log_prob - q_pi).mean(), "entropy": -log_prob.mean()}
+        return {f"train/{name}": finite_or_raise(name, float(value)) for name, value in metrics.items()}
+
+    def _manual_actor_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The actor's gradients of mean(alpha log pi(a|s) - Q(s, a)), a ~ pi(s), hand-written; the critic
-        only passes the gradient with respect to the action."""
+        only passes the gradient with respect to the action. Returns log pi, the reduced Q and alpha."""
         states = batch.observations
         out, actor_tape = manual_grad.forward(self.actor.net, states)
         mean, log_std = out.chunk(2, dim=-1)
@@ -344,15 +354,14 @@ class SAC(Learner):
             reduced, chosen = q.min(0)
             grad_q = torch.zeros_like(q).scatter_(0, chosen.unsqueeze(0), -1.0 / batch_size)
         alpha = self.log_alpha.detach().exp()
-        actor_loss = (alpha * log_prob - reduced).mean()
         grad_input = manual_grad.backward(self.critic.q.net, critic_tape, grad_q.unsqueeze(-1), param_grads=False,
                                           input_grad=True)
         grad_mean, grad_log_std = tanh_gaussian_grads(sample_tape, grad_input[:, states.shape[-1]:],
                                                       (alpha / batch_size).expand(batch_size))
         manual_grad.backward(self.actor.net, actor_tape, torch.cat([grad_mean, grad_log_std], -1))
-        return log_prob, actor_loss
+        return log_prob, reduced, alpha
 
-    def _autograd_actor_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    def _autograd_actor_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg = self.config
         with torch.no_grad():  # the actor never trains the encoder
             features = self.critic.features(batch.observations, batch.images, cfg.augment_pad)
@@ -371,7 +380,7 @@ class SAC(Learner):
         actor_loss = (alpha * log_prob - q).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
         actor_loss.backward()
-        return log_prob.detach(), actor_loss.detach()
+        return log_prob.detach(), q.detach(), alpha
 
     # ------------------------------------------------------------------------------------------- data
     def _prepare_demos(self) -> None:
@@ -446,9 +455,8 @@ class SAC(Learner):
                 if len(self.online) >= cfg.learning_starts:
                     self.update()
                 self.compute_budget.add((acted - started) + (time.perf_counter() - observed))
-                if due(self.env_steps, cfg.log_every) and self._last_metrics:
-                    metrics = {f"train/{k}": finite_or_raise(k, float(v)) for k, v in self._last_metrics.items()}
-                    logger.log(self.env_steps, **metrics, **{"train/alpha": self.alpha},
+                if due(self.env_steps, cfg.log_every) and self._last_actor is not None:
+                    logger.log(self.env_steps, **self._training_metrics(), **{"train/alpha": self.alpha},
                                **self.compute_budget.summary())
                 if due(self.env_steps, cfg.eval_every) and cfg.eval_episodes:
                     last_eval = self._evaluate_during_training(logger)
