@@ -26,7 +26,9 @@ TASK = "robolearn/ArmReach-v0"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run-dir", type=Path, default=Path("runs/main"), help="where everything is written")
-    parser.add_argument("--steps", type=int, default=14000, help="SAC env steps on the reach task (default 14000)")
+    # 18000: seeds 0-5 all reach the expert's return there (78.9-80.1); at 14000 one in six fell short (58.5),
+    # and which one does changes with any change to the float arithmetic.
+    parser.add_argument("--steps", type=int, default=18000, help="SAC env steps on the reach task (default 18000)")
     parser.add_argument("--config", type=Path, default=CONFIG_DIR / "sac_main.yaml", help="SAC config YAML")
     parser.add_argument("--eval-episodes", type=int, default=10)
     parser.add_argument("--skip-demo", action="store_true", help="skip step 1")
