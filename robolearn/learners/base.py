@@ -265,7 +265,8 @@ def learner_class(algo: str) -> type[Learner]:
 
         importlib.import_module(f"robolearn.learners.{algo}")
     if algo not in Learner.registry:
-        raise ConfigError(f"unknown algo {algo!r}; known: {', '.join(sorted(set(KNOWN_ALGOS) | set(Learner.registry)))}")
+        known = ", ".join(sorted(set(KNOWN_ALGOS) | set(Learner.registry)))
+        raise ConfigError(f"unknown algo {algo!r}; known: {known}")
     return Learner.registry[algo]
 
 

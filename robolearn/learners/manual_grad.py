@@ -8,9 +8,10 @@ gradient nobody uses (parameters of a critic that only passes a gradient to the 
 
 `forward` returns the network's output and a tape of what `backward` needs. `backward` overwrites each
 parameter's `.grad` (like zero_grad() followed by loss.backward(), reusing the buffer) and returns the
-gradient with respect to the input when asked. Both work in place only on buffers they made themselves. A 2-D input to an ensemble is shared by every member, so its
-gradient is summed over members, as autograd does for the broadcast. Parity with autograd, layer by layer
-and for whole SAC updates, is tested in tests/test_manual_grad.py.
+gradient with respect to the input when asked. Both work in place only on buffers they made themselves.
+A 2-D input to an ensemble is shared by every member, so its gradient is summed over members, as autograd
+does for the broadcast. Parity with autograd, layer by layer and for whole SAC updates, is tested in
+tests/test_manual_grad.py.
 """
 
 from __future__ import annotations
