@@ -13,10 +13,10 @@ from virtual_devices.synthetic_camera import write_video
 from robolearn.calibration.files import CalibrationError
 from robolearn.calibration.motors import ArmCalibration, MotorCalibration
 from robolearn.safety import SafetyLimits
-from robolearn_drivers.hardware import make_hardware_robot
-from robolearn_drivers.hardware.arm_robot import ServoArmRobot
-from robolearn_drivers.hardware.camera import OpenCVCamera
-from robolearn_drivers.hardware.errors import HardwareError, ModelMismatchError, MotorFaultError, StaleFrameError
+from robolearn.hardware import make_hardware_robot
+from robolearn.hardware.arm_robot import ServoArmRobot
+from robolearn.hardware.camera import OpenCVCamera
+from robolearn.hardware.errors import HardwareError, ModelMismatchError, MotorFaultError, StaleFrameError
 
 JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 IDS = {name: i + 1 for i, name in enumerate(JOINTS)}

@@ -9,8 +9,8 @@ import pytest
 
 from virtual_devices.bus_families import eventually
 from virtual_devices.synthetic_camera import write_video
-from robolearn_drivers.hardware.camera import OpenCVCamera
-from robolearn_drivers.hardware.errors import HardwareError, StaleFrameError
+from robolearn.hardware.camera import OpenCVCamera
+from robolearn.hardware.errors import HardwareError, StaleFrameError
 
 W, H, N_FRAMES = 64, 48, 12
 

@@ -10,11 +10,11 @@ import pytest
 
 from virtual_devices.bus_families import eventually, fast_thread_switching  # noqa: F401
 from robolearn.safety import SafetyLimits
-from robolearn_drivers.hardware import make_hardware_robot
-from robolearn_drivers.hardware.create2 import FRAME_BODY_LEN, SENSOR_PACKETS, Create2, StreamParser
-from robolearn_drivers.hardware.create2_robot import Create2Robot
-from robolearn_drivers.hardware.errors import BusError, PortError
-from robolearn_drivers.hardware.odometry import CREATE2_GEOMETRY, DiffDriveOdometry
+from robolearn.hardware import make_hardware_robot
+from robolearn.hardware.create2 import FRAME_BODY_LEN, SENSOR_PACKETS, Create2, StreamParser
+from robolearn.hardware.create2_robot import Create2Robot
+from robolearn.hardware.errors import BusError, PortError
+from robolearn.hardware.odometry import CREATE2_GEOMETRY, DiffDriveOdometry
 from virtual_devices.create2 import VirtualCreate2
 
 LIMITS = SafetyLimits.from_dict({

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from robolearn_drivers.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
+from robolearn.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
 from virtual_devices.bus_families import FAMILIES, TEST_LATENCY_MS, eventually, fast_thread_switching  # noqa: F401
 
 IDS = [1, 2, 3]

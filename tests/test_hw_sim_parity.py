@@ -8,7 +8,7 @@ import pytest
 
 from robolearn.calibration.motors import ArmCalibration
 from robolearn.safety import calibration_dir
-from robolearn_drivers.hardware import make_hardware_robot
+from robolearn.hardware import make_hardware_robot
 
 robolearn_sim = pytest.importorskip("robolearn_sim")
 

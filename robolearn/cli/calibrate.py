@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 def _motors(args: argparse.Namespace) -> int:
     from robolearn.calibration.motors import build_calibration, directions_from_motion, record_ranges
     from robolearn.safety import calibration_dir, load_robot_limits
-    from robolearn_drivers.hardware.factory import BUS_CLASSES
+    from robolearn.hardware.factory import BUS_CLASSES
 
     joints = _split(args.joints) if args.joints else list(load_robot_limits(args.robot).names)
     ids = [int(v) for v in _split(args.ids)] if args.ids else list(range(1, len(joints) + 1))

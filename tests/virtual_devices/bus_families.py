@@ -9,8 +9,8 @@ from typing import Callable
 
 import pytest
 
-from robolearn_drivers.hardware.dynamixel import DynamixelBus
-from robolearn_drivers.hardware.feetech import FeetechBus
+from robolearn.hardware.dynamixel import DynamixelBus
+from robolearn.hardware.feetech import FeetechBus
 from virtual_devices.servo_bus import VirtualDynamixelBus, VirtualFeetechBus
 
 # Reply timeout = 2 x latency + 2 ms: short enough for fast fault tests, long enough for a loaded 2-core

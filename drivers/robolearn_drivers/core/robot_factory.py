@@ -48,11 +48,11 @@ def _build_sim(params: DriverParams) -> Robot:
 
 
 def _build_hardware(params: DriverParams) -> Robot:
-    module = _import("robolearn_drivers.hardware", "the hardware drivers (pip install 'robolearn[hardware]')")
+    module = _import("robolearn.hardware", "the hardware drivers (pip install 'robolearn[hardware]')")
     factory = getattr(module, "make_hardware_robot", None)
     if factory is None:
         raise ConfigurationError(
-            "robolearn_drivers.hardware has no make_hardware_robot: this installation lacks the hardware drivers"
+            "robolearn.hardware has no make_hardware_robot: this installation lacks the hardware drivers"
         )
     if not params.port:
         raise ConfigurationError(

@@ -53,7 +53,7 @@ class CameraNode(Node):
         self.get_logger().info(f"publishing {source} at {fps:g} Hz on {topics.IMAGE}")
 
     def _publish_frame(self) -> None:
-        from robolearn_drivers.hardware.errors import StaleFrameError
+        from robolearn.hardware.errors import StaleFrameError
 
         try:
             frame, _ = self.camera.read()
@@ -91,8 +91,8 @@ class CameraNode(Node):
 
 def _open_camera(source: str, width: int | None, height: int | None, fps: float, max_age_s: float):
     try:
-        from robolearn_drivers.hardware.camera import OpenCVCamera
-        from robolearn_drivers.hardware.errors import HardwareError
+        from robolearn.hardware.camera import OpenCVCamera
+        from robolearn.hardware.errors import HardwareError
     except ImportError as exc:
         raise ConfigurationError(f"the camera driver is not importable ({exc}): install robolearn[hardware]")
     # A device index may be given as "0"; a video file is replayed at the publishing rate, looping at its end.

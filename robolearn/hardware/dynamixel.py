@@ -10,9 +10,9 @@ from typing import Any
 
 import dynamixel_sdk
 
-from robolearn_drivers.hardware.errors import BusError, MotorFaultError
-from robolearn_drivers.hardware.motor_bus import MotorModel, MotorState
-from robolearn_drivers.hardware.sdk_bus import COMM_SUCCESS, ControlTable, Register, SdkMotorBus
+from robolearn.hardware.errors import BusError, MotorFaultError
+from robolearn.hardware.motor_bus import MotorModel, MotorState
+from robolearn.hardware.sdk_bus import COMM_SUCCESS, ControlTable, Register, SdkMotorBus
 
 _RPM_UNIT = 0.229 * 4096 / 60.0  # ticks/s per velocity unit
 

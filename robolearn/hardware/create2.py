@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import serial
 
-from robolearn_drivers.hardware.errors import BusError, HardwareError
-from robolearn_drivers.hardware.serial_port import SERIAL_FAILURES, open_serial, port_error
+from robolearn.hardware.errors import BusError, HardwareError
+from robolearn.hardware.serial_port import SERIAL_FAILURES, open_serial, port_error
 
 BAUDRATE = 115200
 MAX_WHEEL_MM_S = 500

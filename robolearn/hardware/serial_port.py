@@ -8,7 +8,7 @@ import termios
 
 import serial
 
-from robolearn_drivers.hardware.errors import PortError
+from robolearn.hardware.errors import PortError
 
 
 # What a failing port can raise: pyserial's exception, an OS error, or termios' own error type.

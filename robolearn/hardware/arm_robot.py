@@ -22,12 +22,12 @@ from robolearn.safety import SafetyController
 from robolearn.safety.controller import OVERLOAD
 from robolearn.robot import Robot
 from robolearn.spec import CommandKind, Observation, RobotSpec
-from robolearn_drivers.hardware.errors import HardwareError, MotorFaultError, StaleFrameError
-from robolearn_drivers.hardware.motor_bus import MotorBus
-from robolearn_drivers.hardware.timing import TickClock
+from robolearn.hardware.errors import HardwareError, MotorFaultError, StaleFrameError
+from robolearn.hardware.motor_bus import MotorBus
+from robolearn.hardware.timing import TickClock
 
 if TYPE_CHECKING:  # OpenCV is only needed when a camera is attached
-    from robolearn_drivers.hardware.camera import OpenCVCamera
+    from robolearn.hardware.camera import OpenCVCamera
 
 log = logging.getLogger(__name__)
 

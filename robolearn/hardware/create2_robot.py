@@ -15,10 +15,10 @@ import numpy as np
 from robolearn.safety import SafetyController
 from robolearn.robot import Robot
 from robolearn.spec import CommandKind, Observation, RobotSpec
-from robolearn_drivers.hardware.create2 import Create2
-from robolearn_drivers.hardware.errors import HardwareError
-from robolearn_drivers.hardware.odometry import CREATE2_GEOMETRY, DiffDriveOdometry, WheelGeometry
-from robolearn_drivers.hardware.timing import TickClock
+from robolearn.hardware.create2 import Create2
+from robolearn.hardware.errors import HardwareError
+from robolearn.hardware.odometry import CREATE2_GEOMETRY, DiffDriveOdometry, WheelGeometry
+from robolearn.hardware.timing import TickClock
 
 log = logging.getLogger(__name__)
 

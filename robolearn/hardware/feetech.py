@@ -11,9 +11,9 @@ from typing import Any
 
 import scservo_sdk
 
-from robolearn_drivers.hardware.errors import MotorFaultError
-from robolearn_drivers.hardware.motor_bus import MotorModel, MotorState
-from robolearn_drivers.hardware.sdk_bus import ControlTable, Register, SdkMotorBus
+from robolearn.hardware.errors import MotorFaultError
+from robolearn.hardware.motor_bus import MotorModel, MotorState
+from robolearn.hardware.sdk_bus import ControlTable, Register, SdkMotorBus
 
 FEETECH_MODELS = {
     m.name: m for m in (

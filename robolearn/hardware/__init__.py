@@ -4,10 +4,10 @@ Import what you need from the submodules; `make_hardware_robot` builds a robot f
 and a calibration file (the ROS driver node's only entry point).
 """
 
-from robolearn_drivers.hardware.errors import (
+from robolearn.hardware.errors import (
     BusError, HardwareError, ModelMismatchError, MotorFaultError, PortError, StaleFrameError,
 )
-from robolearn_drivers.hardware.factory import make_hardware_robot
+from robolearn.hardware.factory import make_hardware_robot
 
 __all__ = [
     "BusError", "HardwareError", "ModelMismatchError", "MotorFaultError", "PortError", "StaleFrameError",

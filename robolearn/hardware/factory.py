@@ -14,15 +14,15 @@ from robolearn.calibration.files import CalibrationError
 from robolearn.calibration.motors import ArmCalibration
 from robolearn.robot import Robot
 from robolearn.safety import SafetyController, SafetyLimits, WorkspaceModel, load_robot_limits
-from robolearn_drivers.hardware.arm_robot import ServoArmRobot
-from robolearn_drivers.hardware.create2 import Create2
-from robolearn_drivers.hardware.create2_robot import Create2Robot
-from robolearn_drivers.hardware.dynamixel import DynamixelBus
-from robolearn_drivers.hardware.feetech import FeetechBus
-from robolearn_drivers.hardware.motor_bus import MotorBus
+from robolearn.hardware.arm_robot import ServoArmRobot
+from robolearn.hardware.create2 import Create2
+from robolearn.hardware.create2_robot import Create2Robot
+from robolearn.hardware.dynamixel import DynamixelBus
+from robolearn.hardware.feetech import FeetechBus
+from robolearn.hardware.motor_bus import MotorBus
 
 if TYPE_CHECKING:  # OpenCV is only needed when a camera is attached
-    from robolearn_drivers.hardware.camera import OpenCVCamera
+    from robolearn.hardware.camera import OpenCVCamera
 
 BUS_CLASSES: dict[str, type[MotorBus]] = {"dynamixel": DynamixelBus, "feetech": FeetechBus}
 BASE_MODELS = {"diffdrive_base": "diffdrive_base", "create2": "diffdrive_base"}

@@ -13,9 +13,9 @@ import select
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
-from robolearn_drivers.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
-from robolearn_drivers.hardware.motor_bus import MotorBus, MotorModel, MotorState
-from robolearn_drivers.hardware.serial_port import SERIAL_FAILURES, open_serial, port_error
+from robolearn.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
+from robolearn.hardware.motor_bus import MotorBus, MotorModel, MotorState
+from robolearn.hardware.serial_port import SERIAL_FAILURES, open_serial, port_error
 
 COMM_SUCCESS = 0  # the same in both SDKs; their failure codes differ (see `sdk`)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Iterable, Mapping
 
-from robolearn_drivers.hardware.errors import ModelMismatchError
+from robolearn.hardware.errors import ModelMismatchError
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from robolearn_drivers.hardware.errors import HardwareError, StaleFrameError
+from robolearn.hardware.errors import HardwareError, StaleFrameError
 
 
 class OpenCVCamera:
