@@ -1,5 +1,6 @@
 """Learners: all share the API in robolearn.learners.base."""
 
-from robolearn.learners.base import CheckpointError, ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig
+from robolearn.learners.checkpoint import CHECKPOINT_NAME, CheckpointError
 
-__all__ = ["CheckpointError", "ConfigError", "Learner", "LearnerConfig"]
+__all__ = ["CHECKPOINT_NAME", "CheckpointError", "ConfigError", "Learner", "LearnerConfig"]

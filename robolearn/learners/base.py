@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import hashlib
 import os
 import random
 from pathlib import Path
@@ -19,19 +18,13 @@ from typing import Any, ClassVar, Mapping, TypeVar
 import numpy as np
 import torch
 
-from robolearn.files import read_yaml, save_torch_atomically
+from robolearn.files import read_yaml
+from robolearn.learners.checkpoint import (  # noqa: F401  (re-exported: the learners' one API)
+    CHECKPOINT_NAME, CheckpointError, load_checkpoint, non_finite_tensors, require_keys, save_checkpoint)
 from robolearn.learners.compute_budget import ComputeBudget, control_period_of
-
-CHECKPOINT_FORMAT = "robolearn-checkpoint"
-CHECKPOINT_VERSION = 1
-
 
 class ConfigError(ValueError):
     """A learner config has an unknown field, a wrong type or a value out of range."""
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is corrupt, of another format, or does not match the env or learner."""
 
 
 C = TypeVar("C", bound="LearnerConfig")
@@ -147,39 +140,13 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def save_checkpoint(path: str | os.PathLike, payload: Mapping[str, Any]) -> str:
-    """Write atomically (temp file + rename) so a crash mid-write never leaves a broken checkpoint.
-
-    Returns the SHA-256 of the file, which export records as the policy's provenance.
-    """
-    data = save_torch_atomically(path, {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload})
-    return hashlib.sha256(data).hexdigest()
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        # weights_only=False: checkpoints hold numpy RNG state and config dicts. Only load files you made.
-        data = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a damaged file
-        raise CheckpointError(f"{path} is not a readable robolearn checkpoint ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a robolearn checkpoint (no '{CHECKPOINT_FORMAT}' header)")
-    if data.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {data.get('version')} is not supported "
-                              f"(this robolearn reads {CHECKPOINT_VERSION})")
-    data["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return data
-
-
 class Learner(abc.ABC):
     """Common shape of every learner. Subclasses register themselves by `algo` name."""
 
     algo: ClassVar[str] = ""
     config_class: ClassVar[type[LearnerConfig]] = LearnerConfig
     registry: ClassVar[dict[str, type["Learner"]]] = {}
+    env_steps: int = 0  # the one step counter; learners advance it as they act
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -230,13 +197,26 @@ class Learner(abc.ABC):
             "observation_space": _space_signature(self.env.observation_space),
             "action_space": _space_signature(self.env.action_space),
             "env_id": getattr(getattr(self.env, "spec", None), "id", None),
+            "steps": self.steps_done,
             "state": self.state_dict(),
             "rng": rng_state(),
         })
 
+    @property
+    def steps_done(self) -> int:
+        """Progress in the unit of `train(total_steps)`: env steps (imitation learners: gradient steps)."""
+        return int(self.env_steps)
+
     @classmethod
     def load(cls, path: str | os.PathLike, env, device: str | torch.device = "auto") -> "Learner":
         data = load_checkpoint(path)
+        require_keys(data, ("algo", "config", "observation_space", "action_space", "state", "rng"), path)
+        bad = non_finite_tensors(data["state"])
+        if bad:
+            raise CheckpointError(
+                f"{path} holds non-finite weights ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): "
+                "training diverged before it was saved. Use an earlier checkpoint, or retrain with a smaller "
+                "learning rate")
         algo = data.get("algo")
         try:
             learner_cls = learner_class(str(algo))

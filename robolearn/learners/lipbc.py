@@ -119,6 +119,10 @@ class LipBCLearner(Learner):
             self.set_demonstrations(demonstrations)
 
     # ------------------------------------------------------------------------------ learner API
+    @property
+    def steps_done(self) -> int:
+        return self.steps  # gradient steps: imitation takes no env steps
+
     def check_spaces(self, observation_space, action_space) -> None:
         if not isinstance(observation_space, gym.spaces.Box) or len(observation_space.shape) != 1:
             raise ConfigError(f"lipbc certifies a map from a flat feature vector; got observation space "

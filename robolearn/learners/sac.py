@@ -28,15 +28,13 @@ import torch
 from torch import nn
 
 from robolearn.data.transitions import Transitions, collect_demonstrations
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
 from robolearn.learners import manual_grad
 from robolearn.learners.distributions import sample_tanh_gaussian, sample_tanh_gaussian_taped, tanh_gaussian_grads
 from robolearn.learners.encoders import ConvEncoder, load_encoder_weights
 from robolearn.learners.networks import ACTIVATIONS, EnsembleMLP, make_adam, mlp, polyak_update
 from robolearn.learners.replay import Batch, ReplayBuffer, sample_mixed
 from robolearn.learners.run import RunLogger, due, evaluate_policy, finite_or_raise, progress_bar
-
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 @dataclasses.dataclass
