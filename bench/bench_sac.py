@@ -37,7 +37,7 @@ import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from robolearn.cli.train import make_env  # noqa: E402
+from robolearn.training import make_env  # noqa: E402
 from robolearn.learners.run import evaluate_policy  # noqa: E402
 from robolearn.learners.sac import SAC, SACConfig  # noqa: E402
 

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from robolearn.cli.errors import TrainingDiverged, TrainingInterrupted, report
+
 COMMANDS = {
     "demo": ("robolearn.cli.demo", "run every sim task with a scripted controller through the safety layer"),
     "train": ("robolearn.cli.train", "train a learner on a task (sac, avg, fpg, lipbc)"),
@@ -46,10 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     args = cmd_parser.parse_args(argv[1:])
     try:
         return int(module.run(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (ValueError, OSError, RuntimeError, ImportError, ArithmeticError, KeyboardInterrupt,
+            TrainingInterrupted, TrainingDiverged) as exc:
         # Library errors carry what was wrong and what to do; show that, not a traceback.
-        print(f"robolearn {argv[0]}: error: {exc}", file=sys.stderr)
-        return 1
+        message, code = report(argv[0], exc)
+        print(message, file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

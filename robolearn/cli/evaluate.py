@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from robolearn.cli.train import make_env
+from robolearn.training import env_id_of, make_env
 from robolearn.learners.base import CheckpointError, learner_class, load_checkpoint
 from robolearn.learners.run import evaluate_policy
 
@@ -19,20 +19,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=10_000, help="seed of the first episode")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     parser.add_argument("--image", action="store_true", help="the policy observes camera frames")
+    parser.add_argument("--force-task", action="store_true",
+                        help="evaluate on --task even though the checkpoint was trained on another task")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.episodes <= 0:
         raise ValueError(f"--episodes must be > 0, got {args.episodes}")
     data = load_checkpoint(args.checkpoint)
-    task = args.task or data.get("env_id")
+    recorded = data.get("env_id")
+    task = args.task or recorded
     if not task:
         raise CheckpointError(f"{args.checkpoint} does not record its env: pass --task")
     learner_cls = learner_class(data.get("algo", ""))
     env = make_env(task, image=args.image or "image" in data.get("observation_space", {}))
-    learner = learner_cls.load(args.checkpoint, env, args.device)
-    result = evaluate_policy(env, learner.act, args.episodes, seed=args.seed)
-    env.close()
+    try:
+        actual = env_id_of(env)
+        if recorded and actual and actual != recorded:
+            if not args.force_task:
+                raise CheckpointError(f"{args.checkpoint} was trained on {recorded}, not --task {actual}; a policy "
+                                      "for another task can score without meaning anything. Drop --task, or add "
+                                      "--force-task to evaluate it there anyway")
+            print(f"warning: --force-task: evaluating a policy trained on {recorded} on {actual}")
+        learner = learner_cls.load(args.checkpoint, env, args.device)
+        result = evaluate_policy(env, learner.act, args.episodes, seed=args.seed)
+    finally:
+        env.close()
     print(f"{data['algo']} on {task}: mean return {result['return_mean']:.3f}, std {result['return_std']:.3f} "
           f"over {args.episodes} episodes (mean length {result['length_mean']:.1f}, "
           f"safety stops {result['safety_stops']})")

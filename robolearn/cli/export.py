@@ -8,7 +8,6 @@ checked against onnxruntime on the same inputs; a C file that disagrees is not k
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 
@@ -35,29 +34,7 @@ def run(args: argparse.Namespace) -> int:
           f"{meta.command_kind.value} commands at {meta.control_rate_hz:g} Hz")
     print(f"parity onnxruntime vs PyTorch: {result.parity.describe()}")
     if args.c_out is not None:
-        return _write_c(result, args.c_out)
-    return 0
+        from robolearn.export.c_build import write_verified_c
 
-
-def _write_c(result, c_path: Path) -> int:
-    from robolearn.export.c_build import CompileError, find_compiler, verify_c
-    from robolearn.export.c_codegen import write_c
-
-    write_c(result.path, c_path)
-    if find_compiler() is None:
-        print(f"wrote {c_path}, NOT verified: no C compiler found (install cc/gcc to check it against onnxruntime)")
-        return 0
-    meta = result.metadata
-    try:
-        with tempfile.TemporaryDirectory() as build_dir:
-            action_err, command_err = verify_c(c_path, result.path, result.features, build_dir)
-    except (CompileError, ValueError):
-        c_path.unlink(missing_ok=True)
-        raise
-    if action_err > meta.parity_atol or command_err > meta.command_atol:
-        c_path.unlink(missing_ok=True)
-        raise ValueError(f"generated C disagrees with onnxruntime (max |action error| {action_err:.2e}, "
-                         f"|command error| {command_err:.2e}); {c_path} was not kept")
-    print(f"wrote {c_path}: matches onnxruntime on {len(result.features)} inputs (max |action error| "
-          f"{action_err:.2e}, |command error| {command_err:.2e})")
+        print(write_verified_c(result, args.c_out))
     return 0

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 
@@ -34,32 +33,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-demo", action="store_true", help="skip step 1")
 
 
-def _invoke(module: ModuleType, argv: list[str]) -> int:
-    parser = argparse.ArgumentParser()
-    module.add_arguments(parser)
-    return int(module.run(parser.parse_args(argv)) or 0)
-
-
 def _banner(text: str) -> None:
     print(f"\n=== {text} ===", flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
-    from robolearn.cli import demo, export, train
+    from robolearn.cli.demo import format_table, run_controller
+    from robolearn.envs.registry import TASKS
 
     started = time.monotonic()
     run_dir: Path = args.run_dir
-    checkpoint = run_dir / train.CHECKPOINT_NAME
     if not args.skip_demo:
         _banner("1/4 sim tasks with scripted and random controllers through the safety layer")
-        _invoke(demo, ["--episodes", "1"])
+        print(format_table([run_controller(entry.id, controller, 1, 0)
+                            for entry in TASKS for controller in ("expert", "random")]))
 
     _banner(f"2/4 train SAC on {TASK} ({args.steps} env steps)")
-    train_argv = [TASK, "--algo", "sac", "--config", str(args.config), "--steps", str(args.steps),
-                  "--run-dir", str(run_dir), "--eval-episodes", "0", "--no-progress"]
-    if checkpoint.is_file():
-        train_argv.append("--resume")
-    _invoke(train, train_argv)
+    checkpoint = _train(run_dir, args.config, args.steps)
 
     _banner("3/4 evaluate the trained policy against the scripted expert and random actions")
     scores = _evaluate(checkpoint, args.eval_episodes)
@@ -71,13 +61,43 @@ def run(args: argparse.Namespace) -> int:
 
     _banner("4/4 export to ONNX and C, verified; then drive the sim arm with the exported file")
     onnx_path, c_path = run_dir / "policy.onnx", run_dir / "policy.c"
-    _invoke(export, [str(checkpoint), "-o", str(onnx_path), "--c-out", str(c_path)])
+    _export(checkpoint, onnx_path, c_path)
     deployed = _run_exported(onnx_path, args.eval_episodes)
     print(f"  ONNX policy in closed loop: return {deployed['return_mean']:.2f} +- {deployed['return_std']:.2f} "
           f"(PyTorch: {scores['sac']['return_mean']:.2f})")
 
     print(f"\ndone in {time.monotonic() - started:.0f} s; everything is in {run_dir}/")
     return 0
+
+
+def _train(run_dir: Path, config_path: Path, steps: int) -> Path:
+    """Train SAC in `run_dir`, resuming its checkpoint when one is there (re-running the job continues it)."""
+    from robolearn.learners.base import learner_class
+    from robolearn.learners.checkpoint import CHECKPOINT_NAME
+    from robolearn.training import load_config, make_env, open_run, start_or_resume
+
+    sac = learner_class("sac")
+    env = make_env(TASK)
+    try:
+        with open_run(run_dir):
+            started = start_or_resume(sac, env, run_dir, steps=steps, config=load_config(sac, config_path, None),
+                                      resume=(run_dir / CHECKPOINT_NAME).is_file(), config_given=True,
+                                      seed_given=False, device="cpu")
+            print(f"  {started.message}")
+            if started.learner is not None:
+                started.learner.train(steps, run_dir, progress=False)
+    finally:
+        env.close()
+    return started.checkpoint
+
+
+def _export(checkpoint: Path, onnx_path: Path, c_path: Path) -> None:
+    from robolearn.export.c_build import write_verified_c
+    from robolearn.export.onnx_export import export_checkpoint
+
+    result = export_checkpoint(checkpoint, onnx_path)
+    print(f"  wrote {result.path}; parity onnxruntime vs PyTorch: {result.parity.describe()}")
+    print(f"  {write_verified_c(result, c_path)}")
 
 
 def _evaluate(checkpoint: Path, episodes: int) -> dict[str, dict]:

@@ -9,16 +9,13 @@ Examples:
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
+import shlex
 from pathlib import Path
 
-import gymnasium as gym
-import numpy as np
-
-from robolearn.learners.base import KNOWN_ALGOS, ConfigError, Learner, learner_class
-
-CHECKPOINT_NAME = "checkpoint.pt"
+from robolearn.cli.errors import TrainingDiverged, TrainingInterrupted
+from robolearn.learners.base import CHECKPOINT_NAME, KNOWN_ALGOS, ConfigError, learner_class
+from robolearn.training import load_config, make_env, open_run, start_or_resume
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,69 +36,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
-def make_env(task: str, image: bool = False, reward_classifier: str | None = None) -> gym.Env:
-    """A robolearn task by id or short name, or any gymnasium id; actions rescaled to [-1, 1]."""
-    from robolearn.envs.registry import make_env as make_task_env
-
-    kwargs = {"image": True} if image else {}
-    try:
-        env = make_task_env(task, **kwargs)
-    except ValueError as robolearn_error:
-        if image:
-            raise
-        try:
-            env = gym.make(task)
-        except gym.error.Error:
-            raise robolearn_error from None
-        space = env.action_space
-        if isinstance(space, gym.spaces.Box) and not (np.allclose(space.low, -1) and np.allclose(space.high, 1)):
-            env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
-    if reward_classifier:
-        from robolearn.learners.reward_classifier import ClassifierReward, RewardClassifier
-
-        env = ClassifierReward(env, RewardClassifier.load(reward_classifier))
-    return env
-
-
-def load_config(learner_cls: type[Learner], path: str | None, seed: int | None):
-    config = learner_cls.config_class.from_yaml(path) if path else learner_cls.config_class()
-    if seed is not None:
-        config = dataclasses.replace(config, seed=seed)
-        config.validate()
-    return config
-
-
 def run(args: argparse.Namespace) -> int:
     learner_cls = learner_class(args.algo)
-    if args.steps <= 0:
-        raise ConfigError(f"--steps must be > 0, got {args.steps}")
     if args.reward_classifier and not args.image:
         raise ConfigError("--reward-classifier judges camera frames: add --image")
     env = make_env(args.task, args.image, args.reward_classifier)
-    config = load_config(learner_cls, args.config, args.seed)
-    run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")
-    checkpoint = run_dir / CHECKPOINT_NAME
-    if args.resume:
-        if not checkpoint.is_file():
-            raise FileNotFoundError(f"--resume: {checkpoint} does not exist; start without --resume")
-        learner = learner_cls.load(checkpoint, env, args.device)
-        print(f"resuming {args.algo} from {checkpoint} at step {getattr(learner, 'env_steps', '?')}")
-    else:
-        if checkpoint.exists():
-            raise ConfigError(f"{checkpoint} exists: pass --resume to continue that run, or another --run-dir")
-        learner = learner_cls(env, config, args.device)
-    print(f"training {args.algo} on {args.task} for {args.steps} steps on {learner.device}; run folder {run_dir}")
-    summary = learner.train(args.steps, run_dir, progress=not args.no_progress)
-    print(json.dumps({k: v for k, v in summary.items() if k != "eval"}, default=str))
-    if args.eval_episodes > 0:
-        from robolearn.learners.run import evaluate_policy
+    try:
+        config = load_config(learner_cls, args.config, args.seed)
+        run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")
+        with open_run(run_dir):
+            started = start_or_resume(learner_cls, env, run_dir, steps=args.steps, config=config,
+                                      resume=args.resume, config_given=args.config is not None,
+                                      seed_given=args.seed is not None, device=args.device)
+            print(started.message)
+            if started.learner is None:
+                return 0
+            learner = started.learner
+            print(f"training {args.algo} on {args.task} for {args.steps} steps on {learner.device}; "
+                  f"run folder {run_dir}")
+            try:
+                summary = learner.train(args.steps, run_dir, progress=not args.no_progress)
+            except KeyboardInterrupt:
+                raise TrainingInterrupted(started.checkpoint, learner.steps_done, _resume_command(args)) from None
+            except FloatingPointError as exc:
+                raise TrainingDiverged(str(exc), started.checkpoint) from None
+        print(json.dumps({k: v for k, v in summary.items() if k != "eval"}, default=str))
+        if args.eval_episodes > 0:
+            from robolearn.learners.run import evaluate_policy
 
-        result = evaluate_policy(env, learner.act, args.eval_episodes)
-        print(f"eval over {args.eval_episodes} episodes: return {result['return_mean']:.2f} "
-              f"+- {result['return_std']:.2f}")
-    print(f"checkpoint: {checkpoint}")
-    env.close()
+            result = evaluate_policy(env, learner.act, args.eval_episodes)
+            print(f"eval over {args.eval_episodes} episodes: return {result['return_mean']:.2f} "
+                  f"+- {result['return_std']:.2f}")
+        print(f"checkpoint: {started.checkpoint}")
+    finally:
+        env.close()
     return 0
+
+
+def _resume_command(args: argparse.Namespace) -> str:
+    parts = ["robolearn", "train", args.task, "--algo", args.algo, "--steps", str(args.steps), "--resume"]
+    if args.run_dir:
+        parts += ["--run-dir", shlex.quote(str(args.run_dir))]
+    if args.seed is not None and not args.run_dir:
+        parts += ["--seed", str(args.seed)]
+    return " ".join(parts)
 
 
 def _slug(task: str) -> str:

@@ -18,6 +18,7 @@ import argparse
 import numpy as np
 
 from robolearn.data.frames import FrameSet, load_frames, record_task_frames, save_frames
+from robolearn.learners.base import seed_everything
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from robolearn.cli.train import make_env
+    from robolearn.training import make_env
 
     env = make_env(args.task, image=True)
     try:
@@ -68,6 +69,7 @@ def _pretrain(args: argparse.Namespace) -> int:
     from robolearn.learners.encoders import ConvEncoder, pretrain_encoder, save_encoder_weights
 
     frames = _same_shape([load_frames(path) for path in args.frames], args.frames)
+    seed_everything(args.seed)  # the network's initial weights and dropout come from the global RNGs
     encoder = ConvEncoder(frames.shape[1:], args.feature_dim)
     losses = pretrain_encoder(encoder, frames, iterations=args.iterations, seed=args.seed)
     save_encoder_weights(encoder, args.out)
@@ -97,6 +99,7 @@ def _train_classifier(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     (success_train, success_test), (failure_train, failure_test) = (
         _holdout_split(frames, args.holdout, rng) for frames in (success, failure))
+    seed_everything(args.seed)  # the network's initial weights and dropout come from the global RNGs
     classifier = RewardClassifier(success.shape[1:])
     losses = classifier.fit(success_train, failure_train, iterations=args.iterations, seed=args.seed)
     classifier.save(args.out)

@@ -50,7 +50,7 @@ class Transitions:
         if not path.is_file():
             raise FileNotFoundError(f"demonstrations file {path} does not exist")
         try:
-            with np.load(path) as data:
+            with np.load(path, allow_pickle=False) as data:  # a shared dataset must not run code
                 arrays: dict[str, Any] = {k: data[k] for k in data.files}
         except Exception as exc:
             raise ValueError(f"{path} is not a robolearn transitions .npz ({exc})") from exc

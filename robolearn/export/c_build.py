@@ -10,6 +10,7 @@ import ctypes
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +83,27 @@ def verify_c(source: str | os.PathLike, onnx_path: str | os.PathLike, features: 
         action_err = max(action_err, float(np.abs(action - ref_a).max()))
         command_err = max(command_err, float(np.abs(command - ref_c).max()))
     return action_err, command_err
+
+
+def write_verified_c(result, c_path: Path) -> str:
+    """Generate C for an export result's ONNX file and check it against onnxruntime on the export's parity
+    inputs; a C file that disagrees is deleted. Returns what was done, for the user."""
+    from robolearn.export.c_codegen import write_c
+
+    c_path = Path(c_path)
+    write_c(result.path, c_path)
+    if find_compiler() is None:
+        return f"wrote {c_path}, NOT verified: no C compiler found (install cc/gcc to check it against onnxruntime)"
+    meta = result.metadata
+    try:
+        with tempfile.TemporaryDirectory() as build_dir:
+            action_err, command_err = verify_c(c_path, result.path, result.features, build_dir)
+    except (CompileError, ValueError):
+        c_path.unlink(missing_ok=True)
+        raise
+    if action_err > meta.parity_atol or command_err > meta.command_atol:
+        c_path.unlink(missing_ok=True)
+        raise ValueError(f"generated C disagrees with onnxruntime (max |action error| {action_err:.2e}, "
+                         f"|command error| {command_err:.2e}); {c_path} was not kept")
+    return (f"wrote {c_path}: matches onnxruntime on {len(result.features)} inputs (max |action error| "
+            f"{action_err:.2e}, |command error| {command_err:.2e})")

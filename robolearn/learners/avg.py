@@ -41,10 +41,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seed_everything
+from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig, seed_everything
 from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.normalizers import RunningMeanStd
-from robolearn.learners.run import RunLogger, due, evaluate_policy, finite_or_raise, progress_bar
+from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
+                                    progress_bar)
 from robolearn.learners.td_scaler import TDScaler
 
 FEATURE_NORM_EPS = 1e-6
@@ -309,8 +310,10 @@ class AVG(Learner):
         last_eval: dict | None = None
         losses: dict[str, Any] | None = None
         tic, tic_steps = time.perf_counter(), self.env_steps
+        stop = GracefulStop().install()
         try:
             while self.env_steps < total_steps:
+                stop.check()
                 ended, losses = self.step()
                 bar.update(1)
                 if ended:
@@ -330,18 +333,24 @@ class AVG(Learner):
                     if last_eval is not None:
                         logger.log(self.env_steps, **{"eval/return": last_eval["return_mean"]})
                 if run_dir is not None and due(self.env_steps, cfg.checkpoint_every):
-                    self.save(Path(run_dir) / "checkpoint.pt")
+                    self.save(Path(run_dir) / CHECKPOINT_NAME)
                     logger.flush()
             if losses is not None:
                 self._record_losses(losses)
+        except StopRequested:
+            if run_dir is not None:  # Ctrl-C between steps: the state is whole, keep what was learned
+                self.save(Path(run_dir) / CHECKPOINT_NAME)
+            logger.close()
+            raise
         except BaseException:
-            # No final checkpoint: a diverged or interrupted run must not overwrite the last good one.
+            # No final checkpoint: a diverged run must not overwrite the last good one.
             logger.close()
             raise
         finally:
+            stop.remove()
             bar.close()
         if run_dir is not None:
-            self.save(Path(run_dir) / "checkpoint.pt")
+            self.save(Path(run_dir) / CHECKPOINT_NAME)
             logger.plot(title=f"AVG on {getattr(getattr(self.env, 'spec', None), 'id', 'env')}")
         logger.close()
         episode_returns = [v for _, v in logger.history.get("train/episode_return", [])]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import math
 import os
 import random
 from pathlib import Path
@@ -40,6 +41,11 @@ class LearnerConfig:
     torch_threads: int = 1  # one thread is fastest for small nets on a loaded CPU; raise it on a robot
 
     def validate(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{field.name} = {value}: must be a finite number (an infinite or NaN "
+                                  "rate or scale makes every weight NaN)")
         if self.checkpoint_every <= 0 or self.log_every <= 0:
             raise ConfigError("checkpoint_every and log_every must be > 0")
         if self.torch_threads <= 0:
@@ -58,7 +64,10 @@ class LearnerConfig:
             default = getattr(defaults, name)
             kwargs[name] = _coerce(value, default, f"{source}: {name}")
         config = cls(**kwargs)
-        config.validate()
+        try:
+            config.validate()
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
         return config
 
     @classmethod
@@ -85,11 +94,13 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
         if isinstance(value, str):
             # PyYAML (YAML 1.1) reads exponents without a dot, e.g. 3e-4, as strings.
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 raise ConfigError(f"{where}: expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: {value} is not a finite number")
         return float(value)
     if isinstance(default, str):
         if not isinstance(value, str):
@@ -161,7 +172,6 @@ class Learner(abc.ABC):
         self.config.validate()
         self.env = env
         self.device = resolve_device(device)
-        torch.set_num_threads(self.config.torch_threads)
         self.check_spaces(env.observation_space, env.action_space)
         # Acting + updating per env step, against the robot's control period (logged as time/learner_ms_*).
         self.compute_budget = ComputeBudget(control_period_of(env), self.algo)
@@ -191,6 +201,12 @@ class Learner(abc.ABC):
         (observation normalisation included), for export."""
 
     def save(self, path: str | os.PathLike) -> str:
+        """Write the checkpoint; refuses non-finite weights so the file on disk is always the last finite one."""
+        state = self.state_dict()
+        bad = non_finite_tensors(state)
+        if bad:
+            raise FloatingPointError(f"weights became non-finite ({', '.join(bad[:3])}) at step {self.steps_done}; "
+                                     f"not saved over {path}")
         return save_checkpoint(path, {
             "algo": self.algo,
             "config": self.config.to_dict(),
@@ -198,7 +214,7 @@ class Learner(abc.ABC):
             "action_space": _space_signature(self.env.action_space),
             "env_id": getattr(getattr(self.env, "spec", None), "id", None),
             "steps": self.steps_done,
-            "state": self.state_dict(),
+            "state": state,
             "rng": rng_state(),
         })
 

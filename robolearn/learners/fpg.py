@@ -27,9 +27,9 @@ import torch
 from torch import nn
 
 from robolearn.control.problems import FeedbackProblem, ProblemOptions, affine_unscale, problem_for
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
 from robolearn.learners.ghost import MeasuredRollout, ghost_loss
-from robolearn.learners.run import RunLogger, finite_or_raise, progress_bar
+from robolearn.learners.run import GracefulStop, RunLogger, StopRequested, finite_or_raise, progress_bar
 from robolearn.models.base import ModelError
 from robolearn.tasks.base import Task
 
@@ -191,8 +191,10 @@ class FpgLearner(Learner):
             self.logger = RunLogger(run_dir)
         first = len(self.history)
         bar = progress_bar(total_steps, self.steps, progress, desc="fpg")
+        stop = GracefulStop().install()
         try:
             while self.steps < total_steps:
+                stop.check()
                 try:
                     rollout, stats = self.collect_rollout(seed=cfg.seed + self.episodes)
                 except ModelError as exc:
@@ -207,11 +209,16 @@ class FpgLearner(Learner):
                     self.logger.log(self.steps, **{f"train/{k}": v for k, v in self.history[-1].items()})
                     self.logger.flush()
                 if run_dir is not None and _crossed(before, self.steps, cfg.checkpoint_every):
-                    self.save(Path(run_dir) / "checkpoint.pt")
+                    self.save(Path(run_dir) / CHECKPOINT_NAME)
+        except StopRequested:
+            if run_dir is not None:  # Ctrl-C between rollouts: the state is whole, keep what was learned
+                self.save(Path(run_dir) / CHECKPOINT_NAME)
+            raise
         finally:
+            stop.remove()
             bar.close()
         if run_dir is not None:
-            self.save(Path(run_dir) / "checkpoint.pt")
+            self.save(Path(run_dir) / CHECKPOINT_NAME)
             self.logger.plot("train/tracking_cost", "fpg: tracking cost per rollout")
             self.logger.close()
         costs = [h["tracking_cost"] for h in self.history[first:]]

@@ -28,9 +28,10 @@ import torch
 
 from robolearn.data import Transitions, collect_demonstrations
 from robolearn.files import write_atomically
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
 from robolearn.learners.lipschitz import ACTIVATIONS, NORM, PROJECTIONS, LipschitzMLP, empirical_lower_bound
-from robolearn.learners.run import RunLogger, due, evaluate_policy, finite_or_raise, progress_bar
+from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
+                                    progress_bar)
 
 CERTIFICATE_INPUT = "policy features (raw, before normalisation)"
 CERTIFICATE_OUTPUT = "policy action in [-1, 1] (before the task maps it to a robot command)"
@@ -156,8 +157,10 @@ class LipBCLearner(Learner):
         loss = float("nan")
         evaluation: dict | None = None
         evaluated_at = -1
+        stop = GracefulStop().install()
         try:
             while self.steps < total_steps:
+                stop.check()
                 loss_tensor = self._update()
                 self.steps += 1
                 bar.update(1)
@@ -168,7 +171,7 @@ class LipBCLearner(Learner):
                     evaluation, evaluated_at = self.evaluate(cfg.eval_episodes), self.steps
                     logger.log(self.steps, **{"eval/return": evaluation["return_mean"]})
                 if run_dir is not None and due(self.steps, cfg.checkpoint_every):
-                    self.save(Path(run_dir) / "checkpoint.pt")
+                    self.save(Path(run_dir) / CHECKPOINT_NAME)
             if self.steps > 0:
                 loss = finite_or_raise("imitation loss", self.imitation_loss())
             certificate = self.certificate()
@@ -178,10 +181,15 @@ class LipBCLearner(Learner):
                 evaluation = self.evaluate(cfg.eval_episodes)
                 logger.log(self.steps, **{"eval/return": evaluation["return_mean"]})
             if run_dir is not None:
-                self.save(Path(run_dir) / "checkpoint.pt")
+                self.save(Path(run_dir) / CHECKPOINT_NAME)
                 # Without periodic evaluation the imitation loss is the learning curve worth drawing.
                 logger.plot("eval/return" if cfg.eval_every else "train/loss", title=f"lipbc alpha={cfg.alpha}")
+        except StopRequested:
+            if run_dir is not None:  # Ctrl-C between steps: the state is whole, keep what was learned
+                self.save(Path(run_dir) / CHECKPOINT_NAME)
+            raise
         finally:
+            stop.remove()
             bar.close()
             logger.close()
         return {"steps": self.steps, "loss": loss, "certificate": certificate, "eval": evaluation}

@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import math
 import os
+import signal
+import threading
 from pathlib import Path
 from typing import Any, Callable
 
@@ -127,3 +129,40 @@ def finite_or_raise(name: str, value: float) -> float:
         raise FloatingPointError(f"{name} became {value}: training diverged; lower the learning rate or resume "
                                  f"from the last checkpoint")
     return value
+
+
+class StopRequested(KeyboardInterrupt):
+    """Ctrl-C, delivered between two training steps: the learner's state is whole and worth saving."""
+
+
+class GracefulStop:
+    """Holds Ctrl-C until the step in progress (and its update) is done.
+
+    `check()` at the top of each training iteration raises StopRequested there, so a checkpoint written on
+    the way out never holds a half-applied update. A second Ctrl-C interrupts at once (plain
+    KeyboardInterrupt: nothing is saved, the last periodic checkpoint stays). Outside the main thread signal
+    handlers cannot be set, so Ctrl-C keeps its default behaviour there.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def install(self) -> "GracefulStop":
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+        return self
+
+    def remove(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def check(self) -> None:
+        if self.requested:
+            raise StopRequested

@@ -34,7 +34,8 @@ from robolearn.learners.distributions import sample_tanh_gaussian, sample_tanh_g
 from robolearn.learners.encoders import ConvEncoder, load_encoder_weights
 from robolearn.learners.networks import ACTIVATIONS, EnsembleMLP, make_adam, mlp, polyak_update
 from robolearn.learners.replay import Batch, ReplayBuffer, sample_mixed
-from robolearn.learners.run import RunLogger, due, evaluate_policy, finite_or_raise, progress_bar
+from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
+                                    progress_bar)
 
 
 @dataclasses.dataclass
@@ -105,6 +106,14 @@ class SACConfig(LearnerConfig):
         for name, ok, expected in checks:
             if not ok:
                 raise ConfigError(f"SACConfig.{name} = {getattr(self, name)!r}: must be {expected}")
+        # Cross-field rules: each pair below is valid alone and never learns together.
+        if self.learning_starts > self.buffer_size:
+            raise ConfigError(f"SACConfig.learning_starts = {self.learning_starts} exceeds buffer_size = "
+                              f"{self.buffer_size}: the buffer never holds enough data and no update would ever "
+                              "run; lower learning_starts or raise buffer_size")
+        if self.batch_size > self.buffer_size:
+            raise ConfigError(f"SACConfig.batch_size = {self.batch_size} exceeds buffer_size = {self.buffer_size}: "
+                              "a batch could never be filled with distinct data; lower batch_size")
         if self.encoder == "frozen" and not self.encoder_weights:
             raise ConfigError("SACConfig.encoder = 'frozen' needs encoder_weights (a file from "
                               "robolearn.learners.encoders.save_encoder_weights); use encoder: drq to train it")
@@ -265,6 +274,12 @@ class SAC(Learner):
             self._critic_step(batch)
         self._actor_step(batch)
         self.updates += 1
+        # Checked every update (one scalar sync) so a divergence stops the run where it starts.
+        _, error = self._last_critic
+        log_prob = self._last_actor[0]
+        if not bool(torch.isfinite(error).all() & torch.isfinite(log_prob).all()):
+            raise FloatingPointError(f"SAC update {self.updates} at env step {self.env_steps} produced a non-finite "
+                                     "TD error or log-probability")
 
     def target_member_indices(self) -> torch.Tensor | None:
         """Which target members form this update's min (distinct, random); None means all of them."""
@@ -426,8 +441,10 @@ class SAC(Learner):
         bar = progress_bar(total_steps, initial=min(self.env_steps, total_steps), enabled=progress)
         last_eval: dict | None = None
         finished_cleanly = False
+        stop = GracefulStop().install()
         try:
             while self.env_steps < total_steps:
+                stop.check()
                 if self._obs is None:
                     # Seeded per episode, so a resumed run replays exactly the episodes it would have seen.
                     self._obs, _ = self.env.reset(seed=cfg.seed + self.episodes)
@@ -462,10 +479,11 @@ class SAC(Learner):
                     logger.flush()
                     self.save(Path(run_dir) / CHECKPOINT_NAME)
             finished_cleanly = True
-        except KeyboardInterrupt:
-            finished_cleanly = True  # Ctrl-C: keep what was learned, then stop
+        except StopRequested:
+            finished_cleanly = True  # Ctrl-C between steps: the state is whole, keep what was learned
             raise
         finally:
+            stop.remove()
             bar.close()
             # After a divergence or a robot error the last periodic checkpoint is the one worth keeping.
             if run_dir is not None and finished_cleanly:

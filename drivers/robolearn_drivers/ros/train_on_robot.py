@@ -34,7 +34,8 @@ def read_parameters(args: list[str] | None) -> tuple[dict, str]:
 def train(params: dict, namespace: str) -> Path:
     import gymnasium as gym
 
-    from robolearn.cli.train import CHECKPOINT_NAME, load_config
+    from robolearn.learners.checkpoint import CHECKPOINT_NAME
+    from robolearn.training import load_config
     from robolearn.envs.registry import task_entry
     from robolearn.envs.robot_env import RobotEnv
     from robolearn.learners.base import learner_class

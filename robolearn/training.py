@@ -1,0 +1,186 @@
+"""Starting and resuming a training run: the library API under `robolearn train`, `robolearn main` and the
+on-robot trainer (drivers' train_on_robot), so none of them calls another's command-line code.
+
+A run lives in one folder (checkpoint, metrics, TensorBoard). `open_run` holds an exclusive lock on it for
+the run's lifetime, and `start_or_resume` makes a resume mean what it says: the checkpoint's algo, task,
+seed and config must be the ones asked for, or the run is refused with the differing fields listed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import os
+import socket
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from robolearn.extras import require_extra
+
+require_extra("torch", "learn")
+require_extra("gymnasium", "learn")
+
+import gymnasium as gym  # noqa: E402
+import torch  # noqa: E402
+
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seed_everything  # noqa: E402
+from robolearn.learners.checkpoint import CHECKPOINT_NAME, checkpoint_metadata  # noqa: E402
+
+LOCK_NAME = ".run.lock"
+# Fields that change how a run is observed or saved, not what it learns: a resume may change them.
+SAFE_TO_CHANGE = frozenset({"checkpoint_every", "log_every", "eval_every", "eval_episodes", "torch_threads"})
+
+
+class RunRefused(ValueError):
+    """A run cannot start here as asked (folder in use, resume that does not match its checkpoint)."""
+
+
+def make_env(task: str, image: bool = False, reward_classifier: str | None = None) -> gym.Env:
+    """A robolearn task by id or short name, or any gymnasium id; actions rescaled to [-1, 1]."""
+    from robolearn.envs.registry import make_env as make_task_env
+
+    kwargs = {"image": True} if image else {}
+    try:
+        env = make_task_env(task, **kwargs)
+    except ValueError as robolearn_error:
+        if image:
+            raise
+        try:
+            env = gym.make(task)
+        except gym.error.Error:
+            raise robolearn_error from None
+        space = env.action_space
+        if isinstance(space, gym.spaces.Box) and not (np.allclose(space.low, -1) and np.allclose(space.high, 1)):
+            env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+    if reward_classifier:
+        from robolearn.learners.reward_classifier import ClassifierReward, RewardClassifier
+
+        env = ClassifierReward(env, RewardClassifier.load(reward_classifier))
+    return env
+
+
+def load_config(learner_cls: type[Learner], path: str | os.PathLike | None, seed: int | None) -> LearnerConfig:
+    """The learner's config from a YAML file (defaults without one), with `seed` overriding the file's."""
+    config = learner_cls.config_class.from_yaml(path) if path else learner_cls.config_class()
+    if seed is not None:
+        config = dataclasses.replace(config, seed=seed)
+        config.validate()
+    return config
+
+
+def env_id_of(env: gym.Env) -> str | None:
+    return getattr(getattr(env, "spec", None), "id", None)
+
+
+@contextlib.contextmanager
+def open_run(run_dir: str | os.PathLike) -> Iterator[Path]:
+    """Hold the run folder exclusively while the block runs; a second run there is refused with the holder.
+
+    The lock is an OS file lock (released by the kernel when its process dies), so a lock file left by a
+    crashed run is taken over, with a message naming the dead holder.
+    """
+    import fcntl
+
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunRefused(f"--run-dir {run_dir} is a file, not a folder; choose another --run-dir")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = run_dir / LOCK_NAME
+    handle = open(lock_path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunRefused(f"run folder {run_dir} is in use by {holder}; wait for that run to finish or "
+                             "choose another --run-dir") from None
+        handle.seek(0)
+        previous = handle.read().strip()
+        if previous:
+            print(f"note: {run_dir} was locked by {previous}, which is no longer running; taking it over")
+        handle.seek(0)
+        handle.truncate()
+        started = datetime.datetime.now().isoformat(timespec="seconds")
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}")
+        handle.flush()
+        yield run_dir
+        handle.seek(0)
+        handle.truncate()  # a clean exit leaves no holder behind
+    finally:
+        handle.close()
+
+
+def start_run(config: LearnerConfig, seed: bool = True) -> None:
+    """Global state a run sets once, where it starts: torch threads and (for a new run) every RNG's seed;
+    a resumed run keeps the RNG states its checkpoint restored."""
+    torch.set_num_threads(config.torch_threads)
+    if seed:
+        seed_everything(config.seed)
+
+
+def resume_differences(recorded: Mapping[str, Any], requested: Mapping[str, Any]) -> tuple[dict, dict]:
+    """(fields that may change on resume, fields that may not), each name -> (recorded, requested)."""
+    safe, unsafe = {}, {}
+    for name in sorted(set(recorded) | set(requested)):
+        old, new = recorded.get(name), requested.get(name)
+        if old != new and not (isinstance(old, (list, tuple)) and list(old) == list(new or [])):
+            (safe if name in SAFE_TO_CHANGE else unsafe)[name] = (old, new)
+    return safe, unsafe
+
+
+@dataclasses.dataclass
+class Started:
+    learner: Learner | None  # None: the run is already past the requested steps (nothing to do)
+    checkpoint: Path
+    message: str
+
+
+def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.PathLike, *, steps: int,
+                    config: LearnerConfig, resume: bool, config_given: bool, seed_given: bool,
+                    device: str = "auto") -> Started:
+    """A fresh learner, or the checkpoint's learner when `resume`, after checking the request against it.
+
+    `config_given`/`seed_given` say whether the caller asked for that config or seed explicitly; only then
+    is a difference from the checkpoint an error (a bare `--resume` continues the recorded run as it was).
+    """
+    if steps <= 0:
+        raise ConfigError(f"--steps must be > 0, got {steps}")
+    checkpoint = Path(run_dir) / CHECKPOINT_NAME
+    if not resume:
+        if checkpoint.exists():
+            raise RunRefused(f"{checkpoint} exists: pass --resume to continue that run, or another --run-dir")
+        start_run(config)
+        return Started(learner_cls(env, config, device), checkpoint, f"starting a new run in {run_dir}")
+    if not checkpoint.is_file():
+        raise RunRefused(f"--resume: {checkpoint} does not exist; start without --resume")
+    recorded = checkpoint_metadata(checkpoint)
+    problems = []
+    if recorded["algo"] != learner_cls.algo:
+        problems.append(f"algo: checkpoint {recorded['algo']}, asked {learner_cls.algo}")
+    if recorded["env_id"] and env_id_of(env) and recorded["env_id"] != env_id_of(env):
+        problems.append(f"task: checkpoint {recorded['env_id']}, asked {env_id_of(env)}")
+    requested = config.to_dict()
+    safe, unsafe = resume_differences(recorded["config"], requested)
+    if not seed_given:
+        unsafe.pop("seed", None)
+    if not config_given:  # only what was asked for explicitly is compared
+        safe, unsafe = {}, {k: v for k, v in unsafe.items() if k == "seed"}
+    problems += [f"{name}: checkpoint {old!r}, asked {new!r}" for name, (old, new) in unsafe.items()]
+    if problems:
+        raise RunRefused(f"--resume of {checkpoint} refused, the request differs from the recorded run in: "
+                         + "; ".join(problems) + ". Resume without --config/--seed to continue it as it was, "
+                         "or start a new run in another --run-dir")
+    if recorded["steps"] >= steps:
+        return Started(None, checkpoint, f"nothing to do: {checkpoint} is already at step {recorded['steps']} "
+                                         f"(>= --steps {steps}); raise --steps to train further")
+    learner = learner_cls.load(checkpoint, env, device)
+    note = f"resuming {learner_cls.algo} from {checkpoint} at step {recorded['steps']}"
+    if safe:
+        learner.config = dataclasses.replace(learner.config, **{k: new for k, (_, new) in safe.items()})
+        note += "; applied " + ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in safe.items())
+    start_run(learner.config, seed=False)
+    return Started(learner, checkpoint, note)
