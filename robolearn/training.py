@@ -102,6 +102,8 @@ def open_run(run_dir: str | os.PathLike) -> Iterator[Path]:
         previous = handle.read().strip()
         if previous:
             print(f"note: {run_dir} was locked by {previous}, which is no longer running; taking it over")
+        for stale in run_dir.glob(f".{CHECKPOINT_NAME}.*.tmp"):  # a write cut short by a crash; we hold the lock
+            stale.unlink(missing_ok=True)
         handle.seek(0)
         handle.truncate()
         started = datetime.datetime.now().isoformat(timespec="seconds")

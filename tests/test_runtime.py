@@ -58,8 +58,18 @@ def test_bad_features_are_refused(runtime):
         runtime(np.zeros((2, 3, 9)))
     bad = np.zeros(9)
     bad[4] = np.nan
-    with pytest.raises(ValueError, match=r"NaN/inf at indices \[4\]"):
+    with pytest.raises(ValueError, match=r"indices \[4\] are NaN/inf"):
         runtime(bad)
+
+
+def test_features_beyond_float32_are_refused_after_the_cast(runtime):
+    # 1e39 is finite in float64 and infinite once cast to the graph's float32: refused, never a NaN command.
+    huge = np.zeros(9)
+    huge[2] = 1e39
+    for features in (huge, np.stack([np.zeros(9), huge])):
+        with pytest.raises(ValueError, match=r"indices \[2\] .*beyond float32"):
+            runtime(features)
+    assert np.all(np.isfinite(runtime(np.full(9, 3e38))))  # large but representable stays usable
 
 
 def test_compatible_spec_passes_and_small_rate_jitter_is_tolerated(runtime):

@@ -86,17 +86,22 @@ class PolicyRuntime:
         if x.ndim not in (1, 2) or x.shape[-1] != self.obs_dim:
             raise ValueError(f"{self.path.name}: features have shape {x.shape}; expected ({self.obs_dim},) or "
                              f"(batch, {self.obs_dim}) laid out as {list(self.metadata.feature_layout)}")
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = x.astype(np.float32, copy=False)  # checked after the cast: 1e39 is finite in float64, inf here
         if not np.all(np.isfinite(x)):
             bad = sorted({int(i) for i in np.argwhere(~np.isfinite(np.atleast_2d(x)))[:, 1]})
-            raise ValueError(f"{self.path.name}: features contain NaN/inf at indices {bad}; refusing to compute a "
-                             f"command from them")
+            raise ValueError(f"{self.path.name}: features at indices {bad} are NaN/inf or beyond float32's range "
+                             f"(|x| > 3.4e38); refusing to compute a command from them")
         if single or x.shape[0] == 1:
-            np.copyto(self._features, x.reshape(1, -1), casting="unsafe")
+            np.copyto(self._features, x.reshape(1, -1))
             self._session.run_with_iobinding(self._binding)
             action, command = self._action.astype(np.float64), self._command.astype(np.float64)
         else:
-            outputs = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: x.astype(np.float32, copy=False)})
+            outputs = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: x})
             action, command = (o.astype(np.float64) for o in outputs)
+        if not (np.all(np.isfinite(action)) and np.all(np.isfinite(command))):
+            raise ValueError(f"{self.path.name}: the policy produced a non-finite command from finite features; "
+                             "refusing it (stop the robot and check the exported file)")
         if single:
             return action[0], command[0]
         return action, command

@@ -305,7 +305,7 @@ class AVG(Learner):
         if total_steps < self.env_steps:
             raise ValueError(f"total_steps={total_steps} is below the {self.env_steps} steps already trained")
         cfg = self.config
-        logger = RunLogger(run_dir)
+        logger = RunLogger(run_dir, resume_step=self.steps_done)
         bar = progress_bar(total_steps, self.env_steps, progress, desc="avg")
         last_eval: dict | None = None
         losses: dict[str, Any] | None = None

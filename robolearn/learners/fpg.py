@@ -188,7 +188,7 @@ class FpgLearner(Learner):
     def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
         cfg: FpgConfig = self.config  # type: ignore[assignment]
         if run_dir is not None:
-            self.logger = RunLogger(run_dir)
+            self.logger = RunLogger(run_dir, resume_step=self.steps_done)
         first = len(self.history)
         bar = progress_bar(total_steps, self.steps, progress, desc="fpg")
         stop = GracefulStop().install()

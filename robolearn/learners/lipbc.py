@@ -152,7 +152,7 @@ class LipBCLearner(Learner):
         if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 0:
             raise ValueError(f"total_steps must be a non-negative integer (gradient steps), got {total_steps!r}")
         self._ensure_demonstrations()
-        logger = RunLogger(run_dir)
+        logger = RunLogger(run_dir, resume_step=self.steps_done)
         bar = progress_bar(total_steps, min(self.steps, total_steps), progress, desc="lipbc")
         loss = float("nan")
         evaluation: dict | None = None

@@ -18,10 +18,12 @@ import numpy as np
 class RunLogger:
     """Scalars to TensorBoard event files and `metrics.csv` in `run_dir`; `plot()` writes `learning_curve.png`.
 
-    With `run_dir=None` it only keeps values in memory (tests, benchmarks).
+    With `run_dir=None` it only keeps values in memory (tests, benchmarks). `resume_step` is the step the
+    run (re)starts from: rows logged after it by a run that crashed before its next checkpoint are dropped
+    from `metrics.csv` and purged from TensorBoard, so no (step, name) pair repeats and steps never go back.
     """
 
-    def __init__(self, run_dir: str | os.PathLike | None) -> None:
+    def __init__(self, run_dir: str | os.PathLike | None, resume_step: int = 0) -> None:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.history: dict[str, list[tuple[int, float]]] = {}
         self._writer = None
@@ -30,7 +32,8 @@ class RunLogger:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+            self._writer = SummaryWriter(str(self.run_dir / "tensorboard"), purge_step=resume_step + 1)
+            _truncate_csv(self.run_dir / "metrics.csv", resume_step)
             new = not (self.run_dir / "metrics.csv").exists()
             self._csv_file = open(self.run_dir / "metrics.csv", "a", newline="")
             self._csv = csv.writer(self._csv_file)
@@ -82,6 +85,24 @@ class RunLogger:
             self._writer.close()
             self._csv_file.close()
             self._writer = None
+
+
+def _truncate_csv(path: Path, last_step: int) -> None:
+    """Keep the header and the rows up to `last_step` (written atomically: a crash here loses nothing)."""
+    if not path.exists():
+        return
+    with open(path, newline="") as fh:
+        rows = list(csv.reader(fh))
+    kept = rows[:1] + [row for row in rows[1:] if row and row[0].isdigit() and int(row[0]) <= last_step]
+    if len(kept) == len(rows):
+        return
+    import io
+
+    from robolearn.files import write_atomically
+
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(kept)
+    write_atomically(path, buffer.getvalue())
 
 
 def _read_csv_series(path: Path, key: str) -> list[tuple[int, float]]:

@@ -436,7 +436,7 @@ class SAC(Learner):
         cfg = self.config
         if total_steps < 0:
             raise ValueError(f"total_steps must be >= 0, got {total_steps}")
-        logger = RunLogger(run_dir)
+        logger = RunLogger(run_dir, resume_step=self.steps_done)
         self._prepare_demos()
         bar = progress_bar(total_steps, initial=min(self.env_steps, total_steps), enabled=progress)
         last_eval: dict | None = None
