@@ -25,9 +25,9 @@ DIRECTIONS = {name: (1 if i % 2 == 0 else -1) for i, name in enumerate(JOINTS)}
 
 def limits(robot: str = "so101_arm") -> SafetyLimits:
     return SafetyLimits.from_dict({
-        "schema_version": 1, "robot": robot, "command_kind": "joint_position", "control_rate_hz": 50,
+        "schema_version": 2, "robot": robot, "command_kind": "joint_position", "control_rate_hz": 50,
         "watchdog_timeout_s": 0.5, "stale_observation_s": 0.5,
-        "commands": [{"name": n, "low": -1.5, "high": 1.5, "max_step": 0.1, "effort": 0.4} for n in JOINTS],
+        "commands": [{"name": n, "low": -1.5, "high": 1.5, "max_velocity": 5.0, "effort": 0.4} for n in JOINTS],
     })
 
 

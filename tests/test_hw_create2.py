@@ -18,10 +18,10 @@ from robolearn.hardware.odometry import CREATE2_GEOMETRY, DiffDriveOdometry
 from virtual_devices.create2 import VirtualCreate2
 
 LIMITS = SafetyLimits.from_dict({
-    "schema_version": 1, "robot": "diffdrive_base", "command_kind": "twist", "control_rate_hz": 20,
+    "schema_version": 2, "robot": "diffdrive_base", "command_kind": "twist", "control_rate_hz": 20,
     "watchdog_timeout_s": 0.5, "stale_observation_s": 0.3,
-    "commands": [{"name": "linear_x", "low": -0.3, "high": 0.3, "max_step": 0.1},
-                 {"name": "angular_z", "low": -2.0, "high": 2.0, "max_step": 1.0}],
+    "commands": [{"name": "linear_x", "low": -0.3, "high": 0.3, "max_acceleration": 2.0},
+                 {"name": "angular_z", "low": -2.0, "high": 2.0, "max_acceleration": 20.0}],
 })
 
 
@@ -161,7 +161,8 @@ def test_the_repository_limits_and_workspace_box_apply_to_the_real_base(device):
         robot.reset()
         robot.observe()
         applied = robot.send_action(np.array([0.5, 0.0]))
-        assert applied[0] == pytest.approx(robot.safety.limits.max_step[0])  # rate-limited from rest
+        # rate-limited from rest: at most max_acceleration x one 20 Hz period
+        assert applied[0] == pytest.approx(robot.safety.limits.max_rate[0] * robot.safety.limits.period_s)
         assert eventually(lambda: device.right_mm_s == round(1000 * applied[0]))
 
 

@@ -9,12 +9,12 @@ from robolearn.safety import LimitsError, SafetyLimits, load_robot_limits
 from robolearn.spec import CommandKind
 
 GOOD = {
-    "schema_version": 1,
+    "schema_version": 2,
     "robot": "bot",
     "command_kind": "twist",
     "control_rate_hz": 20,
     "commands": [
-        {"name": "linear_x", "low": -0.5, "high": 0.5, "max_step": 0.05},
+        {"name": "linear_x", "low": -0.5, "high": 0.5, "max_acceleration": 1.0},
         {"name": "angular_z", "low": -2, "high": 2},
     ],
     "workspace": {"low": [-3, -3], "high": [3, 3]},
@@ -31,7 +31,7 @@ def test_round_trip(tmp_path):
     limits = SafetyLimits.from_yaml(write(tmp_path, GOOD))
     assert limits.command_kind is CommandKind.TWIST
     assert limits.names == ("linear_x", "angular_z")
-    assert limits.max_step[1] == float("inf")
+    assert limits.max_rate[1] == float("inf") and limits.max_rate[0] == 1.0
     again = SafetyLimits.from_dict(limits.to_dict())
     assert again.names == limits.names and again.low.tolist() == limits.low.tolist()
 
@@ -44,7 +44,8 @@ def test_round_trip(tmp_path):
         (lambda d: d.update(command_kind="teleport"), "command_kind 'teleport' unknown"),
         (lambda d: d.update(extra=1), r"unknown keys \['extra'\]"),
         (lambda d: d["commands"][0].update(low=1.0), "low 1.0 is above high 0.5"),
-        (lambda d: d["commands"][0].update(max_step=-1), "max_step: must be > 0"),
+        (lambda d: d["commands"][0].update(max_acceleration=-1), "max_acceleration: must be > 0"),
+        (lambda d: d["commands"][0].update(max_velocity=1.0), "max_velocity is for other command kinds"),
         (lambda d: d["commands"][0].update(high=float("nan")), "must be finite"),
         (lambda d: d["commands"][1].update(name="linear_x"), "duplicate command names"),
         (lambda d: d["commands"][0].update(low="zero"), "expected a number"),

@@ -201,7 +201,7 @@ def test_bad_configuration_is_refused_with_a_diagnostic_and_no_motion(mode):
 
 def test_sim_arm_moves_to_commanded_joint_positions_under_the_rate_limit(mode):
     """The SO-101 sim behind the same node: 6-joint JointState with effort; position commands move it, at most
-    max_step (0.1 rad at 30 Hz) per control step."""
+    max_velocity (3 rad/s) times one 30 Hz control period."""
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Float64MultiArray
 

@@ -34,9 +34,9 @@ def arm_files(tmp_path):
                          range_min=1000, range_max=3100) for n in JOINTS)).save(tmp_path / "so101_arm" / "arm.yaml")
     limits = tmp_path / "limits.yaml"  # the arm's rate and step limits, without the workspace box
     limits.write_text(yaml.safe_dump({
-        "schema_version": 1, "robot": "so101_arm", "command_kind": "joint_position", "control_rate_hz": 30,
+        "schema_version": 2, "robot": "so101_arm", "command_kind": "joint_position", "control_rate_hz": 30,
         "watchdog_timeout_s": 0.5, "stale_observation_s": 0.5,
-        "commands": [{"name": n, "low": -1.5, "high": 1.5, "max_step": 0.1} for n in JOINTS]}))
+        "commands": [{"name": n, "low": -1.5, "high": 1.5, "max_velocity": 3.0} for n in JOINTS]}))
     return calibration, limits
 
 
@@ -80,7 +80,7 @@ def test_hardware_driver_node_drives_a_virtual_servo_bus_safely(arm_files):
             assert servo.torque
             assert abs(states[-1][1].position[0] - 0.4) < 0.01, "the servo reached the command, read back over DDS"
             steps = np.diff([g for g in goals if g]) / TICKS_PER_RAD
-            assert np.max(steps) <= 0.1 + 2 / TICKS_PER_RAD, "the goal never jumped more than max_step (+ rounding)"
+            assert np.max(steps) <= 0.1 + 2 / TICKS_PER_RAD, "the goal never jumped more than 3 rad/s x one 30 Hz period (+ rounding)"
 
             estop.publish(Bool(data=True))
             wait_for(lambda: safety().get("estopped") == "true", 5, "the e-stop", node)

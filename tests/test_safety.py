@@ -14,22 +14,26 @@ from robolearn.safety.controller import (
     CLOCK, ESTOP, HAZARD, LIMIT, NONFINITE, NOT_FRESH, OVERLOAD, POSITION_LIMIT, RATE, STALE, WATCHDOG, WORKSPACE,
 )
 from robolearn.spec import Observation
+from robolearn.safety.limits import RATE_KEY
+from robolearn.spec import CommandKind
 
 RATE_HZ = 50.0
 DT = 1.0 / RATE_HZ
 
 
 def make_limits(kind: str = "joint_position", workspace: bool = False) -> SafetyLimits:
+    rate_key = RATE_KEY[CommandKind(kind)]
     data = {
-        "schema_version": 1,
+        "schema_version": 2,
         "robot": "test_bot",
         "command_kind": kind,
         "control_rate_hz": RATE_HZ,
         "watchdog_timeout_s": 0.2,
         "stale_observation_s": 0.1,
         "commands": [
-            {"name": "j0", "low": -1.0, "high": 1.0, "max_step": 0.1, "position": [-1.5, 1.5], "effort": 5.0},
-            {"name": "j1", "low": -0.5, "high": 2.0, "max_step": 0.05, "position": [-1.0, 1.0]},
+            # Rate limits per second: 0.1 and 0.05 per 50 Hz control period.
+            {"name": "j0", "low": -1.0, "high": 1.0, rate_key: 0.1 * RATE_HZ, "position": [-1.5, 1.5], "effort": 5.0},
+            {"name": "j1", "low": -0.5, "high": 2.0, rate_key: 0.05 * RATE_HZ, "position": [-1.0, 1.0]},
         ],
     }
     if workspace:
@@ -71,7 +75,7 @@ event = st.tuples(
 def test_never_emits_a_command_outside_limits_whatever_it_is_fed(kind, events):
     limits = make_limits(kind)
     safety = SafetyController(limits)
-    low, high, step = limits.low, limits.high, limits.max_step
+    low, high, step = limits.low, limits.high, limits.max_rate * DT
     t = 0.0
     previous = None  # last command that passed without a stop
     for what, values, dt, pos in events:
@@ -199,7 +203,7 @@ def test_velocity_commands_cannot_push_past_position_limits():
     safety.update_observation(obs(0.0, pos=(1.6, -1.2)))  # j0 above its max, j1 below its min
     outward = safety.filter(np.array([0.05, -0.05]), 0.01)
     assert np.allclose(outward.command, [0.0, 0.0]) and POSITION_LIMIT in outward.interventions
-    inward = safety.filter(np.array([-0.05, 0.05]), 0.02)
+    inward = safety.filter(np.array([-0.05, 0.05]), 0.01 + DT)  # one period later
     assert np.allclose(inward.command, [-0.05, 0.05]) and POSITION_LIMIT not in inward.interventions
 
 
@@ -255,3 +259,33 @@ def test_interventions_are_reported_to_a_callback():
     safety.filter(np.array([9.0, 0.0]), 0.02)
     assert seen[0] == NONFINITE and LIMIT in seen
     assert safety.status()["counts"][NONFINITE] == 1
+
+
+def test_rate_limit_is_per_second_times_the_measured_time_capped_at_one_period():
+    safety = SafetyController(make_limits("joint_position"))
+    safety.update_observation(obs(0.0, pos=(0.0, 0.0)))
+    first = safety.filter(np.array([1.0, 0.0]), 0.0)
+    assert first.command[0] == pytest.approx(0.1)  # from the measured state: one full period, 5 rad/s x 20 ms
+    half = safety.filter(np.array([1.0, 0.0]), 0.5 * DT)
+    assert half.command[0] == pytest.approx(0.1 + 0.05)  # a loop running twice as fast moves as fast per second
+    late = 0.5 * DT + 0.09  # a 90 ms stall, inside the watchdog and the stale-observation guard
+    safety.update_observation(obs(late, pos=(0.15, 0.0)))
+    stalled = safety.filter(np.array([1.0, 0.0]), late)
+    assert stalled.command[0] == pytest.approx(0.15 + 0.1)  # never more than one period's step at once
+
+
+def test_limits_in_per_step_units_are_refused_with_the_conversion():
+    data = make_limits("joint_position").to_dict()
+    data["schema_version"] = 1
+    data["commands"][0].pop("max_velocity")
+    data["commands"][0]["max_step"] = 0.1
+    with pytest.raises(ValueError, match=r"j0: max_velocity: 5\b.*|max_step x control_rate_hz") as info:
+        SafetyLimits.from_dict(data, "bot/limits.yaml")
+    assert "bot/limits.yaml" in str(info.value) and "j0: max_velocity: 5" in str(info.value)
+
+
+def test_a_rate_limit_wider_than_the_joint_range_is_refused():
+    data = make_limits("joint_position").to_dict()
+    data["commands"][0]["max_velocity"] = 2.5 * RATE_HZ  # 2.5 rad per period on a 2 rad range: never acts
+    with pytest.raises(ValueError, match="more than j0's whole range"):
+        SafetyLimits.from_dict(data, "bot/limits.yaml")

@@ -97,7 +97,7 @@ def _default_workspace(robot: str, limits: SafetyLimits, is_base: bool) -> Works
             from robolearn_sim.workspace import PlanarBaseWorkspace
 
             # Brake at the deceleration the rate limit allows, as the simulated base does.
-            return PlanarBaseWorkspace(max_decel=float(limits.max_step[0] * limits.control_rate_hz))
+            return PlanarBaseWorkspace(max_decel=float(limits.max_rate[0]))
         if robot == "so101_arm":
             from robolearn_sim.kinematics import ArmWorkspace
 

@@ -44,6 +44,7 @@ from torch import nn
 from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig, seed_everything
 from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.normalizers import RunningMeanStd
+from robolearn.learners.networks import make_adam
 from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
                                     progress_bar)
 from robolearn.learners.td_scaler import TDScaler
@@ -173,10 +174,10 @@ class AVG(Learner):
         # Views share storage with the critic's parameters, so they follow every in-place optimiser step
         # (and load_state_dict's copy) without being rebuilt.
         self._critic_no_grad = tuple(w.detach() for w in self.critic.weights())
-        self.optimizer = _adam([
+        self.optimizer = make_adam([
             {"params": list(self.actor.parameters()), "lr": cfg.actor_lr},
             {"params": list(self.critic.parameters()), "lr": cfg.critic_lr},
-        ], betas=(float(cfg.beta1), 0.999))
+        ], cfg.actor_lr, betas=(float(cfg.beta1), 0.999))
         self.obs_rms = RunningMeanStd((self.obs_dim,))
         self.td_scaler = TDScaler(cfg.gamma, cfg.carry_return_over_truncation)
         self.env_steps = 0
@@ -315,6 +316,7 @@ class AVG(Learner):
             while self.env_steps < total_steps:
                 stop.check()
                 ended, losses = self.step()
+                self._record_losses(losses)  # every step: a divergence stops the run where it starts
                 bar.update(1)
                 if ended:
                     logger.log(self.env_steps, **{"train/episode_return": self.episode_return,
@@ -322,7 +324,6 @@ class AVG(Learner):
                     bar.set_postfix(ret=f"{self.episode_return:.1f}", refresh=False)
                 if due(self.env_steps, cfg.log_every):
                     toc = time.perf_counter()
-                    self._record_losses(losses)
                     logger.log(self.env_steps, **{f"train/{k}": v for k, v in self.last_losses.items()},
                                **{"train/td_sigma": losses["sigma"],
                                   "time/steps_per_second": (self.env_steps - tic_steps) / max(toc - tic, 1e-9)},
@@ -412,10 +413,3 @@ class AVG(Learner):
             self.td_scaler.drop_episode()
             self.episodes += 1
 
-
-def _adam(groups: list[dict], betas: tuple[float, float]) -> torch.optim.Optimizer:
-    """Fused Adam (one kernel per parameter group) where this torch build supports it on the device."""
-    try:
-        return torch.optim.Adam(groups, betas=betas, fused=True)
-    except (RuntimeError, TypeError, ValueError):
-        return torch.optim.Adam(groups, betas=betas)

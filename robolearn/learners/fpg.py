@@ -29,6 +29,7 @@ from torch import nn
 from robolearn.control.problems import FeedbackProblem, ProblemOptions, affine_unscale, problem_for
 from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
 from robolearn.learners.ghost import MeasuredRollout, ghost_loss
+from robolearn.learners.networks import make_adam
 from robolearn.learners.run import GracefulStop, RunLogger, StopRequested, finite_or_raise, progress_bar
 from robolearn.models.base import ModelError
 from robolearn.tasks.base import Task
@@ -112,7 +113,7 @@ class FpgLearner(Learner):
         self.exported = ExportedFeedbackPolicy(self.problem, self.feedback_policy)
         params = self.feedback_policy.parameters()
         self.optimizer = (torch.optim.SGD(params, lr=cfg.learning_rate) if cfg.optimizer == "sgd"
-                          else torch.optim.Adam(params, lr=cfg.learning_rate))
+                          else make_adam(params, cfg.learning_rate, fused=False))
         self.steps = 0
         self.updates = 0
         self.episodes = 0

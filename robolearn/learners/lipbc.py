@@ -30,6 +30,7 @@ from robolearn.data import Transitions, collect_demonstrations
 from robolearn.files import write_atomically
 from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
 from robolearn.learners.lipschitz import ACTIVATIONS, NORM, PROJECTIONS, LipschitzMLP, empirical_lower_bound
+from robolearn.learners.networks import make_adam
 from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
                                     progress_bar)
 
@@ -110,7 +111,7 @@ class LipBCLearner(Learner):
                                     cfg.activation, cfg.projection)
         self.net.to(self.device)
         self.net.project_()  # the constraint holds from the first step, not just after training
-        self.optimiser = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        self.optimiser = make_adam(self.net.parameters(), cfg.learning_rate, fused=False)
         self.batch_generator = torch.Generator().manual_seed(cfg.seed)
         self.steps = 0
         self.demo_obs: torch.Tensor | None = None
@@ -161,11 +162,11 @@ class LipBCLearner(Learner):
         try:
             while self.steps < total_steps:
                 stop.check()
-                loss_tensor = self._update()
+                # Checked every step, so a divergence stops the run where it starts.
+                loss = finite_or_raise("imitation loss", float(self._update()))
                 self.steps += 1
                 bar.update(1)
                 if due(self.steps, cfg.log_every):
-                    loss = finite_or_raise("imitation loss", float(loss_tensor))
                     logger.log(self.steps, **{"train/loss": loss, "certificate/upper_bound": self.net.upper_bound()})
                 if cfg.eval_every and cfg.eval_episodes and due(self.steps, cfg.eval_every):
                     evaluation, evaluated_at = self.evaluate(cfg.eval_episodes), self.steps

@@ -74,8 +74,8 @@ class SafetyController:
         self.kind = limits.command_kind
         self._low = limits.low
         self._high = limits.high
-        self._max_step = limits.max_step
-        self._dt = 1.0 / limits.control_rate_hz
+        self._max_rate = limits.max_rate
+        self._dt = limits.period_s
         self._workspace = workspace
         self._on_intervention = on_intervention
         self._pos_low = np.array([c.position[0] if c.position else -np.inf for c in limits.commands])
@@ -87,6 +87,7 @@ class SafetyController:
         self._observation: Observation | None = None
         self._last_command: np.ndarray | None = None
         self._last_command_time: float | None = None
+        self._last_applied_at: float | None = None  # `now` when _last_command was let through
         self._last_now: float | None = None
         self._reset_time = -np.inf
 
@@ -155,7 +156,13 @@ class SafetyController:
             interventions.append(LIMIT)
         reference = self._rate_reference()
         if reference is not None:
-            limited = np.clip(safe, reference - self._max_step, reference + self._max_step)
+            # Rate limits are per second (as ros2_control's joint_limits) times the time measured since the
+            # last command, capped at one control period so a stalled loop does not release a jump.
+            # From the measured state (no previous command since a reset or stop) one full period is allowed.
+            elapsed = (self._dt if self._last_command is None or self._last_applied_at is None
+                       else min(max(now - self._last_applied_at, 0.0), self._dt))
+            max_step = self._max_rate * elapsed
+            limited = np.clip(safe, reference - max_step, reference + max_step)
             # The reference may itself lie outside the limits (a measured position past a soft limit):
             # clip again so the absolute limits always win.
             limited = np.clip(limited, self._low, self._high)
@@ -175,6 +182,7 @@ class SafetyController:
             self._count(kind, f"command {cmd.tolist()} -> {safe.tolist()}")
         self._last_command = safe
         self._last_command_time = command_time
+        self._last_applied_at = now
         return SafetyDecision(safe.copy(), False, tuple(interventions))
 
     def tick(self, now: float) -> SafetyDecision:

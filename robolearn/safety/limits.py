@@ -1,8 +1,8 @@
 """Safety limits as data, loaded and validated from a robot's `calibration/<robot>/limits.yaml`.
 
-Schema (version 1)::
+Schema (version 2)::
 
-    schema_version: 1
+    schema_version: 2
     robot: so101_arm
     command_kind: joint_position        # joint_position | joint_velocity | joint_effort | twist
     control_rate_hz: 50
@@ -12,14 +12,20 @@ Schema (version 1)::
       - name: shoulder_pan
         low: -1.9                       # absolute command limits
         high: 1.9
-        max_step: 0.1                   # largest change of the command in one control step (rate limit)
+        max_velocity: 3.0               # rate limit in SI units per second, as ros2_control's joint_limits:
+                                        #   max_velocity (joint_position commands, rad/s or m/s),
+                                        #   max_acceleration (joint_velocity and twist commands),
+                                        #   max_effort_rate (joint_effort commands, N·m/s);
+                                        # the controller multiplies it by the measured time between commands
         position: [-2.0, 2.0]           # optional: measured-position limits (velocity/effort commands)
         effort: 3.0                     # optional: |measured effort| above this latches the e-stop
     workspace:                          # optional box on the point the robot's workspace model reports
       low: [-0.4, -0.4, 0.0]
       high: [0.4, 0.4, 0.5]
 
-Every problem is reported with the file and the field, so a user knows what to fix.
+Every problem is reported with the file and the field, so a user knows what to fix. Version 1 files gave
+the rate limit per control step (`max_step`), which tied a file to one loop rate; they are refused with the
+converted value to write instead.
 """
 
 from __future__ import annotations
@@ -36,7 +42,14 @@ from robolearn.data_dirs import project_data_dir
 from robolearn.files import read_yaml
 from robolearn.spec import CommandKind
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# The rate-limit key of each command kind: the derivative of the command, named as ros2_control names it.
+RATE_KEY = {
+    CommandKind.JOINT_POSITION: "max_velocity",
+    CommandKind.JOINT_VELOCITY: "max_acceleration",
+    CommandKind.TWIST: "max_acceleration",
+    CommandKind.JOINT_EFFORT: "max_effort_rate",
+}
 
 
 class LimitsError(ValueError):
@@ -48,7 +61,7 @@ class CommandLimit:
     name: str
     low: float
     high: float
-    max_step: float = math.inf
+    max_rate: float = math.inf  # largest change of the command per second (SI units)
     position: tuple[float, float] | None = None
     effort: float | None = None
 
@@ -77,8 +90,13 @@ class SafetyLimits:
         return np.array([c.high for c in self.commands], dtype=np.float64)
 
     @property
-    def max_step(self) -> np.ndarray:
-        return np.array([c.max_step for c in self.commands], dtype=np.float64)
+    def max_rate(self) -> np.ndarray:
+        """Largest change of each command per second (units of the command per s)."""
+        return np.array([c.max_rate for c in self.commands], dtype=np.float64)
+
+    @property
+    def period_s(self) -> float:
+        return 1.0 / self.control_rate_hz
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "<dict>") -> "SafetyLimits":
@@ -103,8 +121,8 @@ class SafetyLimits:
         }
         for c in self.commands:
             entry: dict[str, Any] = {"name": c.name, "low": c.low, "high": c.high}
-            if math.isfinite(c.max_step):
-                entry["max_step"] = c.max_step
+            if math.isfinite(c.max_rate):
+                entry[RATE_KEY[self.command_kind]] = c.max_rate
             if c.position is not None:
                 entry["position"] = list(c.position)
             if c.effort is not None:
@@ -135,6 +153,27 @@ def load_robot_limits(robot: str, path: str | os.PathLike | None = None) -> Safe
     return limits
 
 
+def _per_step_message(data: Mapping[str, Any], source: str) -> str:
+    """How to convert a version-1 file (rate limits per control step) to SI units, with its own numbers."""
+    try:
+        kind = CommandKind(data.get("command_kind"))
+        rate = float(data["control_rate_hz"])
+    except (KeyError, TypeError, ValueError):
+        kind, rate = None, None
+    key = RATE_KEY.get(kind, "max_velocity") if kind else "max_velocity (or max_acceleration for velocity commands)"
+    lines = []
+    for entry in data.get("commands") or []:
+        if isinstance(entry, Mapping) and "max_step" in entry and rate is not None:
+            try:
+                lines.append(f"{entry.get('name')}: {key}: {float(entry['max_step']) * rate:g}")
+            except (TypeError, ValueError):
+                pass
+    converted = ("; write " + ", ".join(lines)) if lines else ""
+    return (f"{source}: rate limits per control step (max_step, schema_version 1) are no longer read: they tied "
+            f"the file to one loop rate. Give them per second as {key} = max_step x control_rate_hz and set "
+            f"schema_version: {SCHEMA_VERSION}{converted}")
+
+
 def _number(value: Any, where: str, *, positive: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise LimitsError(f"{where}: expected a number, got {value!r}")
@@ -159,7 +198,7 @@ _TOP_KEYS = {
     "schema_version", "robot", "command_kind", "control_rate_hz", "watchdog_timeout_s",
     "stale_observation_s", "commands", "workspace",
 }
-_COMMAND_KEYS = {"name", "low", "high", "max_step", "position", "effort"}
+_COMMAND_KEYS = {"name", "low", "high", "position", "effort"}
 
 
 def _parse(data: Any, source: str) -> SafetyLimits:
@@ -171,6 +210,9 @@ def _parse(data: Any, source: str) -> SafetyLimits:
     for key in ("schema_version", "robot", "command_kind", "control_rate_hz", "commands"):
         if key not in data:
             raise LimitsError(f"{source}: missing required key {key!r}")
+    if data["schema_version"] == 1 or any(isinstance(c, Mapping) and "max_step" in c
+                                          for c in data.get("commands") or []):
+        raise LimitsError(_per_step_message(data, source))
     if data["schema_version"] != SCHEMA_VERSION:
         raise LimitsError(
             f"{source}: schema_version {data['schema_version']!r} is not supported (this robolearn reads "
@@ -190,9 +232,13 @@ def _parse(data: Any, source: str) -> SafetyLimits:
         where = f"{source}: commands[{i}]"
         if not isinstance(entry, Mapping):
             raise LimitsError(f"{where}: expected a mapping")
-        bad = set(entry) - _COMMAND_KEYS
+        rate_key = RATE_KEY[kind]
+        bad = set(entry) - _COMMAND_KEYS - {rate_key}
         if bad:
-            raise LimitsError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_COMMAND_KEYS)}")
+            other = sorted(bad & set(RATE_KEY.values()))
+            hint = f" ({other[0]} is for other command kinds; a {kind.value} command takes {rate_key})" if other else ""
+            raise LimitsError(f"{where}: unknown keys {sorted(bad)}; allowed: {sorted(_COMMAND_KEYS | {rate_key})}"
+                              f"{hint}")
         for key in ("name", "low", "high"):
             if key not in entry:
                 raise LimitsError(f"{where}: missing {key!r}")
@@ -202,12 +248,20 @@ def _parse(data: Any, source: str) -> SafetyLimits:
                 name=str(entry["name"]),
                 low=low,
                 high=high,
-                max_step=_number(entry["max_step"], f"{where}.max_step", positive=True)
-                if "max_step" in entry else math.inf,
+                max_rate=_number(entry[rate_key], f"{where}.{rate_key}", positive=True)
+                if rate_key in entry else math.inf,
                 position=_pair(entry["position"], f"{where}.position") if "position" in entry else None,
                 effort=_number(entry["effort"], f"{where}.effort", positive=True) if "effort" in entry else None,
             )
         )
+    rate_hz = _number(data["control_rate_hz"], f"{source}: control_rate_hz", positive=True)
+    for i, c in enumerate(parsed):
+        step = c.max_rate / rate_hz
+        if kind is CommandKind.JOINT_POSITION and step > c.high - c.low:
+            raise LimitsError(
+                f"{source}: commands[{i}].{RATE_KEY[kind]} = {c.max_rate:g} allows a step of {step:g} per control "
+                f"period at {rate_hz:g} Hz, more than {c.name}'s whole range [{c.low:g}, {c.high:g}]: the rate "
+                f"limit would never act. Use at most {(c.high - c.low) * rate_hz:g}, or omit it deliberately")
     names = [c.name for c in parsed]
     if len(set(names)) != len(names):
         raise LimitsError(f"{source}: duplicate command names in {names}")
@@ -223,7 +277,7 @@ def _parse(data: Any, source: str) -> SafetyLimits:
     return SafetyLimits(
         robot=str(data["robot"]),
         command_kind=kind,
-        control_rate_hz=_number(data["control_rate_hz"], f"{source}: control_rate_hz", positive=True),
+        control_rate_hz=rate_hz,
         commands=tuple(parsed),
         watchdog_timeout_s=_number(data.get("watchdog_timeout_s", 0.5), f"{source}: watchdog_timeout_s",
                                    positive=True),

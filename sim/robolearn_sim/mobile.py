@@ -34,7 +34,7 @@ class MobileBaseRobot(SimRobot):
         if limits.workspace_low.shape != (2,):
             raise LimitsError(f"{cls.robot_name}: the workspace box of a base is on (x, y): give 2 values, "
                               f"got {limits.workspace_low.tolist()}")
-        decel = min(float(limits.max_step[0] * limits.control_rate_hz), cls.max_braking)
+        decel = min(float(limits.max_rate[0]), cls.max_braking)
         return PlanarBaseWorkspace(max_decel=decel)
 
     def _place(self, rng: np.random.Generator, options: dict) -> None:

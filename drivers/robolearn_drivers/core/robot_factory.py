@@ -37,7 +37,7 @@ def check_rate(params: DriverParams, robot_rate_hz: float) -> None:
     if params.control_rate_hz and not math.isclose(params.control_rate_hz, robot_rate_hz, rel_tol=0.01):
         raise ConfigurationError(
             f"parameter control_rate_hz={params.control_rate_hz:g} differs from {params.robot_model}'s "
-            f"{robot_rate_hz:g} Hz: its safety limits (max_step per control step) were written for "
+            f"{robot_rate_hz:g} Hz: its limits file and its control period (the cap on one rate-limited step) are written for "
             f"{robot_rate_hz:g} Hz; set control_rate_hz to 0 or change the rate in its limits.yaml"
         )
 
