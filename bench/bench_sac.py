@@ -3,8 +3,7 @@
 (a) Gradient updates per second in SB3's configuration (2 critics, batch 256, 2x256, no LayerNorm, utd 1:
     configs/sac_sb3.yaml) against SB3 SAC's own `train()`, on identically filled buffers. Rounds interleave
     the two learners, so machine load hits both alike; the reported figure is ours/SB3 per round.
-    Each round also times our update with autograd instead of the hand-written gradients (manual_grad.py),
-    and the bare matrix products one of our updates needs (same shapes, nothing else:
+    Each round also times the bare matrix products one of our updates needs (same shapes, nothing else:
     no activations, sampling, losses or optimiser), which bounds what any implementation of these exact
     semantics can reach: `ceiling_vs_sb3` = SB3 update time / that GEMM-only time.
 (b) Sample efficiency: env steps our SAC (SERL recipe with demonstrations) needs to reach the final
@@ -114,7 +113,7 @@ def updates_per_second(task: str, seeds: int, rounds: int, updates: int, fill: i
         for _ in range(5):
             ours.update()
             skeleton()
-    ratios, autograd_ratios, sb3_rates, our_rates, gemm_shares, ceilings = [], [], [], [], [], []
+    ratios, sb3_rates, our_rates, gemm_shares, ceilings = [], [], [], [], [], []
     for _ in range(rounds):
         for sb3, ours in pairs:
             t0 = time.perf_counter()
@@ -126,20 +125,12 @@ def updates_per_second(task: str, seeds: int, rounds: int, updates: int, fill: i
             for _ in range(updates):
                 skeleton()
             t3 = time.perf_counter()
-            manual, ours.manual_gradients = ours.manual_gradients, False
-            for _ in range(updates):
-                ours.update()
-            ours.manual_gradients = manual
-            t4 = time.perf_counter()
             sb3_rates.append(updates / (t1 - t0))
             our_rates.append(updates / (t2 - t1))
             ratios.append(our_rates[-1] / sb3_rates[-1])
-            autograd_ratios.append((t1 - t0) / (t4 - t3))
             gemm_shares.append((t3 - t2) / (t2 - t1))
             ceilings.append((t1 - t0) / (t3 - t2))
     return {"ratio_median": statistics.median(ratios), "ratio_min": min(ratios), "ratios": ratios,
-            "manual_gradients": pairs[0][1].manual_gradients,
-            "autograd_ratio_median": statistics.median(autograd_ratios), "autograd_ratios": autograd_ratios,
             "ours_updates_per_s_median": statistics.median(our_rates),
             "sb3_updates_per_s_median": statistics.median(sb3_rates),
             "ours_time_in_gemms_median": statistics.median(gemm_shares),

@@ -60,10 +60,6 @@ class Create2Sensors:
     right_counts: int
 
 
-def frame_checksum(frame_without_checksum: bytes) -> int:
-    return -sum(frame_without_checksum) & 0xFF
-
-
 def parse_stream_frame(frame: bytes, received_at: float) -> Create2Sensors:
     """Decode a complete, checksum-verified stream frame."""
     values: dict[int, int] = {}

@@ -35,6 +35,9 @@ C = TypeVar("C", bound="LearnerConfig")
 class LearnerConfig:
     """Base for learner configs. Subclasses add fields and override `validate` for ranges."""
 
+    # Fields a config may no longer set, and what to do instead (a removed option is refused, never ignored).
+    removed_fields: ClassVar[dict[str, str]] = {}
+
     seed: int = 0
     checkpoint_every: int = 10_000  # env steps between checkpoints when a run folder is given
     log_every: int = 1_000
@@ -54,6 +57,10 @@ class LearnerConfig:
     @classmethod
     def from_dict(cls: type[C], data: Mapping[str, Any] | None, source: str = "config") -> C:
         data = dict(data or {})
+        removed = sorted(set(data) & set(cls.removed_fields))
+        if removed:
+            raise ConfigError(f"{source}: " + "; ".join(f"{name} was removed: {cls.removed_fields[name]}"
+                                                       for name in removed))
         fields = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - set(fields))
         if unknown:

@@ -33,6 +33,7 @@ from robolearn.learners.lipschitz import ACTIVATIONS, NORM, PROJECTIONS, Lipschi
 from robolearn.learners.networks import make_adam
 from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
                                     progress_bar)
+from robolearn.tasks.base import task_of
 
 CERTIFICATE_INPUT = "policy features (raw, before normalisation)"
 CERTIFICATE_OUTPUT = "policy action in [-1, 1] (before the task maps it to a robot command)"
@@ -312,15 +313,13 @@ class LipBCLearner(Learner):
             self.set_demonstrations(Transitions.load(cfg.demonstrations))
             return
         remedy = "pass demonstrations=Transitions(...) or set `demonstrations: path.npz` in the config"
-        base = self.env.unwrapped
-        if not (hasattr(base, "task") and hasattr(base, "robot")):
-            raise ConfigError(f"lipbc needs demonstrations: {type(base).__name__} is not a robolearn task env, "
-                              f"so it has no scripted expert; {remedy}")
-        try:
-            demos = collect_demonstrations(self.env, cfg.demo_episodes, seed=cfg.seed)
-        except NotImplementedError as exc:
-            raise ConfigError(f"lipbc needs demonstrations: {exc}; {remedy}") from exc
-        self.set_demonstrations(demos)
+        task = task_of(self.env)
+        if task is None or not task.has_expert:
+            what = (f"{type(self.env.unwrapped).__name__} is not a robolearn task env, so it has no scripted expert"
+                    if task is None
+                    else f"task {task.name!r} has no scripted expert")
+            raise ConfigError(f"lipbc needs demonstrations: {what}; {remedy}")
+        self.set_demonstrations(collect_demonstrations(self.env, cfg.demo_episodes, seed=cfg.seed))
 
     def _require_demonstrations(self) -> None:
         if self.demo_obs is None:

@@ -6,10 +6,6 @@ augmentation, trainable end to end or frozen from a weights file.
 
 With `critic_ensemble=2, layer_norm=False, utd=1, actor_q="min", backup_entropy=True`, no demos and
 target entropy -|A| it is the SAC of Stable-Baselines3 (configs/sac_sb3.yaml), for benchmarking.
-
-For state observations with ReLU or tanh MLPs (the defaults), the losses' gradients are hand-written
-(manual_grad.py) instead of taken by autograd: the same numbers (tested to float rounding) in a few percent
-less time per update on a CPU. `manual_gradients: false`, image encoders and other activations use autograd.
 """
 
 from __future__ import annotations
@@ -20,7 +16,7 @@ import os
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -29,17 +25,20 @@ from torch import nn
 
 from robolearn.data.transitions import Transitions, collect_demonstrations
 from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
-from robolearn.learners import manual_grad
-from robolearn.learners.distributions import sample_tanh_gaussian, sample_tanh_gaussian_taped, tanh_gaussian_grads
+from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.encoders import ConvEncoder, load_encoder_weights
 from robolearn.learners.networks import ACTIVATIONS, EnsembleMLP, make_adam, mlp, polyak_update
 from robolearn.learners.replay import Batch, ReplayBuffer, sample_mixed
 from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
                                     progress_bar)
+from robolearn.tasks.base import task_of
 
 
 @dataclasses.dataclass
 class SACConfig(LearnerConfig):
+    removed_fields: ClassVar[dict[str, str]] = {
+        "manual_gradients": "SAC computes every gradient with autograd now (one gradient path); delete the line"}
+
     gamma: float = 0.99
     tau: float = 0.005  # Polyak rate of the target critic (all its parameters, encoder included)
     actor_lr: float = 3e-4
@@ -70,7 +69,6 @@ class SACConfig(LearnerConfig):
     image_feature_dim: int = 50
     augment_pad: int = 4  # random-shift augmentation in pixels (0: off)
     fused_adam: bool = True
-    manual_gradients: bool = True  # hand-written gradients where the networks allow (see the module docstring)
 
     def validate(self) -> None:
         super().validate()
@@ -197,8 +195,6 @@ class SAC(Learner):
         self.actor_optimizer = make_adam(self.actor.parameters(), cfg.actor_lr, cfg.fused_adam)
         self.alpha_optimizer = make_adam([self.log_alpha], cfg.temperature_lr or 1.0, cfg.fused_adam)
         self._ensemble_params = list(self.critic.q.parameters())
-        self.manual_gradients = (cfg.manual_gradients and self.critic.encoder is None
-                                 and manual_grad.supports(self.critic.q.net) and manual_grad.supports(self.actor.net))
         self._target_pairs = (list(self.critic_target.parameters()), list(self.critic.parameters()))
 
         self.online = ReplayBuffer(cfg.buffer_size, state_dim, self.act_dim, self.image_shape)
@@ -295,46 +291,30 @@ class SAC(Learner):
         cfg = self.config
         pad = cfg.augment_pad
         next_actor_features = self.critic.features(batch.next_observations, batch.next_images, pad)
-        next_mean, next_log_std = self._without_graph(self.actor.net, next_actor_features).chunk(2, dim=-1)
+        next_mean, next_log_std = self.actor.net(next_actor_features).chunk(2, dim=-1)
         next_actions, next_log_prob = sample_tanh_gaussian(next_mean, next_log_std)
         target_features = self.critic_target.features(batch.next_observations, batch.next_images, pad)
-        next_q = self._without_graph(self.critic_target.q.net,
-                                     torch.cat([target_features, next_actions], dim=-1)).squeeze(-1)
+        next_q = self.critic_target.q.net(torch.cat([target_features, next_actions], dim=-1)).squeeze(-1)
         members = self.target_member_indices()
         next_q = (next_q if members is None else next_q[members]).min(0).values
         if cfg.backup_entropy:
             next_q = next_q - self.log_alpha.exp() * next_log_prob
         return batch.rewards + cfg.gamma * (1.0 - batch.terminated) * next_q
 
-    def _without_graph(self, net: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
-        """net(x) where no gradient is wanted; manual_grad.forward gives the same numbers with its
-        activations in place."""
-        return manual_grad.forward(net, x)[0] if self.manual_gradients else net(x)
-
     def _critic_step(self, batch: Batch) -> None:
         cfg = self.config
         target = self.td_target(batch)
-        if self.manual_gradients:
-            q, tape = manual_grad.forward(self.critic.q.net, torch.cat([batch.observations, batch.actions], -1))
-            q = q.squeeze(-1)
-            error = q - target
-            # The gradient of mean((Q - target)^2) with respect to Q.
-            manual_grad.backward(self.critic.q.net, tape, (error * (2.0 / error.numel())).unsqueeze(-1))
-        else:
-            features = self.critic.features(batch.observations, batch.images, cfg.augment_pad)
-            q = self.critic.q_values(features, batch.actions)
-            error = q - target
-            self.critic_optimizer.zero_grad(set_to_none=True)
-            error.pow(2).mean().backward()
+        features = self.critic.features(batch.observations, batch.images, cfg.augment_pad)
+        q = self.critic.q_values(features, batch.actions)
+        error = q - target
+        self.critic_optimizer.zero_grad(set_to_none=True)
+        error.pow(2).mean().backward()
         self.critic_optimizer.step()
         polyak_update(*self._target_pairs, cfg.tau)
         self._last_critic = (q.detach(), error.detach())
 
     def _actor_step(self, batch: Batch) -> None:
-        if self.manual_gradients:
-            log_prob, q_pi, alpha = self._manual_actor_gradients(batch)
-        else:
-            log_prob, q_pi, alpha = self._autograd_actor_gradients(batch)
+        log_prob, q_pi, alpha = self._actor_gradients(batch)
         self.actor_optimizer.step()
         if self.config.temperature_lr > 0:
             # The gradient of -mean(log_alpha * (log_prob + target_entropy)) with respect to log_alpha.
@@ -350,31 +330,7 @@ class SAC(Learner):
                    "actor_loss": (alpha * log_prob - q_pi).mean(), "entropy": -log_prob.mean()}
         return {f"train/{name}": finite_or_raise(name, float(value)) for name, value in metrics.items()}
 
-    def _manual_actor_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The actor's gradients of mean(alpha log pi(a|s) - Q(s, a)), a ~ pi(s), hand-written; the critic
-        only passes the gradient with respect to the action. Returns log pi, the reduced Q and alpha."""
-        states = batch.observations
-        out, actor_tape = manual_grad.forward(self.actor.net, states)
-        mean, log_std = out.chunk(2, dim=-1)
-        actions, log_prob, sample_tape = sample_tanh_gaussian_taped(mean, log_std)
-        q, critic_tape = manual_grad.forward(self.critic.q.net, torch.cat([states, actions], -1))
-        q = q.squeeze(-1)
-        members, batch_size = q.shape
-        if self.config.actor_q == "mean":
-            reduced = q.mean(0)
-            grad_q = torch.full_like(q, -1.0 / (members * batch_size))
-        else:
-            reduced, chosen = q.min(0)
-            grad_q = torch.zeros_like(q).scatter_(0, chosen.unsqueeze(0), -1.0 / batch_size)
-        alpha = self.log_alpha.detach().exp()
-        grad_input = manual_grad.backward(self.critic.q.net, critic_tape, grad_q.unsqueeze(-1), param_grads=False,
-                                          input_grad=True)
-        grad_mean, grad_log_std = tanh_gaussian_grads(sample_tape, grad_input[:, states.shape[-1]:],
-                                                      (alpha / batch_size).expand(batch_size))
-        manual_grad.backward(self.actor.net, actor_tape, torch.cat([grad_mean, grad_log_std], -1))
-        return log_prob, reduced, alpha
-
-    def _autograd_actor_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _actor_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg = self.config
         with torch.no_grad():  # the actor never trains the encoder
             features = self.critic.features(batch.observations, batch.images, cfg.augment_pad)
@@ -553,10 +509,5 @@ class SAC(Learner):
 
 
 def _has_expert(env) -> bool:
-    base = getattr(env, "unwrapped", env)
-    task = getattr(base, "task", None)
-    if task is None or not hasattr(base, "robot"):
-        return False
-    from robolearn.tasks.base import Task
-
-    return type(task).expert_action is not Task.expert_action
+    task = task_of(env)
+    return task is not None and task.has_expert

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -66,6 +67,18 @@ class Task(abc.ABC):
     def expert_action(self, obs: Observation, spec: RobotSpec) -> np.ndarray:
         """A scripted expert for demonstrations; tasks that have one override this."""
         raise NotImplementedError(f"task {self.name!r} has no scripted expert")
+
+    @property
+    def has_expert(self) -> bool:
+        """Whether `expert_action` is implemented: the one test learners and tools use."""
+        return type(self).expert_action is not Task.expert_action
+
+
+def task_of(env: Any) -> "Task | None":
+    """The robolearn task behind a (wrapped) gymnasium env, or None for any other env."""
+    base = getattr(env, "unwrapped", env)
+    task = getattr(base, "task", None)
+    return task if isinstance(task, Task) and hasattr(base, "robot") else None
 
 
 def scale_to_limits(action: np.ndarray, spec: RobotSpec) -> np.ndarray:

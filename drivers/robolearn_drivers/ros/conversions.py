@@ -21,10 +21,6 @@ from robolearn_drivers.core.state_layout import StateLayout
 _JOINT_FIELDS = {"joint_pos": "position", "joint_vel": "velocity", "joint_effort": "effort"}
 
 
-def stamp_seconds(stamp: Time) -> float:
-    return stamp.sec + stamp.nanosec * 1e-9
-
-
 # ------------------------------------------------------------------------------------- state
 def joint_state_msg(layout: StateLayout, obs: Observation, stamp: Time) -> JointState:
     msg = JointState()
