@@ -90,6 +90,7 @@ class SafetyController:
         self._last_applied_at: float | None = None  # `now` when _last_command was let through
         self._last_now: float | None = None
         self._reset_time = -np.inf
+        self._hold: np.ndarray | None = None  # the latched stop target of a position robot
 
     # ----------------------------------------------------------------------------------- inputs
     def update_observation(self, observation: Observation) -> None:
@@ -122,6 +123,7 @@ class SafetyController:
             self._last_now = float(now)
         self._last_command = None
         self._last_command_time = None
+        self._hold = None  # re-latched at the pose measured after the reset (a sim reset teleports the robot)
 
     # ---------------------------------------------------------------------------------- filters
     def filter(self, command: np.ndarray, now: float, command_time: float | None = None) -> SafetyDecision:
@@ -132,7 +134,7 @@ class SafetyController:
             return self._stop((CLOCK,))
         self._last_now = now
         if self.estopped:
-            self.counts[ESTOP] += 1
+            self._count(ESTOP, "command refused: the e-stop is latched")
             return self._stop((ESTOP,))
         if command_time <= self._reset_time:
             self._count(NOT_FRESH, "command issued before the last reset")
@@ -175,7 +177,7 @@ class SafetyController:
                 interventions.append(POSITION_LIMIT)
         if self._workspace is not None and self._leaves_workspace(safe):
             for kind in interventions:
-                self.counts[kind] += 1
+                self._count(kind, f"command {cmd.tolist()} -> {safe.tolist()}")
             self._count(WORKSPACE, f"command {safe.tolist()} leaves the workspace box")
             return self._stop(tuple(interventions) + (WORKSPACE,))
         for kind in interventions:
@@ -183,6 +185,7 @@ class SafetyController:
         self._last_command = safe
         self._last_command_time = command_time
         self._last_applied_at = now
+        self._hold = None  # moving again: the next stop latches a new target
         return SafetyDecision(safe.copy(), False, tuple(interventions))
 
     def tick(self, now: float) -> SafetyDecision:
@@ -206,14 +209,29 @@ class SafetyController:
         return self._workspace
 
     def stop_command(self) -> np.ndarray | None:
-        """The command that stops the robot: hold the measured position, or zero."""
+        """The command that stops the robot (the one stop rule of every path): a position robot holds the
+        position measured when it stopped, latched once and kept until a command passes again, because a
+        target re-read from each new measurement follows a loaded joint's sag and lets the arm creep down;
+        velocity, effort and twist robots get zero."""
         if self.kind is CommandKind.JOINT_POSITION:
-            if self._observation is None or "joint_pos" not in self._observation.values:
-                return None
-            held = np.asarray(self._observation.values["joint_pos"], dtype=np.float64)[: self._low.size]
-            if held.shape != self._low.shape or not np.all(np.isfinite(held)):
-                return None
-            return np.clip(held, self._low, self._high)
+            if self._hold is None:
+                self._hold = self._measured_position()
+            return None if self._hold is None else self._hold.copy()
+        # Zero is always a permitted command for velocity, effort and twist robots.
+        return np.clip(np.zeros_like(self._low), self._low, self._high)
+
+    @property
+    def holding(self) -> np.ndarray | None:
+        """The latched hold target while a position robot is stopped, else None."""
+        return None if self._hold is None else self._hold.copy()
+
+    def _measured_position(self) -> np.ndarray | None:
+        if self._observation is None or "joint_pos" not in self._observation.values:
+            return None
+        held = np.asarray(self._observation.values["joint_pos"], dtype=np.float64)[: self._low.size]
+        if held.shape != self._low.shape or not np.all(np.isfinite(held)):
+            return None
+        return np.clip(held, self._low, self._high)
         # Zero is always a permitted command for velocity, effort and twist robots.
         return np.clip(np.zeros_like(self._low), self._low, self._high)
 
