@@ -39,7 +39,7 @@ def _banner(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from robolearn.cli.demo import format_table, run_controller
-    from robolearn.envs.registry import TASKS
+    from robolearn.tasks.registry import TASKS
 
     started = time.monotonic()
     run_dir: Path = args.run_dir

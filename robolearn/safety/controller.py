@@ -220,6 +220,10 @@ class SafetyController:
         # Zero is always a permitted command for velocity, effort and twist robots.
         return np.clip(np.zeros_like(self._low), self._low, self._high)
 
+    def release_hold(self) -> None:
+        """Forget the latched hold target (the robot is commanded again); the next stop latches anew."""
+        self._hold = None
+
     @property
     def holding(self) -> np.ndarray | None:
         """The latched hold target while a position robot is stopped, else None."""

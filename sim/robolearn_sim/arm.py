@@ -8,7 +8,8 @@ import pybullet as p
 from robolearn.safety.limits import SafetyLimits
 from robolearn.spec import CommandKind
 from robolearn_sim.base import SimRobot, joint_states, load_asset, load_ground, reset_option
-from robolearn_sim.kinematics import ArmKinematics, ArmWorkspace
+from robolearn.robots.kinematics import ArmKinematics
+from robolearn.robots.workspace import ArmWorkspace
 
 JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 HOME = np.array([0.0, 0.0, 1.3, 0.6, 0.0, 0.0])

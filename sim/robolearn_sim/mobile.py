@@ -11,7 +11,7 @@ import pybullet as p
 from robolearn.safety.limits import LimitsError, SafetyLimits
 from robolearn.spec import CommandKind
 from robolearn_sim.base import SimRobot, reset_option
-from robolearn_sim.workspace import PlanarBaseWorkspace
+from robolearn.robots.workspace import PlanarBaseWorkspace
 
 
 class MobileBaseRobot(SimRobot):

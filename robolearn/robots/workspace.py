@@ -1,4 +1,5 @@
-"""Workspace model of a mobile base for the safety layer: where it is, and where a twist would take it."""
+"""Workspace models for the safety layer's box: where the robot's constrained point is now, and where a
+command would take it. Shared by the simulated and the real robots."""
 
 from __future__ import annotations
 
@@ -6,7 +7,21 @@ import math
 
 import numpy as np
 
+from robolearn.robots.kinematics import ArmKinematics
 from robolearn.spec import Observation
+
+
+class ArmWorkspace:
+    """The gripper tip of the measured and of the commanded joints."""
+
+    def __init__(self, kinematics: ArmKinematics | None = None) -> None:
+        self.kinematics = kinematics or ArmKinematics()
+
+    def current(self, observation: Observation) -> np.ndarray:
+        return self.kinematics.position(observation["joint_pos"])
+
+    def predicted(self, command: np.ndarray, observation: Observation, dt: float) -> np.ndarray:
+        return self.kinematics.position(command)
 
 
 class PlanarBaseWorkspace:
