@@ -6,6 +6,7 @@ import pytest
 
 import robolearn  # noqa: F401  (registers robolearn/* ids)
 from robolearn.learners.avg import AVG, AVGConfig
+from robolearn.learners.base import seed_everything
 from robolearn.learners.run import evaluate_policy
 
 ENV_ID = "robolearn/PendulumBalance-v0"
@@ -21,6 +22,7 @@ def test_avg_learns_pendulum_balance():
     rng = np.random.default_rng(0)
     random_return = evaluate_policy(eval_env, lambda _: rng.uniform(-1.0, 1.0, size=1), episodes=3)["return_mean"]
 
+    seed_everything(0)  # where the run starts, as robolearn train does
     learner = AVG(env, AVGConfig.from_preset("pendulum_balance", seed=0, eval_every=0), device="cpu")
     returns = []
     for steps in EVAL_AT:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from robolearn.learners.base import seed_everything
 from robolearn.learners.sac import SAC, SACConfig
 
 
@@ -13,6 +14,7 @@ def test_sac_with_expert_demos_learns_to_balance_the_pybullet_pendulum():
 
     config = SACConfig(seed=1, critic_ensemble=4, hidden_sizes=[64, 64], batch_size=64, utd=2,
                        learning_starts=100, demo_episodes=2, eval_every=10**9)
+    seed_everything(config.seed)  # where the run starts, as robolearn train does
     learner = SAC(make_env("robolearn/PendulumBalance-v0"), config, "cpu")
     eval_env = make_env("robolearn/PendulumBalance-v0")
     before = learner.evaluate(eval_env, episodes=3)["return_mean"]

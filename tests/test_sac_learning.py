@@ -3,6 +3,7 @@
 import gymnasium as gym
 import pytest
 
+from robolearn.learners.base import seed_everything
 from robolearn.learners.sac import SAC, SACConfig
 
 
@@ -17,6 +18,7 @@ def test_sac_learns_pendulum_swing_up_within_3000_steps():
     # on 2 shared cores.)
     config = SACConfig(seed=0, critic_ensemble=2, hidden_sizes=[64, 64], batch_size=64, utd=1, actor_lr=1e-3,
                        critic_lr=1e-3, learning_starts=256, demos="none", eval_every=10**9)
+    seed_everything(config.seed)  # where the run starts, as robolearn train does
     learner = SAC(pendulum(), config, "cpu")
     eval_env = pendulum()
     before = learner.evaluate(eval_env, episodes=3)["return_mean"]

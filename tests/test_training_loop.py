@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import robolearn  # noqa: F401  (registers the robolearn/ ids)
-from robolearn.learners.base import CHECKPOINT_NAME, Learner, learner_class
+from robolearn.learners.base import CHECKPOINT_NAME, Learner, learner_class, seed_everything
 from robolearn.learners.checkpoint import CheckpointError, checkpoint_metadata
 from robolearn.learners.run import StopRequested
 
@@ -153,3 +153,31 @@ def test_a_non_finite_learner_is_never_saved(algo, tmp_path):
     with pytest.raises((FloatingPointError, CheckpointError)):
         learner.save(checkpoint)
     assert checkpoint.read_bytes() == good
+
+
+
+def learner_weights(learner: Learner) -> list[torch.Tensor]:
+    modules = [v for v in vars(learner).values() if isinstance(v, torch.nn.Module)]
+    return [p.detach().clone() for m in modules for p in m.parameters()]
+
+
+@pytest.mark.parametrize("algo", sorted(CONFIGS))
+def test_building_a_learner_leaves_global_rng_and_thread_state_alone(algo):
+    # Seeds and threads are set once, where a run starts (robolearn.training.start_run), never by a learner:
+    # its initial weights come from the global stream as the run left it.
+    import random
+
+    cls = learner_class(algo)
+    config = cls.config_class.from_dict({**CONFIGS[algo], "seed": 12345})
+    weights = {}
+    for run_seed in (1, 1, 2):
+        torch.set_num_threads(1)
+        seed_everything(run_seed)
+        numpy_rng, python_rng = np.random.get_state(), random.getstate()
+        learner = cls(make_env(), config, "cpu")
+        assert torch.get_num_threads() == 1
+        assert random.getstate() == python_rng and np.array_equal(np.random.get_state()[1], numpy_rng[1])
+        weights.setdefault(run_seed, []).append(learner_weights(learner))
+    (a, b), (c,) = weights[1], weights[2]
+    assert a and all(torch.equal(x, y) for x, y in zip(a, b)), "the run's seed decides the initial weights"
+    assert not all(torch.equal(x, z) for x, z in zip(a, c)), "the learner re-seeded the global RNG"

@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig, seed_everything
+from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
 from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.normalizers import RunningMeanStd
 from robolearn.learners.networks import make_adam
@@ -161,7 +161,6 @@ class AVG(Learner):
     def __init__(self, env, config: AVGConfig | None = None, device: str | torch.device = "auto") -> None:
         super().__init__(env, config, device)
         cfg = self.config
-        seed_everything(cfg.seed)
         # The learner's own stream for action noise: resumable, and independent of other torch users.
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(cfg.seed)

@@ -136,6 +136,9 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global RNGs: once, where a run starts (robolearn.training.start_run,
+    or yourself before building a learner). Learners never set global state: their initial weights are
+    drawn from torch's global RNG, so the same seed before construction gives the same learner."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

@@ -104,7 +104,6 @@ class FpgLearner(Learner):
         cfg: FpgConfig = self.config  # type: ignore[assignment]
         options = ProblemOptions(cfg.model_param_scale, cfg.model_scale, tuple(int(h) for h in cfg.hidden),
                                  cfg.speed_time_constant)
-        torch.manual_seed(cfg.seed)
         self.problem = problem_for(task, robot.spec, options)
         if type(task).action_to_command is not Task.action_to_command:
             raise ConfigError(f"fpg: task {task.name!r} maps actions to commands its own way; fpg needs the "

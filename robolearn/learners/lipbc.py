@@ -106,10 +106,8 @@ class LipBCLearner(Learner):
         cfg = self.config
         self.obs_dim = int(env.observation_space.shape[0])
         self.act_dim = int(env.action_space.shape[0])
-        with torch.random.fork_rng():  # seeded init without touching the caller's global RNG
-            torch.manual_seed(cfg.seed)
-            self.net = LipschitzMLP(self.obs_dim, self.act_dim, cfg.hidden_sizes, cfg.alpha,
-                                    cfg.activation, cfg.projection)
+        self.net = LipschitzMLP(self.obs_dim, self.act_dim, cfg.hidden_sizes, cfg.alpha, cfg.activation,
+                                cfg.projection)
         self.net.to(self.device)
         self.net.project_()  # the constraint holds from the first step, not just after training
         self.optimiser = make_adam(self.net.parameters(), cfg.learning_rate, fused=False)

@@ -174,7 +174,6 @@ class SAC(Learner):
     def __init__(self, env, config: SACConfig | None = None, device: str | torch.device = "auto") -> None:
         super().__init__(env, config, device)
         cfg = self.config
-        torch.manual_seed(cfg.seed)
         space = env.observation_space
         self.image_shape = tuple(space["image"].shape) if isinstance(space, gym.spaces.Dict) else None
         state_dim = (space["state"] if self.image_shape else space).shape[0]
