@@ -6,8 +6,13 @@ command to send and the interventions made; every intervention is counted by kin
 
 Order of checks for one command (the first that stops wins, the later ones still see the result):
 clock sanity, latched e-stop, freshness after a reset, NaN/inf, stale observation, watchdog, absolute
-limits, rate limit, measured-position limits, workspace. A stop means: hold the measured position
-(position commands) or zero (velocity, effort, twist).
+limits, rate limit, measured-position limits, workspace.
+
+A stop has one rule, `stop(reason)`, used by this filter, by `Robot.stop` and by the driver loop: its target
+is latched once, when the stop begins, and never re-derived from later measurements while it lasts. A
+position robot holds the position measured at that moment; a velocity, effort or twist robot ramps its last
+command to zero at the limits file's rate limit (its deceleration limit), except on an e-stop, a hazard, an
+overload or a disconnect, where zero is immediate. `stop_reason` says why the robot is stopped.
 """
 
 from __future__ import annotations
@@ -35,6 +40,10 @@ POSITION_LIMIT = "position_limit"
 WORKSPACE = "workspace"
 OVERLOAD = "overload"
 HAZARD = "hazard"
+DISCONNECT = "disconnect"
+IDLE = "no_command"  # stopped because no command has passed yet (or since the last reset)
+# Stops where braking gently is not safe: the command drops to zero at once.
+IMMEDIATE_STOPS = frozenset({ESTOP, HAZARD, OVERLOAD, DISCONNECT})
 
 
 class WorkspaceModel(Protocol):
@@ -88,9 +97,16 @@ class SafetyController:
         self._last_command: np.ndarray | None = None
         self._last_command_time: float | None = None
         self._last_applied_at: float | None = None  # `now` when _last_command was let through
+        self._last_applied: np.ndarray | None = None  # the newest command that passed (kept across stops)
         self._last_now: float | None = None
         self._reset_time = -np.inf
-        self._hold: np.ndarray | None = None  # the latched stop target of a position robot
+        # The stop in progress ("" while commands pass), latched when it begins: a position robot's hold
+        # target, or the command a velocity robot ramps down from and when that ramp started.
+        self._stop_reason = ""
+        self._hold: np.ndarray | None = None
+        self._ramp_from: np.ndarray | None = None
+        self._ramp_start = 0.0
+        self._zero = np.clip(np.zeros_like(self._low), self._low, self._high)
 
     # ----------------------------------------------------------------------------------- inputs
     def update_observation(self, observation: Observation) -> None:
@@ -109,7 +125,7 @@ class SafetyController:
             self._count(reason, "e-stop latched")
         self.estopped = True
         self.estop_reason = reason
-        self._last_command = None
+        self.stop(reason)
 
     def reset(self, now: float) -> None:
         """Clear the e-stop. Commands issued at or before `now` stay rejected: the caller must send a fresh one.
@@ -123,7 +139,9 @@ class SafetyController:
             self._last_now = float(now)
         self._last_command = None
         self._last_command_time = None
-        self._hold = None  # re-latched at the pose measured after the reset (a sim reset teleports the robot)
+        self._last_applied = None  # a reset starts from rest
+        # The next stop is latched afresh, at the pose measured after the reset (a sim reset teleports the robot).
+        self._end_stop()
 
     # ---------------------------------------------------------------------------------- filters
     def filter(self, command: np.ndarray, now: float, command_time: float | None = None) -> SafetyDecision:
@@ -183,9 +201,10 @@ class SafetyController:
         for kind in interventions:
             self._count(kind, f"command {cmd.tolist()} -> {safe.tolist()}")
         self._last_command = safe
+        self._last_applied = safe
         self._last_command_time = command_time
         self._last_applied_at = now
-        self._hold = None  # moving again: the next stop latches a new target
+        self._end_stop()  # moving again: the next stop latches a new target
         return SafetyDecision(safe.copy(), False, tuple(interventions))
 
     def tick(self, now: float) -> SafetyDecision:
@@ -197,7 +216,7 @@ class SafetyController:
         if self.estopped:
             return self._stop((ESTOP,))
         if self._last_command is None or self._last_command_time is None:
-            return self._stop(())
+            return self._stop((), IDLE)
         stop = self._check_freshness(now, self._last_command_time)
         if stop is not None:
             return stop
@@ -208,22 +227,69 @@ class SafetyController:
         """The workspace model, so another controller for the same robot (e.g. a client's mirror) can share it."""
         return self._workspace
 
+    def stop(self, reason: str) -> SafetyDecision:
+        """Stop the robot for `reason`: the one stop rule of every path (filter, `Robot.stop`, driver loop).
+
+        A stop already in progress keeps its latched target and its reason; an e-stop or another immediate
+        reason arriving during a velocity ramp drops the command to zero at once.
+        """
+        self._last_command = None
+        if not self._stop_reason:
+            self._stop_reason = reason or IDLE
+            if self.kind is CommandKind.JOINT_POSITION:
+                self._hold = self._measured_position()
+            else:
+                # Ramp down from what the actuators were last told; the first stop command is already one
+                # period of deceleration below it.
+                self._ramp_from = self._last_applied
+                self._ramp_start = (self._last_now if self._last_now is not None else 0.0) - self._dt
+        if reason in IMMEDIATE_STOPS:
+            self._ramp_from = None
+        return SafetyDecision(self.stop_command(), True, (reason,) if reason and reason != IDLE else ())
+
     def stop_command(self) -> np.ndarray | None:
-        """The command that stops the robot (the one stop rule of every path): a position robot holds the
-        position measured when it stopped, latched once and kept until a command passes again, because a
-        target re-read from each new measurement follows a loaded joint's sag and lets the arm creep down;
-        velocity, effort and twist robots get zero."""
+        """The command of the stop in progress (or of one that began now), without entering a stop.
+
+        Position robots: the latched hold (None while no position was ever measured: send nothing).
+        Velocity, effort and twist robots: the ramp towards zero at this time, zero once it has ended.
+        """
         if self.kind is CommandKind.JOINT_POSITION:
             if self._hold is None:
                 self._hold = self._measured_position()
             return None if self._hold is None else self._hold.copy()
-        # Zero is always a permitted command for velocity, effort and twist robots.
-        return np.clip(np.zeros_like(self._low), self._low, self._high)
+        if self._ramp_from is None or self.estopped:
+            return self._zero.copy()
+        now = self._last_now if self._last_now is not None else self._ramp_start
+        braked = self._max_rate * max(now - self._ramp_start, 0.0)
+        remaining = np.abs(self._ramp_from) - braked
+        # Whatever float rounding leaves of a finished ramp is zero, not a creep of 1e-17.
+        ramp = np.where(remaining > 1e-9 * np.abs(self._ramp_from), np.sign(self._ramp_from) * remaining, 0.0)
+        if not np.any(ramp):
+            self._ramp_from = None  # the ramp has ended: zero from now on
+            return self._zero.copy()
+        return np.clip(ramp, self._low, self._high)
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the robot is stopped ("" while commands pass): the e-stop's reason, else the first reason of
+        the stop in progress."""
+        return self.estop_reason if self.estopped else self._stop_reason
+
+    @property
+    def ramping(self) -> bool:
+        """True while a velocity, effort or twist robot is still braking towards zero: keep sending
+        `stop_command()` every control tick until this turns false."""
+        return self._ramp_from is not None and not self.estopped
 
     @property
     def holding(self) -> np.ndarray | None:
         """The latched hold target while a position robot is stopped, else None."""
         return None if self._hold is None else self._hold.copy()
+
+    def _end_stop(self) -> None:
+        self._stop_reason = ""
+        self._hold = None
+        self._ramp_from = None
 
     def _measured_position(self) -> np.ndarray | None:
         if self._observation is None or "joint_pos" not in self._observation.values:
@@ -232,14 +298,13 @@ class SafetyController:
         if held.shape != self._low.shape or not np.all(np.isfinite(held)):
             return None
         return np.clip(held, self._low, self._high)
-        # Zero is always a permitted command for velocity, effort and twist robots.
-        return np.clip(np.zeros_like(self._low), self._low, self._high)
 
     def status(self) -> dict:
         """A snapshot for diagnostics and logs."""
         return {
             "estopped": self.estopped,
             "estop_reason": self.estop_reason,
+            "stop_reason": self.stop_reason,
             "counts": dict(self.counts),
             "last_command": None if self._last_command is None else self._last_command.tolist(),
         }
@@ -259,11 +324,8 @@ class SafetyController:
         return None
 
     def _rate_reference(self) -> np.ndarray | None:
-        if self._last_command is not None:
-            return self._last_command
-        if self.kind is CommandKind.JOINT_POSITION:
-            return self.stop_command()
-        return np.zeros_like(self._low)
+        # After a stop, rate-limit from the stop's own command (the hold, or where the ramp has got to).
+        return self._last_command if self._last_command is not None else self.stop_command()
 
     def _block_outward_motion(self, cmd: np.ndarray) -> tuple[np.ndarray, bool]:
         obs = self._observation
@@ -288,9 +350,9 @@ class SafetyController:
         # Outside already: allow commands that bring the robot back, refuse ones that take it further out.
         return excess_next > _box_excess(current, low, high) - 1e-9
 
-    def _stop(self, interventions: tuple[str, ...]) -> SafetyDecision:
-        self._last_command = None
-        return SafetyDecision(self.stop_command(), True, interventions)
+    def _stop(self, interventions: tuple[str, ...], reason: str | None = None) -> SafetyDecision:
+        decision = self.stop(reason if reason is not None else interventions[-1])
+        return SafetyDecision(decision.command, True, interventions)
 
     def _count(self, kind: str, detail: str) -> None:
         self.counts[kind] += 1
