@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -76,6 +76,9 @@ class SafetyLimits:
     stale_observation_s: float = 0.25
     workspace_low: np.ndarray | None = None
     workspace_high: np.ndarray | None = None
+    # Where these limits were read from, for error messages (the real path, wherever
+    # $ROBOLEARN_CALIBRATION_DIR points).
+    source: str = field(default="<dict>", compare=False)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -142,13 +145,18 @@ def calibration_dir() -> Path:
     return project_data_dir("calibration")
 
 
+def default_limits_path(robot: str) -> Path:
+    """`<calibration dir>/<robot>/limits.yaml`, honouring $ROBOLEARN_CALIBRATION_DIR."""
+    return calibration_dir() / robot / "limits.yaml"
+
+
 def load_robot_limits(robot: str, path: str | os.PathLike | None = None) -> SafetyLimits:
     """Load the limits of `robot` from `path` or from `calibration/<robot>/limits.yaml`."""
-    limits = SafetyLimits.from_yaml(path if path is not None else calibration_dir() / robot / "limits.yaml")
+    limits = SafetyLimits.from_yaml(path if path is not None else default_limits_path(robot))
     if limits.robot != robot:
         raise LimitsError(
-            f"limits file is for robot {limits.robot!r}, not {robot!r}: refusing to drive one robot with "
-            f"another's limits"
+            f"{limits.source}: limits file is for robot {limits.robot!r}, not {robot!r}: refusing to drive one "
+            f"robot with another's limits"
         )
     return limits
 
@@ -257,7 +265,8 @@ def _parse(data: Any, source: str) -> SafetyLimits:
     rate_hz = _number(data["control_rate_hz"], f"{source}: control_rate_hz", positive=True)
     for i, c in enumerate(parsed):
         step = c.max_rate / rate_hz
-        if kind is CommandKind.JOINT_POSITION and step > c.high - c.low:
+        # For every kind: a step that can cross the command's whole range in one period never limits anything.
+        if math.isfinite(step) and step > c.high - c.low:
             raise LimitsError(
                 f"{source}: commands[{i}].{RATE_KEY[kind]} = {c.max_rate:g} allows a step of {step:g} per control "
                 f"period at {rate_hz:g} Hz, more than {c.name}'s whole range [{c.low:g}, {c.high:g}]: the rate "
@@ -285,4 +294,5 @@ def _parse(data: Any, source: str) -> SafetyLimits:
                                     positive=True),
         workspace_low=ws_low,
         workspace_high=ws_high,
+        source=source,
     )

@@ -229,10 +229,10 @@ class SimRobot(Robot, abc.ABC):
             raise LimitsError(
                 f"{self.robot_name}: limits file describes {limits.command_kind.value} commands "
                 f"{list(limits.names)}, the robot takes {self.command_kind.value} commands "
-                f"{list(self.command_names)}; fix calibration/{self.robot_name}/limits.yaml")
+                f"{list(self.command_names)}; fix {limits.source}")
         if abs(limits.control_rate_hz - self.control_rate_hz) > 1e-9:
             raise LimitsError(
-                f"{self.robot_name}: limits file says control_rate_hz {limits.control_rate_hz}, the robot runs "
+                f"{self.robot_name}: limits file {limits.source} says control_rate_hz {limits.control_rate_hz}, the robot runs "
                 f"at {self.control_rate_hz} Hz; the rate limit and watchdog would be wrong")
 
 
