@@ -226,3 +226,24 @@ def test_a_sim_reset_after_a_workspace_stop_relatches_the_hold_at_the_new_pose()
         assert not robot.last_decision.stopped and robot.last_decision.command[0] > 0.0
     finally:
         env.close()
+
+
+def test_the_controller_takes_an_arms_forward_kinematics_as_a_plain_callable():
+    calls = []
+
+    def fk(joints):  # a toy planar arm: tool point = the first two joint values
+        calls.append(np.array(joints))
+        return np.asarray(joints, dtype=float)[:2]
+
+    limits = SafetyLimits.from_dict({
+        "schema_version": 2, "robot": "toy_arm", "command_kind": "joint_position", "control_rate_hz": RATE_HZ,
+        "commands": [{"name": "a", "low": -1.0, "high": 1.0, "max_velocity": 5.0},
+                     {"name": "b", "low": -1.0, "high": 1.0, "max_velocity": 5.0}],
+        "workspace": {"low": [-0.5, -0.5], "high": [0.5, 0.5]},
+    })
+    safety = SafetyController(limits, fk)
+    observe(safety, 0.0, joint_pos=[0.45, 0.0])
+    assert not safety.filter(np.array([0.5, 0.0]), 0.01).stopped
+    decision = safety.filter(np.array([0.6, 0.0]), 0.02)
+    assert decision.stopped and WORKSPACE in decision.interventions
+    assert any(np.allclose(c, [0.55, 0.0]) for c in calls)  # the rate-limited target went through the FK

@@ -14,6 +14,7 @@ from robolearn.calibration.files import CalibrationError
 from robolearn.calibration.motors import ArmCalibration
 from robolearn.robot import Robot
 from robolearn.safety import SafetyController, SafetyLimits, WorkspaceModel, load_robot_limits
+from robolearn.safety.workspace import ArmWorkspace, PlanarBaseWorkspace
 from robolearn.hardware.arm_robot import ServoArmRobot
 from robolearn.hardware.create2 import Create2
 from robolearn.hardware.create2_robot import Create2Robot
@@ -92,16 +93,14 @@ def _default_workspace(robot: str, limits: SafetyLimits, is_base: bool) -> Works
     """The simulated robot's workspace model, so the real robot is boxed in exactly as in simulation."""
     if limits.workspace_low is None:
         return None
+    if is_base:
+        # Brake at the deceleration the rate limit allows, as the simulated base does.
+        return PlanarBaseWorkspace(max_decel=float(limits.max_rate[0]))
     try:
-        if is_base:
-            from robolearn_sim.workspace import PlanarBaseWorkspace
-
-            # Brake at the deceleration the rate limit allows, as the simulated base does.
-            return PlanarBaseWorkspace(max_decel=float(limits.max_rate[0]))
         if robot == "so101_arm":
-            from robolearn_sim.kinematics import ArmWorkspace
+            from robolearn_sim.kinematics import ArmKinematics
 
-            return ArmWorkspace()
+            return ArmWorkspace(ArmKinematics().position)
     except ImportError as exc:
         raise ValueError(
             f"{robot}: its limits set a workspace box, whose model needs robolearn_sim (pip install "

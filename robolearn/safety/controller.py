@@ -24,6 +24,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from robolearn.safety.limits import SafetyLimits
+from robolearn.safety.workspace import ArmWorkspace, ForwardKinematics
 from robolearn.spec import CommandKind, Observation
 
 # Kinds of intervention; the keys of SafetyController.counts.
@@ -71,9 +72,13 @@ class SafetyController:
     def __init__(
         self,
         limits: SafetyLimits,
-        workspace: WorkspaceModel | None = None,
+        workspace: WorkspaceModel | ForwardKinematics | None = None,
         on_intervention: Callable[[str, str], None] | None = None,
     ) -> None:
+        """`workspace`: the model behind the limits' workspace box, or an arm's forward kinematics (joint
+        positions -> tool point) as a plain callable, which is wrapped in `ArmWorkspace`."""
+        if workspace is not None and not hasattr(workspace, "predicted") and callable(workspace):
+            workspace = ArmWorkspace(workspace)
         if (limits.workspace_low is None) != (workspace is None):
             raise ValueError(
                 f"{limits.robot}: a workspace box needs a workspace model and vice versa "
@@ -106,17 +111,21 @@ class SafetyController:
         self._hold: np.ndarray | None = None
         self._ramp_from: np.ndarray | None = None
         self._ramp_start = 0.0
-        self._zero = np.clip(np.zeros_like(self._low), self._low, self._high)
+        self._zero = np.zeros_like(self._low).clip(self._low, self._high)
+        self._ws_low, self._ws_high = limits.workspace_low, limits.workspace_high
+        self._blocks_outward_motion = self.kind in (CommandKind.JOINT_VELOCITY, CommandKind.JOINT_EFFORT)
 
     # ----------------------------------------------------------------------------------- inputs
     def update_observation(self, observation: Observation) -> None:
         """Record the newest measurement; latches the e-stop on overload or a reported hazard."""
         self._observation = observation
+        # np.count_nonzero and ndarray.clip rather than np.any / np.clip here and in `filter`: on a few joints
+        # numpy's Python-level dispatch costs more than the arithmetic, 2-3x (bench/bench_safety.py).
         effort = observation.values.get("joint_effort")
-        if effort is not None and np.any(np.abs(np.asarray(effort)) > self._effort[: len(effort)]):
+        if effort is not None and np.count_nonzero(np.abs(effort) > self._effort[: len(effort)]):
             self.trigger_estop(OVERLOAD)
         hazards = observation.values.get("hazards")
-        if hazards is not None and np.any(np.asarray(hazards) > 0.5):
+        if hazards is not None and np.count_nonzero(np.asarray(hazards) > 0.5):
             self.trigger_estop(HAZARD)
 
     def trigger_estop(self, reason: str = ESTOP) -> None:
@@ -163,7 +172,7 @@ class SafetyController:
                 f"{self.limits.robot}: command has {cmd.size} values, expected {self._low.size} "
                 f"ordered as {list(self.limits.names)}"
             )
-        if not np.all(np.isfinite(cmd)):
+        if np.count_nonzero(np.isfinite(cmd)) != cmd.size:
             self._count(NONFINITE, f"command {cmd.tolist()}")
             return self._stop((NONFINITE,))
         stop = self._check_freshness(now, command_time)
@@ -171,8 +180,8 @@ class SafetyController:
             return stop
 
         interventions: list[str] = []
-        safe = np.clip(cmd, self._low, self._high)
-        if not np.array_equal(safe, cmd):
+        safe = cmd.clip(self._low, self._high)
+        if np.count_nonzero(safe != cmd):
             interventions.append(LIMIT)
         reference = self._rate_reference()
         if reference is not None:
@@ -182,14 +191,14 @@ class SafetyController:
             elapsed = (self._dt if self._last_command is None or self._last_applied_at is None
                        else min(max(now - self._last_applied_at, 0.0), self._dt))
             max_step = self._max_rate * elapsed
-            limited = np.clip(safe, reference - max_step, reference + max_step)
+            limited = safe.clip(reference - max_step, reference + max_step)
             # The reference may itself lie outside the limits (a measured position past a soft limit):
             # clip again so the absolute limits always win.
-            limited = np.clip(limited, self._low, self._high)
-            if not np.array_equal(limited, safe):
+            limited = limited.clip(self._low, self._high)
+            if np.count_nonzero(limited != safe):
                 interventions.append(RATE)
             safe = limited
-        if self.kind in (CommandKind.JOINT_VELOCITY, CommandKind.JOINT_EFFORT):
+        if self._blocks_outward_motion:
             safe, clipped = self._block_outward_motion(safe)
             if clipped:
                 interventions.append(POSITION_LIMIT)
@@ -333,19 +342,19 @@ class SafetyController:
             return cmd, False
         pos = np.asarray(obs.values["joint_pos"], dtype=np.float64)[: cmd.size]
         outward = ((pos <= self._pos_low) & (cmd < 0)) | ((pos >= self._pos_high) & (cmd > 0))
-        if not np.any(outward):
+        if not outward.any():
             return cmd, False
         out = cmd.copy()
         out[outward] = 0.0
-        return np.clip(out, self._low, self._high), True
+        return out.clip(self._low, self._high), True
 
     def _leaves_workspace(self, cmd: np.ndarray) -> bool:
         assert self._workspace is not None and self._observation is not None
-        low, high = self.limits.workspace_low, self.limits.workspace_high
+        low, high = self._ws_low, self._ws_high
         predicted = np.asarray(self._workspace.predicted(cmd, self._observation, self._dt), dtype=np.float64)
+        if not np.count_nonzero(predicted < low) and not np.count_nonzero(predicted > high):
+            return False  # the common case, decided without the distance
         excess_next = _box_excess(predicted, low, high)
-        if excess_next <= 0.0:
-            return False
         current = np.asarray(self._workspace.current(self._observation), dtype=np.float64)
         # Outside already: allow commands that bring the robot back, refuse ones that take it further out.
         return excess_next > _box_excess(current, low, high) - 1e-9

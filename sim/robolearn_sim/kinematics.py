@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pybullet as p
 
-from robolearn.spec import Observation
 from robolearn_sim.base import ASSETS
 
 
@@ -71,16 +70,3 @@ class ArmKinematics:
         linear, _ = p.calculateJacobian(self._body, self._link, [0.0, 0.0, 0.0], q, self._zeros, self._zeros,
                                         physicsClientId=self._client)
         return np.array(linear)
-
-
-class ArmWorkspace:
-    """Workspace model for the safety layer: the gripper tip of the measured and of the commanded joints."""
-
-    def __init__(self, kinematics: ArmKinematics | None = None) -> None:
-        self.kinematics = kinematics or ArmKinematics()
-
-    def current(self, observation: Observation) -> np.ndarray:
-        return self.kinematics.position(observation["joint_pos"])
-
-    def predicted(self, command: np.ndarray, observation: Observation, dt: float) -> np.ndarray:
-        return self.kinematics.position(command)

@@ -1,12 +1,36 @@
-"""Workspace model of a mobile base for the safety layer: where it is, and where a twist would take it."""
+"""Workspace models for the safety layer: which point the limits file's workspace box constrains.
+
+Pure numpy, no simulator: the real robot is boxed in by the same model as the simulated one. An arm's model
+takes its forward kinematics as a plain callable, so any implementation (a numpy chain, a simulator's
+link state) drops in; its cost is most of the safety filter's (bench/bench_safety.py).
+"""
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
 from robolearn.spec import Observation
+
+ForwardKinematics = Callable[[np.ndarray], np.ndarray]  # joint positions -> point (m)
+
+
+class ArmWorkspace:
+    """The box constrains the arm's tool point: FK of the measured joints, and of the commanded targets
+    (a position command is where the joints are going)."""
+
+    def __init__(self, fk: ForwardKinematics) -> None:
+        if not callable(fk):
+            raise TypeError(f"ArmWorkspace needs a forward-kinematics callable, got {type(fk).__name__}")
+        self.fk = fk
+
+    def current(self, observation: Observation) -> np.ndarray:
+        return self.fk(observation["joint_pos"])
+
+    def predicted(self, command: np.ndarray, observation: Observation, dt: float) -> np.ndarray:
+        return self.fk(command)
 
 
 class PlanarBaseWorkspace:
