@@ -113,7 +113,7 @@ def updates_per_second(task: str, seeds: int, rounds: int, updates: int, fill: i
         for _ in range(5):
             ours.update()
             skeleton()
-    ratios, sb3_rates, our_rates, gemm_shares, ceilings = [], [], [], [], [], []
+    ratios, sb3_rates, our_rates, gemm_shares, ceilings = [], [], [], [], []
     for _ in range(rounds):
         for sb3, ours in pairs:
             t0 = time.perf_counter()

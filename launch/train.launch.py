@@ -5,7 +5,8 @@
 """
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -26,21 +27,15 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("calibration_file", default_value="", description="motor calibration YAML"),
         DeclareLaunchArgument("use_sim", default_value="false", description="true: the PyBullet robot"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of this robot's topics"),
-        Node(
-            package=PACKAGE,
-            executable="driver_node",
-            name="robot_driver",
-            namespace=namespace,
-            parameters=[
-                PathJoinSubstitution([FindPackageShare(PACKAGE), "config", "robot.yaml"]),
-                {
-                    "robot_model": robot_model,
-                    "port": ParameterValue(LaunchConfiguration("port"), value_type=str),
-                    "calibration_file": ParameterValue(LaunchConfiguration("calibration_file"), value_type=str),
-                    "use_sim": ParameterValue(LaunchConfiguration("use_sim"), value_type=bool),
-                },
-            ],
-            output="screen",
+        IncludeLaunchDescription(  # the robot exactly as robot.launch.py brings it up (one definition)
+            PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare(PACKAGE), "launch", "robot.launch.py"])),
+            launch_arguments={
+                "robot_model": robot_model,
+                "port": LaunchConfiguration("port"),
+                "calibration_file": LaunchConfiguration("calibration_file"),
+                "use_sim": LaunchConfiguration("use_sim"),
+                "namespace": namespace,
+            }.items(),
         ),
         Node(
             package=PACKAGE,

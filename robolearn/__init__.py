@@ -4,8 +4,14 @@ __version__ = "0.1.0"
 
 
 def _register_envs() -> None:
-    # Registration only records names and entry points; PyBullet is imported when an env is made.
-    from robolearn.envs.registry import register_all
+    # Registration only records names and entry points; PyBullet is imported when an env is made. A robot-side
+    # install (no `learn` extra) has no gymnasium: the deploy path never needs the envs, so skip them there.
+    try:
+        from robolearn.envs.registry import register_all
+    except ModuleNotFoundError as exc:
+        if exc.name != "gymnasium":
+            raise
+        return
 
     register_all()
 

@@ -16,18 +16,12 @@ import socket
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+import gymnasium as gym
 import numpy as np
+import torch
 
-from robolearn.extras import require_extra
-
-require_extra("torch", "learn")
-require_extra("gymnasium", "learn")
-
-import gymnasium as gym  # noqa: E402
-import torch  # noqa: E402
-
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seed_everything  # noqa: E402
-from robolearn.learners.checkpoint import CHECKPOINT_NAME, checkpoint_metadata  # noqa: E402
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seed_everything
+from robolearn.learners.checkpoint import CHECKPOINT_NAME, checkpoint_metadata
 
 LOCK_NAME = ".run.lock"
 # Fields that change how a run is observed or saved, not what it learns: a resume may change them.

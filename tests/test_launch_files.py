@@ -115,8 +115,37 @@ def parse_launch(path: Path) -> LaunchFile:
                 condition = argument_of(kw["condition"].args[0])
             launch.nodes.append(LaunchedNode(value(kw["package"]), value(kw["executable"]), value(kw["name"]),
                                              files, overrides, condition))
+        elif name == "IncludeLaunchDescription":
+            include_launch(launch, n, value, argument_of)
     launch.used_arguments |= set(aliases.values())
     return launch
+
+
+def include_launch(launch: LaunchFile, call: ast.Call, value, argument_of) -> None:
+    """Add the nodes of an included launch file, its arguments renamed to the includer's as passed (an
+    argument not passed keeps its own default), so the checks below see what `ros2 launch` would start."""
+    source = call.args[0]
+    assert _call_name(source) == "PythonLaunchDescriptionSource", f"{launch.path.name}: include a Python file"
+    parts = source.args[0].args[0].elts
+    assert _call_name(parts[0]) == "FindPackageShare" and value(parts[1]) == "launch", \
+        f"{launch.path.name}: include launch files from this package's share/launch"
+    included = parse_launch(LAUNCH_DIR / value(parts[-1]))
+    passed = {k.arg: k.value for k in call.keywords}.get("launch_arguments")
+    renamed = {}
+    if passed is not None:
+        assert isinstance(passed.func, ast.Attribute) and isinstance(passed.func.value, ast.Dict), \
+            f"{launch.path.name}: pass launch_arguments as {{...}}.items()"
+        for key, val in zip(passed.func.value.keys, passed.func.value.values):
+            assert value(key) in included.arguments, f"{launch.path.name}: {value(key)} is not an argument there"
+            renamed[value(key)] = argument_of(val)
+    for name, default in included.arguments.items():
+        if name not in renamed:
+            launch.arguments.setdefault(name, default)
+    for node in included.nodes:
+        launch.nodes.append(LaunchedNode(
+            node.package, node.executable, node.name, node.param_files,
+            {param: renamed.get(arg, arg) for param, arg in node.overrides.items()},
+            renamed.get(node.condition, node.condition) if node.condition else None))
 
 
 def started(launch: LaunchFile, arguments: dict[str, str]) -> list[LaunchedNode]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from robolearn.envs.registry import make_env
+from robolearn.robots.workspace import ArmWorkspace
 from robolearn.safety import SafetyController, SafetyLimits
 from robolearn.safety.controller import ESTOP, HAZARD, IDLE, NONFINITE, WATCHDOG, WORKSPACE
 from robolearn.spec import Observation
@@ -241,7 +242,7 @@ def test_the_controller_takes_an_arms_forward_kinematics_as_a_plain_callable():
                      {"name": "b", "low": -1.0, "high": 1.0, "max_velocity": 5.0}],
         "workspace": {"low": [-0.5, -0.5], "high": [0.5, 0.5]},
     })
-    safety = SafetyController(limits, fk)
+    safety = SafetyController(limits, ArmWorkspace(fk))
     observe(safety, 0.0, joint_pos=[0.45, 0.0])
     assert not safety.filter(np.array([0.5, 0.0]), 0.01).stopped
     decision = safety.filter(np.array([0.6, 0.0]), 0.02)

@@ -15,7 +15,7 @@ from robolearn.safety.controller import HAZARD, NONFINITE, OVERLOAD, WORKSPACE
 from robolearn.spec import CommandKind
 from robolearn_sim import ROBOTS, CameraConfig, SimConfig, make_robot
 from robolearn_sim.car import MAX_STEER, STEERING_HINGES, twist_to_steering
-from robolearn_sim.kinematics import ArmKinematics
+from robolearn.robots.kinematics import ArmKinematics
 
 # Start states where the robot rests by itself (so "holds still" is meaningful for effort robots).
 RESTING = {
@@ -229,6 +229,12 @@ def test_arm_forward_kinematics_matches_the_simulated_gripper_tip():
         obs = robot.reset(seed=0)
         tip = p.getLinkState(robot.body, 6, computeForwardKinematics=True, physicsClientId=robot.client)[4]
         np.testing.assert_allclose(kinematics.position(obs["joint_pos"]), tip, atol=1e-9)
+        # The numpy FK against PyBullet's own at poses spread over the joint ranges.
+        for q in np.random.default_rng(0).uniform(-1.6, 1.6, (20, 6)):
+            for joint, value in enumerate(q):
+                p.resetJointState(robot.body, joint, float(value), physicsClientId=robot.client)
+            tip = p.getLinkState(robot.body, 6, computeForwardKinematics=True, physicsClientId=robot.client)[4]
+            np.testing.assert_allclose(kinematics.position(q), tip, atol=1e-6)
     q = np.array([0.3, 0.4, 1.0, 0.5, 0.2, 0.1])
     # PyBullet reports link positions in single precision: a coarse central difference is the honest check.
     numeric = np.stack([(kinematics.position(q + e) - kinematics.position(q - e)) / 2e-3

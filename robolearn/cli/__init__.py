@@ -38,15 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     module_name, help_text = COMMANDS[argv[0]]
-    module = importlib.import_module(module_name)
-    # The module docstring's body (examples, notes) follows the options in --help, laid out as written.
-    details = (module.__doc__ or "").strip().split("\n\n", 1)
-    cmd_parser = argparse.ArgumentParser(prog=f"robolearn {argv[0]}", description=help_text,
-                                         epilog=details[1] if len(details) > 1 else None,
-                                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    module.add_arguments(cmd_parser)
-    args = cmd_parser.parse_args(argv[1:])
     try:
+        module = importlib.import_module(module_name)
+        # The module docstring's body (examples, notes) follows the options in --help, laid out as written.
+        details = (module.__doc__ or "").strip().split("\n\n", 1)
+        cmd_parser = argparse.ArgumentParser(prog=f"robolearn {argv[0]}", description=help_text,
+                                             epilog=details[1] if len(details) > 1 else None,
+                                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(cmd_parser)
+        args = cmd_parser.parse_args(argv[1:])
         return int(module.run(args) or 0)
     except (ValueError, OSError, RuntimeError, ImportError, ArithmeticError, KeyboardInterrupt,
             TrainingInterrupted, TrainingDiverged) as exc:

@@ -8,6 +8,11 @@ import errno
 from pathlib import Path
 
 
+# The pip extra that brings each optional top-level package a command may need.
+EXTRA_OF = {"torch": "learn", "gymnasium": "learn", "tensorboard": "learn", "matplotlib": "learn", "onnx": "learn",
+            "onnxscript": "learn", "tqdm": "learn", "pybullet": "sim", "serial": "hardware", "cv2": "hardware"}
+
+
 class TrainingInterrupted(Exception):
     """Ctrl-C during training, after the learner saved its checkpoint."""
 
@@ -41,6 +46,10 @@ def report(command: str, exc: BaseException) -> tuple[str, int]:
         return f"robolearn {command}: interrupted (Ctrl-C); nothing was left half-written", 130
     if isinstance(exc, TrainingInterrupted):
         return f"robolearn {command}: {exc}", 130
+    if isinstance(exc, ModuleNotFoundError) and exc.name in EXTRA_OF:
+        # A robot-side install lacks the learning stack: name the extra instead of an import error.
+        return (f"robolearn {command}: needs {exc.name}, which this install lacks (a robot-side install has only "
+                f"the deploy path): pip install 'robolearn[{EXTRA_OF[exc.name]}]'", 1)
     if isinstance(exc, OSError) and exc.errno is not None:  # from the OS, not one of our own messages
         return f"robolearn {command}: error: {_os_error(exc)}", 1
     return f"robolearn {command}: error: {exc}", 1

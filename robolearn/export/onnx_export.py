@@ -235,7 +235,7 @@ def _resolve_env_id(name: str) -> str:
     """A registered gymnasium id as given, else a robolearn task's short name ("ArmReach") to its id."""
     if name in gym.registry:
         return name
-    from robolearn.envs.registry import task_entry
+    from robolearn.tasks.registry import task_entry
 
     try:
         return task_entry(name).id

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, Callable
 from robolearn.calibration.files import CalibrationError
 from robolearn.calibration.motors import ArmCalibration
 from robolearn.robot import Robot
+from robolearn.spec import RobotSpec
 from robolearn.safety import SafetyController, SafetyLimits, WorkspaceModel, load_robot_limits
-from robolearn.safety.workspace import ArmWorkspace, PlanarBaseWorkspace
-from robolearn.hardware.arm_robot import ServoArmRobot
+from robolearn.robots.workspace import ArmWorkspace, PlanarBaseWorkspace
+from robolearn.hardware.arm_robot import ServoArmRobot, arm_spec
 from robolearn.hardware.create2 import Create2
-from robolearn.hardware.create2_robot import Create2Robot
+from robolearn.hardware.create2_robot import Create2Robot, base_spec
 from robolearn.hardware.dynamixel import DynamixelBus
 from robolearn.hardware.feetech import FeetechBus
 from robolearn.hardware.motor_bus import MotorBus
@@ -74,6 +75,16 @@ def make_hardware_robot(
     return ServoArmRobot(bus, arm_calibration, safety, camera=camera, home=home)
 
 
+def hardware_definition(model: str, limits: str | os.PathLike | SafetyLimits | None = None,
+                        ) -> tuple[RobotSpec, SafetyController]:
+    """The spec and a SafetyController (workspace model included) of the real robot `model`, without opening a
+    port: what clients that must not own the robot (the policy node, RosRobot) need. numpy only."""
+    robot_name = BASE_MODELS.get(model, model)
+    is_base = robot_name in BASE_MODELS.values()
+    safety = _safety(robot_name, _limits(robot_name, limits), None, None, is_base)
+    return (base_spec(safety) if is_base else arm_spec(safety)), safety
+
+
 def _safety(robot: str, limits: SafetyLimits, workspace: WorkspaceModel | None,
             on_intervention: Callable[[str, str], None] | None, is_base: bool) -> SafetyController:
     if workspace is None:
@@ -90,21 +101,14 @@ def _limits(robot: str, limits: str | os.PathLike | SafetyLimits | None) -> Safe
 
 
 def _default_workspace(robot: str, limits: SafetyLimits, is_base: bool) -> WorkspaceModel | None:
-    """The simulated robot's workspace model, so the real robot is boxed in exactly as in simulation."""
+    """The workspace model the simulated robot uses too, so the real robot is boxed in exactly as in simulation."""
     if limits.workspace_low is None:
         return None
     if is_base:
         # Brake at the deceleration the rate limit allows, as the simulated base does.
         return PlanarBaseWorkspace(max_decel=float(limits.max_rate[0]))
-    try:
-        if robot == "so101_arm":
-            from robolearn_sim.kinematics import ArmKinematics
-
-            return ArmWorkspace(ArmKinematics().position)
-    except ImportError as exc:
-        raise ValueError(
-            f"{robot}: its limits set a workspace box, whose model needs robolearn_sim (pip install "
-            f"'robolearn[sim]'): {exc}") from exc
+    if robot == "so101_arm":
+        return ArmWorkspace()
     raise ValueError(f"{robot}: its limits set a workspace box but no workspace model is known for it: pass "
                      f"workspace= to make_hardware_robot, or remove the box from its limits.yaml")
 

@@ -24,7 +24,6 @@ from typing import Callable, Protocol
 import numpy as np
 
 from robolearn.safety.limits import SafetyLimits
-from robolearn.safety.workspace import ArmWorkspace, ForwardKinematics
 from robolearn.spec import CommandKind, Observation
 
 # Kinds of intervention; the keys of SafetyController.counts.
@@ -72,13 +71,11 @@ class SafetyController:
     def __init__(
         self,
         limits: SafetyLimits,
-        workspace: WorkspaceModel | ForwardKinematics | None = None,
+        workspace: WorkspaceModel | None = None,
         on_intervention: Callable[[str, str], None] | None = None,
     ) -> None:
-        """`workspace`: the model behind the limits' workspace box, or an arm's forward kinematics (joint
-        positions -> tool point) as a plain callable, which is wrapped in `ArmWorkspace`."""
-        if workspace is not None and not hasattr(workspace, "predicted") and callable(workspace):
-            workspace = ArmWorkspace(workspace)
+        """`workspace`: the model behind the limits' workspace box (an arm's: `robolearn.robots.workspace.
+        ArmWorkspace(fk)` with any forward-kinematics callable)."""
         if (limits.workspace_low is None) != (workspace is None):
             raise ValueError(
                 f"{limits.robot}: a workspace box needs a workspace model and vice versa "
@@ -150,7 +147,7 @@ class SafetyController:
         self._last_command_time = None
         self._last_applied = None  # a reset starts from rest
         # The next stop is latched afresh, at the pose measured after the reset (a sim reset teleports the robot).
-        self._end_stop()
+        self.release_hold()
 
     # ---------------------------------------------------------------------------------- filters
     def filter(self, command: np.ndarray, now: float, command_time: float | None = None) -> SafetyDecision:
@@ -213,7 +210,7 @@ class SafetyController:
         self._last_applied = safe
         self._last_command_time = command_time
         self._last_applied_at = now
-        self._end_stop()  # moving again: the next stop latches a new target
+        self.release_hold()  # moving again: the next stop latches a new target
         return SafetyDecision(safe.copy(), False, tuple(interventions))
 
     def tick(self, now: float) -> SafetyDecision:
@@ -295,7 +292,9 @@ class SafetyController:
         """The latched hold target while a position robot is stopped, else None."""
         return None if self._hold is None else self._hold.copy()
 
-    def _end_stop(self) -> None:
+    def release_hold(self) -> None:
+        """End the stop in progress (the robot is commanded again, here or by a client mirroring this
+        controller's stop rule): forget its latched target; the next stop latches anew."""
         self._stop_reason = ""
         self._hold = None
         self._ramp_from = None

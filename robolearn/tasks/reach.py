@@ -37,7 +37,7 @@ class ReachTask(PositionDeltaTask):
     @property
     def kinematics(self):
         if self._kinematics is None:
-            from robolearn_sim.kinematics import ArmKinematics  # PyBullet FK; same URDF as the real arm
+            from robolearn.robots.kinematics import ArmKinematics  # numpy FK of the URDF the real arm shares
 
             self._kinematics = ArmKinematics()
         return self._kinematics

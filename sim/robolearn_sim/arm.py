@@ -8,8 +8,8 @@ import pybullet as p
 from robolearn.safety.limits import SafetyLimits
 from robolearn.spec import CommandKind
 from robolearn_sim.base import SimRobot, joint_states, load_asset, load_ground, reset_option
-from robolearn.safety.workspace import ArmWorkspace
-from robolearn_sim.kinematics import ArmKinematics
+from robolearn.robots.kinematics import ArmKinematics
+from robolearn.robots.workspace import ArmWorkspace
 
 JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 HOME = np.array([0.0, 0.0, 1.3, 0.6, 0.0, 0.0])
@@ -34,7 +34,7 @@ class SO101ArmRobot(SimRobot):
 
     @classmethod
     def workspace_model(cls, limits: SafetyLimits) -> ArmWorkspace | None:
-        return ArmWorkspace(ArmKinematics().position) if limits.workspace_low is not None else None
+        return ArmWorkspace(ArmKinematics()) if limits.workspace_low is not None else None
 
     def _load(self, client: int) -> list[int]:
         load_ground(client)

@@ -22,6 +22,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
+from robolearn.robots import URDF_DIR
 from robolearn.robot import Robot, RobotError
 from robolearn.safety import SafetyController, WorkspaceModel, load_robot_limits
 from robolearn.safety.limits import LimitsError, SafetyLimits
@@ -29,7 +30,7 @@ from robolearn.spec import CommandKind, Observation, RobotSpec
 from robolearn_sim.camera import Camera
 from robolearn_sim.config import SimConfig
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = URDF_DIR  # one copy of each robot description, in the library
 GRAVITY = 9.81
 
 # Keys that carry event flags, not measurements: never noised.
@@ -237,7 +238,7 @@ class SimRobot(Robot, abc.ABC):
 
 
 def load_asset(client: int, filename: str, **kwargs) -> int:
-    """Load a URDF from this package's assets (absolute paths are used as given)."""
+    """Load a URDF from the library's robot descriptions (absolute paths are used as given)."""
     path = Path(filename) if os.path.isabs(filename) else ASSETS / filename
     if not path.is_file():
         raise FileNotFoundError(f"robot description {path} is missing: reinstall robolearn with its sim assets")

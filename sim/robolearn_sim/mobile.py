@@ -9,9 +9,9 @@ import numpy as np
 import pybullet as p
 
 from robolearn.safety.limits import LimitsError, SafetyLimits
-from robolearn.safety.workspace import PlanarBaseWorkspace
 from robolearn.spec import CommandKind
 from robolearn_sim.base import SimRobot, reset_option
+from robolearn.robots.workspace import PlanarBaseWorkspace
 
 
 class MobileBaseRobot(SimRobot):

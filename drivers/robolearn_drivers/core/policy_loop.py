@@ -7,7 +7,8 @@ import collections
 
 import numpy as np
 
-from robolearn.spec import CommandKind, Observation, RobotSpec
+from robolearn.safety import SafetyController
+from robolearn.spec import Observation, RobotSpec
 from robolearn.tasks.base import Task
 
 from robolearn_drivers.core.errors import ConfigurationError
@@ -20,9 +21,10 @@ BAD_FEATURES = "bad_features"
 class PolicyLoop:
     """`command_for(obs)` -> the policy's command in robot units; the task is reset on the first observation."""
 
-    def __init__(self, runtime, spec: RobotSpec, task: Task, seed: int = 0) -> None:
+    def __init__(self, runtime, spec: RobotSpec, task: Task, safety: SafetyController, seed: int = 0) -> None:
         self.runtime = runtime
         self.spec = spec
+        self.safety = safety  # for its stop rule only: the driver's controller filters what is published
         self.task = task
         self.layout = StateLayout.for_spec(spec)
         self.counts: collections.Counter[str] = collections.Counter()
@@ -41,12 +43,12 @@ class PolicyLoop:
             runtime = PolicyRuntime(policy_path)
         except PolicyLoadError as exc:
             raise ConfigurationError(str(exc)) from exc
-        spec, _ = robot_definition(robot_model or runtime.metadata.robot, limits_file)
+        spec, safety = robot_definition(robot_model or runtime.metadata.robot, limits_file)
         try:
             runtime.check_compatible(spec)
         except PolicyMismatchError as exc:
             raise ConfigurationError(f"refusing to run the policy: {exc}") from exc
-        return cls(runtime, spec, _task_for(runtime.metadata.task_id), seed)
+        return cls(runtime, spec, _task_for(runtime.metadata.task_id), safety, seed)
 
     def command_for(self, obs: Observation) -> np.ndarray | None:
         """The command for `obs`, or None (counted) if the features cannot be computed or are not finite."""
@@ -55,24 +57,24 @@ class PolicyLoop:
             self._started = True
         try:
             features = np.asarray(self.task.features(obs), dtype=np.float32)
-            return self.runtime(features)
+            command = self.runtime(features)
+            self.safety.release_hold()
+            return command
         except (KeyError, ValueError) as exc:
             self.counts[BAD_FEATURES] += 1
             self.last_error = str(exc)
             return None
 
     def stop_command(self, obs: Observation | None) -> np.ndarray | None:
-        """What to publish when the policy stops: hold the measured position, or zero (velocity, effort, twist)."""
-        if self.spec.command_kind is CommandKind.JOINT_POSITION:
-            if obs is None or "joint_pos" not in obs.values:
-                return None
-            held = np.asarray(obs["joint_pos"], dtype=np.float64)[: self.spec.action_size]
-            return np.clip(held, self.spec.command_low, self.spec.command_high)
-        return np.clip(np.zeros(self.spec.action_size), self.spec.command_low, self.spec.command_high)
+        """What to publish when the policy stops: the safety layer's one stop rule (hold the position
+        latched when the stop began, or zero for velocity, effort and twist robots)."""
+        if obs is not None:
+            self.safety.update_observation(obs)
+        return self.safety.stop_command()
 
 
 def _task_for(task_id: str) -> Task:
-    from robolearn.envs.registry import task_entry
+    from robolearn.tasks.registry import task_entry
 
     try:
         return task_entry(task_id).make_task()

@@ -1,8 +1,9 @@
 """A robot model's RobotSpec and a SafetyController for it, without connecting to anything.
 
-The simulated robots define the spec of the hardware they stand for (same joints, keys, limits file), so
-clients that need a spec but must not own the robot (the policy node, RosRobot) take it from an
-unconnected sim robot, together with its SafetyController (workspace model included).
+Clients that need a spec but must not own the robot (the policy node, RosRobot) take it, with its
+SafetyController (workspace model included), from the hardware definition for robots that exist as
+hardware (numpy only: a robot-side install has no PyBullet), and from an unconnected sim robot for the
+simulation-only ones (pendulum, cart-pole, car). A test checks that the two agree where both exist.
 """
 
 from __future__ import annotations
@@ -14,8 +15,17 @@ from robolearn.spec import RobotSpec
 
 from robolearn_drivers.core.errors import ConfigurationError
 
+HARDWARE_MODELS = ("so101_arm", "diffdrive_base", "create2")
+
 
 def robot_definition(model: str, limits_file: str = "") -> tuple[RobotSpec, SafetyController]:
+    if model in HARDWARE_MODELS:
+        from robolearn.hardware.factory import hardware_definition
+
+        try:
+            return hardware_definition(model, limits_file or None)
+        except (ValueError, LimitsError, FileNotFoundError) as exc:
+            raise ConfigurationError(f"cannot describe robot_model={model!r}: {exc}") from exc
     try:
         sim = importlib.import_module("robolearn_sim")
     except ImportError as exc:

@@ -36,7 +36,7 @@ def train(params: dict, namespace: str) -> Path:
 
     from robolearn.learners.checkpoint import CHECKPOINT_NAME
     from robolearn.training import load_config
-    from robolearn.envs.registry import task_entry
+    from robolearn.tasks.registry import task_entry
     from robolearn.envs.robot_env import RobotEnv
     from robolearn.learners.base import learner_class
     from robolearn_drivers.ros.ros_robot import RosRobot

@@ -1,9 +1,5 @@
-"""Workspace models for the safety layer: which point the limits file's workspace box constrains.
-
-Pure numpy, no simulator: the real robot is boxed in by the same model as the simulated one. An arm's model
-takes its forward kinematics as a plain callable, so any implementation (a numpy chain, a simulator's
-link state) drops in; its cost is most of the safety filter's (bench/bench_safety.py).
-"""
+"""Workspace models for the safety layer's box: where the robot's constrained point is now, and where a
+command would take it. Shared by the simulated and the real robots."""
 
 from __future__ import annotations
 
@@ -12,16 +8,26 @@ from typing import Callable
 
 import numpy as np
 
+from robolearn.robots.kinematics import ArmKinematics
 from robolearn.spec import Observation
+
 
 ForwardKinematics = Callable[[np.ndarray], np.ndarray]  # joint positions -> point (m)
 
 
 class ArmWorkspace:
-    """The box constrains the arm's tool point: FK of the measured joints, and of the commanded targets
-    (a position command is where the joints are going)."""
+    """The gripper tip of the measured and of the commanded joints (a position command is where the joints
+    are going).
 
-    def __init__(self, fk: ForwardKinematics) -> None:
+    `fk` is any forward-kinematics callable, default this package's numpy `ArmKinematics().position`; it
+    is most of the safety filter's cost per arm command (bench/bench_safety.py), so a faster one drops in.
+    """
+
+    def __init__(self, fk: ForwardKinematics | ArmKinematics | None = None) -> None:
+        if fk is None:
+            fk = ArmKinematics()
+        if isinstance(fk, ArmKinematics):
+            fk = fk.position
         if not callable(fk):
             raise TypeError(f"ArmWorkspace needs a forward-kinematics callable, got {type(fk).__name__}")
         self.fk = fk
