@@ -69,11 +69,15 @@ def bench(label: str, safety: SafetyController, rest: np.ndarray, values: dict, 
     filter_us, clip_us = [], []
     for r in range(rounds + 1):  # round 0 warms up
         safety.reset(-1.0)
-        pair = (timed(filter_step, n), timed(clip_step, n)) if r % 2 else tuple(reversed((timed(clip_step, n),
-                                                                                           timed(filter_step, n))))
+        if r % 2:  # alternate which goes first
+            f = timed(filter_step, n)
+            c = timed(clip_step, n)
+        else:
+            c = timed(clip_step, n)
+            f = timed(filter_step, n)
         if r:
-            filter_us.append(pair[0])
-            clip_us.append(pair[1])
+            filter_us.append(f)
+            clip_us.append(c)
     stopped = {k: v for k, v in safety.counts.items() if k not in ("rate_limit", "command_limit")}
     if stopped:
         raise SystemExit(f"{label}: the benchmark's commands were stopped ({stopped}); it would time the wrong path")
@@ -103,6 +107,7 @@ def main() -> None:
     base_values = {"base_pose": np.zeros(3), "base_twist": np.zeros(2), "hazards": np.zeros(3)}
     from robolearn.robots.workspace import ArmWorkspace, PlanarBaseWorkspace
 
+    print(f"load average before: {os.getloadavg()}")
     rows = [
         bench(f"arm, FK {fk_name}", SafetyController(arm_limits, ArmWorkspace(fk)), ARM_REST, arm_values, args.rounds, args.n,
               rng),
@@ -111,7 +116,6 @@ def main() -> None:
         bench("base, braking workspace", SafetyController(base_limits, PlanarBaseWorkspace(
             float(base_limits.max_rate[0]))), np.array([0.2, 0.0]), base_values, args.rounds, args.n, rng),
     ]
-    print(f"load average before: {os.getloadavg()}")
     print(f"\nupdate_observation + filter per command vs bare np.clip (median of {args.rounds} round-robin rounds "
           f"of {args.n})")
     print(f"{'':<44}{'filter µs':>10}{'clip µs':>9}{'ratio':>8}")

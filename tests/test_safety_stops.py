@@ -248,3 +248,16 @@ def test_the_controller_takes_an_arms_forward_kinematics_as_a_plain_callable():
     decision = safety.filter(np.array([0.6, 0.0]), 0.02)
     assert decision.stopped and WORKSPACE in decision.interventions
     assert any(np.allclose(c, [0.55, 0.0]) for c in calls)  # the rate-limited target went through the FK
+
+
+def test_a_command_without_a_rate_limit_stays_finite_when_no_time_has_passed():
+    limits = SafetyLimits.from_dict({
+        "schema_version": 2, "robot": "test_bot", "command_kind": "twist", "control_rate_hz": RATE_HZ,
+        "commands": [{"name": "v", "low": -1.0, "high": 1.0, "max_acceleration": 2.0},
+                     {"name": "w", "low": -1.0, "high": 1.0}],  # no rate limit on w
+    })
+    safety = SafetyController(limits)
+    observe(safety, 0.0)
+    safety.filter(np.array([0.01, 0.5]), 0.01)
+    decision = safety.filter(np.array([0.5, -0.5]), 0.01)  # same instant: v may not move, w may
+    np.testing.assert_array_equal(decision.command, [0.01, -0.5])

@@ -105,7 +105,8 @@ class ArmKinematics:
 
     def _joint_transforms(self, joint_pos: np.ndarray) -> np.ndarray:
         q = np.asarray(joint_pos, dtype=np.float64).reshape(-1)
-        if q.shape != (self.dof,) or not np.all(np.isfinite(q)):
+        # np.count_nonzero, not np.all: numpy's dispatch costs more than the check on six joints, per command.
+        if q.shape != (self.dof,) or np.count_nonzero(np.isfinite(q)) != self.dof:
             raise ValueError(f"forward kinematics needs {self.dof} finite joint positions "
                              f"{list(self.joint_names)}, got {np.asarray(joint_pos).tolist()}")
         angles = np.append(q, 0.0)[self._q_index][:, None, None]
@@ -114,10 +115,11 @@ class ArmKinematics:
     def position(self, joint_pos: np.ndarray) -> np.ndarray:
         """World position (m) of the link for the given joint positions."""
         transforms = self._joint_transforms(joint_pos)
-        pose = transforms[0]
-        for transform in transforms[1:]:
-            pose = pose @ transform
-        return pose[:3, 3].copy()
+        # Only the point is wanted: carry it from the tip frame to the root, matrix-vector products only.
+        point = transforms[-1][:, 3]
+        for transform in transforms[-2::-1]:
+            point = transform @ point
+        return point[:3].copy()
 
     def jacobian(self, joint_pos: np.ndarray) -> np.ndarray:
         """d position / d joint_pos, shape (3, dof): axis x (tip - joint origin) for each joint on the chain."""
