@@ -107,14 +107,14 @@ def main() -> None:
     base_values = {"base_pose": np.zeros(3), "base_twist": np.zeros(2), "hazards": np.zeros(3)}
     from robolearn.robots.workspace import ArmWorkspace, PlanarBaseWorkspace
 
+    arm = SafetyController(arm_limits, ArmWorkspace(fk))
+    arm_alone = SafetyController(arm_limits, ArmWorkspace(lambda q: tool))
+    base = SafetyController(base_limits, PlanarBaseWorkspace(float(base_limits.max_rate[0])))
     print(f"load average before: {os.getloadavg()}")
     rows = [
-        bench(f"arm, FK {fk_name}", SafetyController(arm_limits, ArmWorkspace(fk)), ARM_REST, arm_values, args.rounds, args.n,
-              rng),
-        bench("arm, free FK (controller only)", SafetyController(arm_limits, ArmWorkspace(lambda q: tool)), ARM_REST, arm_values,
-              args.rounds, args.n, rng),
-        bench("base, braking workspace", SafetyController(base_limits, PlanarBaseWorkspace(
-            float(base_limits.max_rate[0]))), np.array([0.2, 0.0]), base_values, args.rounds, args.n, rng),
+        bench(f"arm, FK {fk_name}", arm, ARM_REST, arm_values, args.rounds, args.n, rng),
+        bench("arm, free FK (controller only)", arm_alone, ARM_REST, arm_values, args.rounds, args.n, rng),
+        bench("base, braking workspace", base, np.array([0.2, 0.0]), base_values, args.rounds, args.n, rng),
     ]
     print(f"\nupdate_observation + filter per command vs bare np.clip (median of {args.rounds} round-robin rounds "
           f"of {args.n})")

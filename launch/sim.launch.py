@@ -21,7 +21,8 @@ def generate_launch_description() -> LaunchDescription:
         # Passed on as an argument, not a literal "true": tests/test_launch_files.py maps include arguments.
         DeclareLaunchArgument("use_sim", default_value="true", description="keep true: the PyBullet robot"),
         IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare(PACKAGE), "launch", "robot.launch.py"])),
+            PythonLaunchDescriptionSource(
+                PathJoinSubstitution([FindPackageShare(PACKAGE), "launch", "robot.launch.py"])),
             launch_arguments={
                 "robot_model": LaunchConfiguration("robot_model"),
                 "use_sim": LaunchConfiguration("use_sim"),

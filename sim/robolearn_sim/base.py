@@ -233,8 +233,8 @@ class SimRobot(Robot, abc.ABC):
                 f"{list(self.command_names)}; fix {limits.source}")
         if abs(limits.control_rate_hz - self.control_rate_hz) > 1e-9:
             raise LimitsError(
-                f"{self.robot_name}: limits file {limits.source} says control_rate_hz {limits.control_rate_hz}, the robot runs "
-                f"at {self.control_rate_hz} Hz; the rate limit and watchdog would be wrong")
+                f"{self.robot_name}: limits file {limits.source} says control_rate_hz {limits.control_rate_hz}, "
+                f"the robot runs at {self.control_rate_hz} Hz; the rate limit and watchdog would be wrong")
 
 
 def load_asset(client: int, filename: str, **kwargs) -> int:
