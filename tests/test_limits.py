@@ -89,7 +89,7 @@ def test_calibration_dir_override(tmp_path, monkeypatch):
     assert load_robot_limits("bot").control_rate_hz == 20
 
 
-def test_errors_name_the_file_they_came_from_under_calibration_dir(tmp_path, monkeypatch):
+def test_a_rate_wider_than_the_range_is_refused_naming_the_file_under_a_calibration_dir(tmp_path, monkeypatch):
     (tmp_path / "bot").mkdir()
     data = copy.deepcopy(GOOD)
     data["commands"][0]["max_acceleration"] = 1e6  # wider than the command's whole range in one period
@@ -104,3 +104,18 @@ def test_errors_name_the_file_they_came_from_under_calibration_dir(tmp_path, mon
         load_robot_limits("other", tmp_path / "bot" / "limits.yaml")
     assert expected in str(info.value)
     assert load_robot_limits("bot").source == expected
+
+
+def test_errors_name_the_file_they_came_from_under_a_calibration_dir_override(tmp_path, monkeypatch):
+    from robolearn.safety.limits import load_robot_limits
+
+    monkeypatch.setenv("ROBOLEARN_CALIBRATION_DIR", str(tmp_path))
+    (tmp_path / "bot").mkdir()
+    path = write(tmp_path / "bot", {**GOOD, "robot": "other"})
+    with pytest.raises(LimitsError, match=str(path)):
+        load_robot_limits("bot")
+    bad = {**GOOD, "commands": [dict(GOOD["commands"][0], max_acceleration="fast")]}
+    write(tmp_path / "bot", bad)
+    with pytest.raises(LimitsError, match=str(path)):
+        load_robot_limits("bot")
+    assert SafetyLimits.from_yaml(write(tmp_path, GOOD, "ok.yaml")).source == str(tmp_path / "ok.yaml")

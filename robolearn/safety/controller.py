@@ -18,6 +18,7 @@ overload or a disconnect, where zero is immediate. `stop_reason` says why the ro
 from __future__ import annotations
 
 import collections
+import math
 from typing import Callable, NamedTuple, Protocol
 
 import numpy as np
@@ -92,6 +93,8 @@ class SafetyController:
         self._pos_low = np.array([c.position[0] if c.position else -np.inf for c in limits.commands])
         self._pos_high = np.array([c.position[1] if c.position else np.inf for c in limits.commands])
         self._effort = np.array([c.effort if c.effort is not None else np.inf for c in limits.commands])
+        self._position_limited = (self.kind in (CommandKind.JOINT_VELOCITY, CommandKind.JOINT_EFFORT)
+                                  and bool(np.isfinite(self._pos_low).any() or np.isfinite(self._pos_high).any()))
         self.counts: collections.Counter[str] = collections.Counter()
         self.estopped = False
         self.estop_reason = ""
@@ -113,7 +116,6 @@ class SafetyController:
         self._max_step_per_period = self._max_rate * self._dt
         self._unlimited = ~np.isfinite(self._max_rate)
         self._finite_rate = np.where(self._unlimited, 0.0, self._max_rate)
-        self._blocks_outward_motion = self.kind in (CommandKind.JOINT_VELOCITY, CommandKind.JOINT_EFFORT)
 
     # ----------------------------------------------------------------------------------- inputs
     def update_observation(self, observation: Observation) -> None:
@@ -197,7 +199,7 @@ class SafetyController:
             if np.count_nonzero(limited != safe):
                 interventions.append(RATE)
             safe = limited
-        if self._blocks_outward_motion:
+        if self._position_limited:
             safe, clipped = self._block_outward_motion(safe)
             if clipped:
                 interventions.append(POSITION_LIMIT)
@@ -378,4 +380,5 @@ class SafetyController:
 
 def _box_excess(point: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     """How far `point` lies outside the box (0 inside)."""
-    return float(np.linalg.norm(np.maximum(low - point, 0.0) + np.maximum(point - high, 0.0)))
+    outside = np.maximum(low - point, 0.0) + np.maximum(point - high, 0.0)
+    return math.sqrt(float(outside @ outside))

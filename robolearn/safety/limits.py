@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -76,9 +76,7 @@ class SafetyLimits:
     stale_observation_s: float = 0.25
     workspace_low: np.ndarray | None = None
     workspace_high: np.ndarray | None = None
-    # Where these limits were read from, for error messages (the real path, wherever
-    # $ROBOLEARN_CALIBRATION_DIR points).
-    source: str = field(default="<dict>", compare=False)
+    source: str = "<dict>"  # the file these limits were read from, for every message about them
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -155,7 +153,7 @@ def load_robot_limits(robot: str, path: str | os.PathLike | None = None) -> Safe
     limits = SafetyLimits.from_yaml(path if path is not None else default_limits_path(robot))
     if limits.robot != robot:
         raise LimitsError(
-            f"{limits.source}: limits file is for robot {limits.robot!r}, not {robot!r}: refusing to drive one "
+            f"limits file {limits.source} is for robot {limits.robot!r}, not {robot!r}: refusing to drive one "
             f"robot with another's limits"
         )
     return limits
