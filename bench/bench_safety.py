@@ -7,7 +7,7 @@ controller alone (a free FK: the controller's own overhead), the FK alone, and t
 braking-distance workspace model. Timed chunks alternate round-robin with the np.clip peer, so machine load
 hits both alike; the figure to read is the ratio and the µs per command.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=.:sim python bench/bench_safety.py [--rounds 7] [--n 3000] [--fk mod:fn]
+    OMP_NUM_THREADS=1 PYTHONPATH=. python bench/bench_safety.py [--rounds 7] [--n 3000] [--fk mod:fn]
 """
 
 from __future__ import annotations
