@@ -261,3 +261,33 @@ def test_a_command_without_a_rate_limit_stays_finite_when_no_time_has_passed():
     safety.filter(np.array([0.01, 0.5]), 0.01)
     decision = safety.filter(np.array([0.5, -0.5]), 0.01)  # same instant: v may not move, w may
     np.testing.assert_array_equal(decision.command, [0.01, -0.5])
+
+
+def _position_limits(**extra) -> SafetyLimits:
+    return SafetyLimits.from_dict({
+        "schema_version": 2, "robot": "test_bot", "command_kind": "joint_position", "control_rate_hz": RATE_HZ,
+        "commands": [{"name": "a", "low": -1.0, "high": 1.0, "max_velocity": 5.0},
+                     {"name": "b", "low": -1.0, "high": 1.0, "max_velocity": 5.0}],
+        **extra,
+    })
+
+
+@pytest.mark.parametrize("hold", ["measured", "last_command"])
+def test_the_limits_file_chooses_what_a_position_stop_holds(hold):
+    safety = SafetyController(_position_limits(hold=hold))
+    observe(safety, 0.0, joint_pos=[0.0, 0.0])
+    assert not safety.filter(np.array([0.1, -0.1]), 0.02).stopped
+    observe(safety, 0.04, joint_pos=[0.06, -0.05])  # lagging the command, as a loaded servo does
+    safety.trigger_estop()
+    expected = [0.06, -0.05] if hold == "measured" else [0.1, -0.1]
+    np.testing.assert_array_equal(safety.holding, expected)
+    observe(safety, 0.08, joint_pos=[0.0, -0.2])  # whatever is measured later, the target stays
+    np.testing.assert_array_equal(safety.filter(np.array([0.5, 0.5]), 0.08).command, expected)
+    assert SafetyLimits.from_dict(_position_limits(hold=hold).to_dict()).hold == hold
+
+
+def test_a_hold_choice_is_refused_where_it_cannot_apply():
+    with pytest.raises(ValueError, match="hold 'sometimes' unknown"):
+        _position_limits(hold="sometimes")
+    with pytest.raises(ValueError, match="joint_position commands only"):
+        velocity_limits(hold="last_command")

@@ -10,7 +10,8 @@ limits, rate limit, measured-position limits, workspace.
 
 A stop has one rule, `stop(reason)`, used by this filter, by `Robot.stop` and by the driver loop: its target
 is latched once, when the stop begins, and never re-derived from later measurements while it lasts. A
-position robot holds the position measured at that moment; a velocity, effort or twist robot ramps its last
+position robot holds the position measured at that moment (or the last command that passed, where its
+limits file sets `hold: last_command`); a velocity, effort or twist robot ramps its last
 command to zero at the limits file's rate limit (its deceleration limit), except on an e-stop, a hazard, an
 overload or a disconnect, where zero is immediate. `stop_reason` says why the robot is stopped.
 """
@@ -112,6 +113,7 @@ class SafetyController:
         self._ramp_from: np.ndarray | None = None
         self._ramp_start = 0.0
         self._zero = np.zeros_like(self._low).clip(self._low, self._high)
+        self._hold_last_command = limits.hold == "last_command"
         self._ws_low, self._ws_high = limits.workspace_low, limits.workspace_high
         self._max_step_per_period = self._max_rate * self._dt
         self._unlimited = ~np.isfinite(self._max_rate)
@@ -247,7 +249,8 @@ class SafetyController:
         if not self._stop_reason:
             self._stop_reason = reason or IDLE
             if self.kind is CommandKind.JOINT_POSITION:
-                self._hold = self._measured_position()
+                self._hold = (self._last_applied.copy() if self._hold_last_command and self._last_applied is not None
+                              else self._measured_position())
             else:
                 # Ramp down from what the actuators were last told; the first stop command is already one
                 # period of deceleration below it.

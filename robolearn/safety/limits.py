@@ -19,6 +19,9 @@ Schema (version 2)::
                                         # the controller multiplies it by the measured time between commands
         position: [-2.0, 2.0]           # optional: measured-position limits (velocity/effort commands)
         effort: 3.0                     # optional: |measured effort| above this latches the e-stop
+    hold: measured                      # optional, position commands: what a stop holds, latched once when
+                                        #   it begins: the position measured then (default), or the last
+                                        #   command that passed (last_command; stiffer under load)
     workspace:                          # optional box on the point the robot's workspace model reports
       low: [-0.4, -0.4, 0.0]
       high: [0.4, 0.4, 0.5]
@@ -76,6 +79,7 @@ class SafetyLimits:
     stale_observation_s: float = 0.25
     workspace_low: np.ndarray | None = None
     workspace_high: np.ndarray | None = None
+    hold: str = "measured"  # position robots' stop target: one of HOLD_TARGETS
     source: str = "<dict>"  # the file these limits were read from, for every message about them
 
     @property
@@ -120,6 +124,8 @@ class SafetyLimits:
             "stale_observation_s": self.stale_observation_s,
             "commands": [],
         }
+        if self.hold != "measured":
+            out["hold"] = self.hold
         for c in self.commands:
             entry: dict[str, Any] = {"name": c.name, "low": c.low, "high": c.high}
             if math.isfinite(c.max_rate):
@@ -202,8 +208,9 @@ def _pair(value: Any, where: str) -> tuple[float, float]:
 
 _TOP_KEYS = {
     "schema_version", "robot", "command_kind", "control_rate_hz", "watchdog_timeout_s",
-    "stale_observation_s", "commands", "workspace",
+    "stale_observation_s", "commands", "workspace", "hold",
 }
+HOLD_TARGETS = ("measured", "last_command")
 _COMMAND_KEYS = {"name", "low", "high", "position", "effort"}
 
 
@@ -292,5 +299,15 @@ def _parse(data: Any, source: str) -> SafetyLimits:
                                     positive=True),
         workspace_low=ws_low,
         workspace_high=ws_high,
+        hold=_hold(data.get("hold", "measured"), kind, source),
         source=source,
     )
+
+
+def _hold(value: Any, kind: CommandKind, source: str) -> str:
+    if value not in HOLD_TARGETS:
+        raise LimitsError(f"{source}: hold {value!r} unknown; use one of {list(HOLD_TARGETS)}")
+    if value != "measured" and kind is not CommandKind.JOINT_POSITION:
+        raise LimitsError(f"{source}: hold: {value} applies to joint_position commands only; a "
+                          f"{kind.value} robot's stop is a ramp to zero")
+    return value
