@@ -291,3 +291,19 @@ def test_a_hold_choice_is_refused_where_it_cannot_apply():
         _position_limits(hold="sometimes")
     with pytest.raises(ValueError, match="joint_position commands only"):
         velocity_limits(hold="last_command")
+
+
+def test_a_command_without_a_rate_limit_stops_at_once_while_the_others_brake():
+    limits = SafetyLimits.from_dict({
+        "schema_version": 2, "robot": "test_bot", "command_kind": "twist", "control_rate_hz": RATE_HZ,
+        "watchdog_timeout_s": 0.1,
+        "commands": [{"name": "v", "low": -1.0, "high": 1.0, "max_acceleration": 2.0},
+                     {"name": "w", "low": -1.0, "high": 1.0}],
+    })
+    safety = SafetyController(limits)
+    t = drive_at(safety, [0.4, 0.5], until=0.5)
+    t = round(t + 6 * DT, 9)
+    observe(safety, t)
+    decision = safety.tick(t)
+    assert decision.stopped and safety.ramping
+    assert 0.0 < decision.command[0] < 0.4 and decision.command[1] == 0.0

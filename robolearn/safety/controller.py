@@ -273,7 +273,7 @@ class SafetyController:
         if self._ramp_from is None or self.estopped:
             return self._zero.copy()
         now = self._last_now if self._last_now is not None else self._ramp_start
-        braked = self._max_rate * max(now - self._ramp_start, 0.0)
+        braked = self._max_step(now - self._ramp_start)  # a command without a rate limit stops at once
         remaining = np.abs(self._ramp_from) - braked
         # Whatever float rounding leaves of a finished ramp is zero, not a creep of 1e-17.
         ramp = np.where(remaining > 1e-9 * np.abs(self._ramp_from), np.sign(self._ramp_from) * remaining, 0.0)
