@@ -19,7 +19,7 @@ import numpy as np
 from robolearn.calibration.files import CalibrationError
 from robolearn.calibration.motors import ArmCalibration, MotorCalibration
 from robolearn.safety import SafetyController
-from robolearn.safety.controller import OVERLOAD
+from robolearn.safety.controller import OVERLOAD, RATE
 from robolearn.robot import Robot
 from robolearn.spec import CommandKind, Observation, RobotSpec
 from robolearn.hardware.errors import HardwareError, MotorFaultError, StaleFrameError
@@ -169,7 +169,10 @@ class ServoArmRobot(Robot):
         obs = self.observe()
         self.safety.reset(self._now() - 1e-9)
         deadline = self._now() + self.home_timeout_s
-        while np.max(np.abs(obs["joint_pos"] - home)) > 0.02:
+        # Until home itself was sent: a step the rate limiter shortened (it scales with the measured time
+        # between commands) may end within the tolerance but short of home.
+        rate_limited = False
+        while rate_limited or np.max(np.abs(obs["joint_pos"] - home)) > 0.02:
             if self._now() > deadline:
                 raise HardwareError(
                     f"{self.spec.name}: did not reach home within {self.home_timeout_s} s (max error "
@@ -177,6 +180,7 @@ class ServoArmRobot(Robot):
             self.send_action(home)
             if self.last_decision is not None and self.last_decision.stopped:
                 return
+            rate_limited = self.last_decision is not None and RATE in self.last_decision.interventions
             self.wait()
             obs = self.observe()
 

@@ -50,6 +50,7 @@ class SimRobot(Robot, abc.ABC):
         (1.0, -1.0, 1.0), (0.0, 0.0, 0.3))
     # PyBullet forgets torque commands after each physics step but keeps position/velocity motor targets.
     actuate_every_physics_step: ClassVar[bool] = False
+    reset_clears_state_faults = True  # every reset rebuilds the scene
 
     def __init__(self, config: SimConfig | None = None, limits_path: str | os.PathLike | None = None) -> None:
         self.config = config or SimConfig()
