@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from robolearn.calibration.files import CalibrationError
 from robolearn.calibration.motors import ArmCalibration
 from robolearn.robot import Robot
-from robolearn.spec import RobotSpec
-from robolearn.safety import SafetyController, SafetyLimits, WorkspaceModel
+from robolearn.safety import SafetyLimits, WorkspaceModel
 from robolearn.robots.registry import robot_definition
 from robolearn.hardware.arm_robot import ServoArmRobot
 from robolearn.hardware.create2 import Create2
@@ -72,13 +71,6 @@ def make_hardware_robot(
     bus = BUS_CLASSES[arm_calibration.bus](port, **bus_options)
     safety = definition.safety(safety_limits, workspace, on_intervention)
     return ServoArmRobot(bus, arm_calibration, safety, camera=camera, home=home)
-
-
-def hardware_definition(model: str, limits: str | os.PathLike | SafetyLimits | None = None,
-                        ) -> tuple[RobotSpec, SafetyController]:
-    """The spec and a SafetyController (workspace model included) of the real robot `model`, without opening a
-    port: what clients that must not own the robot (the policy node, RosRobot) need. numpy only."""
-    return robot_definition(model).describe(limits)
 
 
 def _pick(options: dict[str, Any], allowed: tuple[str, ...], robot: str) -> dict[str, Any]:
