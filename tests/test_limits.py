@@ -85,3 +85,18 @@ def test_calibration_dir_override(tmp_path, monkeypatch):
     write(tmp_path / "bot", GOOD)
     monkeypatch.setenv("ROBOLEARN_CALIBRATION_DIR", str(tmp_path))
     assert load_robot_limits("bot").control_rate_hz == 20
+
+
+def test_errors_name_the_file_they_came_from_under_a_calibration_dir_override(tmp_path, monkeypatch):
+    from robolearn.safety.limits import load_robot_limits
+
+    monkeypatch.setenv("ROBOLEARN_CALIBRATION_DIR", str(tmp_path))
+    (tmp_path / "bot").mkdir()
+    path = write(tmp_path / "bot", {**GOOD, "robot": "other"})
+    with pytest.raises(LimitsError, match=str(path)):
+        load_robot_limits("bot")
+    bad = {**GOOD, "commands": [dict(GOOD["commands"][0], max_acceleration="fast")]}
+    write(tmp_path / "bot", bad)
+    with pytest.raises(LimitsError, match=str(path)):
+        load_robot_limits("bot")
+    assert SafetyLimits.from_yaml(write(tmp_path, GOOD, "ok.yaml")).source == str(tmp_path / "ok.yaml")

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from robolearn.learners.networks import make_adam
+
 ACTIVATIONS = ("groupsort", "relu", "tanh")
 NORM = "l2"
 ROUNDING_MARGIN = 1e-5
@@ -198,7 +200,7 @@ def empirical_lower_bound(fn: nn.Module, starts: torch.Tensor, steps: int = 100,
     offset = 1e-2 * spread * torch.randn(starts.shape, generator=gen, dtype=torch.float64).to(device)
     x = starts.clone().requires_grad_(True)
     y = (starts + offset).requires_grad_(True)
-    optimiser = torch.optim.Adam([x, y], lr=lr * spread)
+    optimiser = make_adam([x, y], lr * spread, fused=False)
     best = 0.0
     for _ in range(max(steps, 0)):
         quotient = _quotients(net, x, y)

@@ -57,13 +57,12 @@ class RobotDefinition:
         return limits
 
     def check_limits(self, limits: SafetyLimits) -> None:
-        where = f"calibration/{self.name}/limits.yaml"
         if limits.robot != self.name:
-            raise LimitsError(f"limits are for robot {limits.robot!r}, not {self.name!r}")
+            raise LimitsError(f"limits {limits.source} are for robot {limits.robot!r}, not {self.name!r}")
         if limits.command_kind is not self.command_kind or limits.names != tuple(self.command_names):
             raise LimitsError(
                 f"{self.name}: limits file describes {limits.command_kind.value} commands {list(limits.names)}, "
-                f"the robot takes {self.command_kind.value} commands {list(self.command_names)}; fix {where}")
+                f"the robot takes {self.command_kind.value} commands {list(self.command_names)}; fix {limits.source}")
 
     def spec(self, limits: SafetyLimits, image_shape: tuple[int, int, int] | None = None) -> RobotSpec:
         return RobotSpec(

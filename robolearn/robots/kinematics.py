@@ -97,6 +97,7 @@ class ArmKinematics:
         self._q_index = np.array([index.get(j.name, len(self.joint_names)) if j.kind != "fixed"
                                   else len(self.joint_names) for j in chain])
         self._movable = [i for i, j in enumerate(chain) if j.kind != "fixed"]
+        self._angles = np.zeros(len(self.joint_names) + 1)  # joint values, then the fixed joints' zero
         self._axis = [j.axis for j in chain]
 
     @property
@@ -105,19 +106,20 @@ class ArmKinematics:
 
     def _joint_transforms(self, joint_pos: np.ndarray) -> np.ndarray:
         q = np.asarray(joint_pos, dtype=np.float64).reshape(-1)
-        if q.shape != (self.dof,) or not np.all(np.isfinite(q)):
+        if q.shape != (self.dof,) or not np.isfinite(q).all():
             raise ValueError(f"forward kinematics needs {self.dof} finite joint positions "
                              f"{list(self.joint_names)}, got {np.asarray(joint_pos).tolist()}")
-        angles = np.append(q, 0.0)[self._q_index][:, None, None]
+        self._angles[:-1] = q
+        angles = self._angles[self._q_index][:, None, None]
         return self._a + np.sin(angles) * self._b + (1.0 - np.cos(angles)) * self._c
 
     def position(self, joint_pos: np.ndarray) -> np.ndarray:
         """World position (m) of the link for the given joint positions."""
         transforms = self._joint_transforms(joint_pos)
-        pose = transforms[0]
-        for transform in transforms[1:]:
-            pose = pose @ transform
-        return pose[:3, 3].copy()
+        point = transforms[-1][:, 3]  # the link origin in its parent joint's frame, then outwards
+        for transform in transforms[-2::-1]:
+            point = transform @ point
+        return point[:3]
 
     def jacobian(self, joint_pos: np.ndarray) -> np.ndarray:
         """d position / d joint_pos, shape (3, dof): axis x (tip - joint origin) for each joint on the chain."""

@@ -13,6 +13,7 @@ limits, rate limit, measured-position limits, workspace. A stop means: hold the 
 from __future__ import annotations
 
 import collections
+import math
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -81,6 +82,8 @@ class SafetyController:
         self._pos_low = np.array([c.position[0] if c.position else -np.inf for c in limits.commands])
         self._pos_high = np.array([c.position[1] if c.position else np.inf for c in limits.commands])
         self._effort = np.array([c.effort if c.effort is not None else np.inf for c in limits.commands])
+        self._position_limited = (self.kind in (CommandKind.JOINT_VELOCITY, CommandKind.JOINT_EFFORT)
+                                  and bool(np.isfinite(self._pos_low).any() or np.isfinite(self._pos_high).any()))
         self.counts: collections.Counter[str] = collections.Counter()
         self.estopped = False
         self.estop_reason = ""
@@ -97,10 +100,10 @@ class SafetyController:
         """Record the newest measurement; latches the e-stop on overload or a reported hazard."""
         self._observation = observation
         effort = observation.values.get("joint_effort")
-        if effort is not None and np.any(np.abs(np.asarray(effort)) > self._effort[: len(effort)]):
+        if effort is not None and (np.abs(np.asarray(effort)) > self._effort[: len(effort)]).any():
             self.trigger_estop(OVERLOAD)
         hazards = observation.values.get("hazards")
-        if hazards is not None and np.any(np.asarray(hazards) > 0.5):
+        if hazards is not None and (np.asarray(hazards) > 0.5).any():
             self.trigger_estop(HAZARD)
 
     def trigger_estop(self, reason: str = ESTOP) -> None:
@@ -145,16 +148,17 @@ class SafetyController:
                 f"{self.limits.robot}: command has {cmd.size} values, expected {self._low.size} "
                 f"ordered as {list(self.limits.names)}"
             )
-        if not np.all(np.isfinite(cmd)):
+        if not np.isfinite(cmd).all():
             self._count(NONFINITE, f"command {cmd.tolist()}")
             return self._stop((NONFINITE,))
         stop = self._check_freshness(now, command_time)
         if stop is not None:
             return stop
 
+        # ufuncs rather than numpy's Python-level wrappers (np.clip, np.array_equal): this runs on every command.
         interventions: list[str] = []
-        safe = np.clip(cmd, self._low, self._high)
-        if not np.array_equal(safe, cmd):
+        safe = np.minimum(np.maximum(cmd, self._low), self._high)
+        if not (safe == cmd).all():
             interventions.append(LIMIT)
         reference = self._rate_reference()
         if reference is not None:
@@ -164,14 +168,14 @@ class SafetyController:
             elapsed = (self._dt if self._last_command is None or self._last_applied_at is None
                        else min(max(now - self._last_applied_at, 0.0), self._dt))
             max_step = self._max_rate * elapsed
-            limited = np.clip(safe, reference - max_step, reference + max_step)
+            limited = np.minimum(np.maximum(safe, reference - max_step), reference + max_step)
             # The reference may itself lie outside the limits (a measured position past a soft limit):
             # clip again so the absolute limits always win.
-            limited = np.clip(limited, self._low, self._high)
-            if not np.array_equal(limited, safe):
+            limited = np.minimum(np.maximum(limited, self._low), self._high)
+            if not (limited == safe).all():
                 interventions.append(RATE)
             safe = limited
-        if self.kind in (CommandKind.JOINT_VELOCITY, CommandKind.JOINT_EFFORT):
+        if self._position_limited:
             safe, clipped = self._block_outward_motion(safe)
             if clipped:
                 interventions.append(POSITION_LIMIT)
@@ -275,11 +279,11 @@ class SafetyController:
             return cmd, False
         pos = np.asarray(obs.values["joint_pos"], dtype=np.float64)[: cmd.size]
         outward = ((pos <= self._pos_low) & (cmd < 0)) | ((pos >= self._pos_high) & (cmd > 0))
-        if not np.any(outward):
+        if not outward.any():
             return cmd, False
         out = cmd.copy()
         out[outward] = 0.0
-        return np.clip(out, self._low, self._high), True
+        return np.minimum(np.maximum(out, self._low), self._high), True
 
     def _leaves_workspace(self, cmd: np.ndarray) -> bool:
         assert self._workspace is not None and self._observation is not None
@@ -304,4 +308,5 @@ class SafetyController:
 
 def _box_excess(point: np.ndarray, low: np.ndarray, high: np.ndarray) -> float:
     """How far `point` lies outside the box (0 inside)."""
-    return float(np.linalg.norm(np.maximum(low - point, 0.0) + np.maximum(point - high, 0.0)))
+    outside = np.maximum(low - point, 0.0) + np.maximum(point - high, 0.0)
+    return math.sqrt(float(outside @ outside))

@@ -76,6 +76,7 @@ class SafetyLimits:
     stale_observation_s: float = 0.25
     workspace_low: np.ndarray | None = None
     workspace_high: np.ndarray | None = None
+    source: str = "<dict>"  # the file these limits were read from, for every message about them
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -147,8 +148,8 @@ def load_robot_limits(robot: str, path: str | os.PathLike | None = None) -> Safe
     limits = SafetyLimits.from_yaml(path if path is not None else calibration_dir() / robot / "limits.yaml")
     if limits.robot != robot:
         raise LimitsError(
-            f"limits file is for robot {limits.robot!r}, not {robot!r}: refusing to drive one robot with "
-            f"another's limits"
+            f"limits file {limits.source} is for robot {limits.robot!r}, not {robot!r}: refusing to drive one "
+            f"robot with another's limits"
         )
     return limits
 
@@ -285,4 +286,5 @@ def _parse(data: Any, source: str) -> SafetyLimits:
                                     positive=True),
         workspace_low=ws_low,
         workspace_high=ws_high,
+        source=source,
     )

@@ -52,8 +52,8 @@ class SimRobot(Robot, abc.ABC):
         limits = self.definition.load_limits(limits_path)
         if abs(limits.control_rate_hz - self.control_rate_hz) > 1e-9:
             raise LimitsError(
-                f"{self.robot_name}: limits file says control_rate_hz {limits.control_rate_hz}, the simulated robot "
-                f"runs at {self.control_rate_hz} Hz; the rate limit and watchdog would be wrong")
+                f"{self.robot_name}: limits file {limits.source} says control_rate_hz {limits.control_rate_hz}, the "
+                f"simulated robot runs at {self.control_rate_hz} Hz; the rate limit and watchdog would be wrong")
         substeps = self.config.physics_hz / self.control_rate_hz
         if abs(substeps - round(substeps)) > 1e-9 or round(substeps) < 1:
             raise ValueError(

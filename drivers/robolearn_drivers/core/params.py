@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from robolearn.safety.limits import calibration_dir
+
 from robolearn_drivers.core.errors import ConfigurationError
 
 # Above this the Python loop cannot keep its period on a loaded machine; ros2_control runs faster in C++.
@@ -57,7 +59,7 @@ class DriverParams:
         if self.limits_file and not Path(self.limits_file).is_file():
             raise ConfigurationError(
                 f"limits file {self.limits_file} does not exist: fix the limits_file parameter, or leave it empty "
-                f"for calibration/{self.robot_model}/limits.yaml"
+                f"for {calibration_dir() / self.robot_model / 'limits.yaml'}"
             )
         if not self.use_sim:
             if not self.calibration_file:
