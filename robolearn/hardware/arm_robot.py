@@ -21,6 +21,7 @@ from robolearn.calibration.motors import ArmCalibration, MotorCalibration
 from robolearn.safety import SafetyController
 from robolearn.safety.controller import OVERLOAD, RATE
 from robolearn.robot import Robot
+from robolearn.robots.registry import robot_definition
 from robolearn.spec import CommandKind, Observation, RobotSpec
 from robolearn.hardware.errors import HardwareError, MotorFaultError, StaleFrameError
 from robolearn.hardware.motor_bus import MotorBus
@@ -36,15 +37,8 @@ CAMERA_STALE = "camera_stale"
 
 
 def arm_spec(safety: SafetyController, image_shape: tuple[int, int, int] | None = None) -> RobotSpec:
-    """The arm's spec from its limits file: same command names, limits and rate as the simulated arm."""
-    limits = safety.limits
-    n = len(limits.names)
-    return RobotSpec(
-        name=limits.robot, command_kind=CommandKind.JOINT_POSITION, command_names=limits.names,
-        command_low=limits.low, command_high=limits.high, control_rate_hz=limits.control_rate_hz,
-        observation_shapes={"joint_pos": (n,), "joint_vel": (n,), "joint_effort": (n,)},
-        joint_names=limits.names, image_shape=image_shape,
-    )
+    """The arm's spec, from its robot definition (the one the simulated arm uses) and its limits."""
+    return robot_definition(safety.limits.robot).spec(safety.limits, image_shape)
 
 
 class ServoArmRobot(Robot):
