@@ -37,8 +37,18 @@ CONFIGS = {
 TOTAL = 6 * EPISODE
 
 
+class ActionsSeen(gym.Wrapper):
+    """Records whether any non-finite action reached the env (on a robot: a command to the motors)."""
+
+    non_finite = 0
+
+    def step(self, action):
+        ActionsSeen.non_finite += int(not np.isfinite(np.asarray(action, dtype=np.float64)).all())
+        return self.env.step(action)
+
+
 def make_env() -> gym.Env:
-    return gym.make("robolearn/PendulumBalance-v0", max_episode_steps=EPISODE)
+    return ActionsSeen(gym.make("robolearn/PendulumBalance-v0", max_episode_steps=EPISODE))
 
 
 def make_learner(algo: str) -> Learner:
@@ -116,24 +126,28 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(algo, tmp_path):
     assert steps == sorted(steps), "metrics never go back in steps across the interruption"
 
 
+@pytest.mark.parametrize("nth", [3, 4, 5])  # consecutive optimiser steps: each place within an update
 @pytest.mark.parametrize("algo", sorted(CONFIGS))
-def test_divergence_stops_at_its_update_and_keeps_the_last_finite_checkpoint(algo, tmp_path):
+def test_divergence_stops_at_its_update_and_keeps_the_last_finite_checkpoint(algo, nth, tmp_path):
     learner = make_learner(algo)
     learner.train(EPISODE, run_dir=tmp_path, progress=False)
     checkpoint = tmp_path / CHECKPOINT_NAME
     steps_at = {}
+    ActionsSeen.non_finite = 0
 
     def poison(optimizer) -> None:
         steps_at["fault"] = learner.steps_done
-        nan_weights(optimizer)
+        for each in fault.optimizers:  # every network the learner trains, policy included
+            nan_weights(each)
 
-    with AfterOptimizerSteps(learner, 3, poison) as fault, pytest.raises(FloatingPointError) as caught:
+    with AfterOptimizerSteps(learner, nth, poison) as fault, pytest.raises(FloatingPointError) as caught:
         learner.train(TOTAL, run_dir=tmp_path, progress=False)
     assert fault.fired_at is not None, "the learner took too few optimiser steps for the test"
     assert "diverged" in str(caught.value) or "non-finite" in str(caught.value)
-    # Stopped at the update where the weights went bad, or (SAC, AVG: losses are checked, not weights) at the
-    # next one. TODO(issue 18 item 3): check weights after each update so no env step follows the fault.
+    # Stopped at the update where the weights went bad (AVG counts that step after its update), before a
+    # single action of the diverged policy reached the env.
     assert steps_at["fault"] <= learner.steps_done <= steps_at["fault"] + 1
+    assert ActionsSeen.non_finite == 0
     kept = checkpoint_metadata(checkpoint)["steps"]
     assert EPISODE <= kept <= steps_at["fault"]
     restored = Learner.load(checkpoint, make_env(), device="cpu")  # finite: loads

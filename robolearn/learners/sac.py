@@ -406,6 +406,10 @@ class SAC(Learner):
             action = self.rng.uniform(-1.0, 1.0, self.act_dim).astype(np.float32)
         else:
             action = self.act(self._obs, deterministic=False)
+            if not np.isfinite(action).all():  # weights went bad in the last update: the robot gets nothing
+                raise FloatingPointError(f"SAC produced a non-finite action at step {self.env_steps}; nothing was "
+                                         "sent to the env. The networks diverged: lower actor_lr/critic_lr or "
+                                         "resume from the last checkpoint")
         acted = time.perf_counter()
         next_obs, reward, terminated, truncated, info = self.env.step(action)
         observed = time.perf_counter()
