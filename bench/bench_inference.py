@@ -81,7 +81,7 @@ def measure_rss(variant: str, path: str) -> None:
     before = rss_kib()
     if variant == "torch":
         module = build_policy(len(features), int(os.environ["BENCH_ACT_DIM"]))
-        module.load_state_dict(torch.load(path))
+        module.load_state_dict(torch.load(path, weights_only=True))
         with torch.inference_mode():
             module(torch.from_numpy(features[None]))
     elif variant == "onnxruntime":
