@@ -42,6 +42,7 @@ import torch  # noqa: E402
 import robolearn  # noqa: E402,F401  (registers the robolearn/* env ids)
 from robolearn.data.transitions import collect_demonstrations  # noqa: E402
 from robolearn.learners.avg import AVG, AVGConfig  # noqa: E402
+from robolearn.learners.base import seed_everything  # noqa: E402
 from robolearn.learners.run import evaluate_policy  # noqa: E402
 
 REACH_ID = "robolearn/ArmReach-v0"
@@ -163,6 +164,7 @@ def bench_reach(budget: int, seeds: list[int], chunks: int, episodes: int, prese
     for seed in seeds:
         avg_env, sac_env = gym.make(REACH_ID), gym.make(REACH_ID)
         avg_eval, sac_eval = gym.make(REACH_ID), gym.make(REACH_ID)
+        seed_everything(seed)  # where each run starts (a learner never seeds the global RNGs)
         avg = AVG(avg_env, AVGConfig.from_preset(preset, seed=seed, eval_every=0), device="cpu")
         sac = _sb3_sac(sac_env, seed=seed)
         curves["avg"][seed], curves["sac"][seed] = [], []
@@ -225,6 +227,7 @@ def bench_reach_equal_time(budget: int, seeds: list[int], chunks: int, episodes:
                                            for name in ("avg", "sac")}
     for seed in seeds:
         avg_env, sac_env = gym.make(REACH_ID), gym.make(REACH_ID)
+        seed_everything(seed)  # where each run starts (a learner never seeds the global RNGs)
         avg = AVG(avg_env, AVGConfig.from_preset(preset, seed=seed, eval_every=0), device="cpu")
         sac = _sb3_sac(sac_env, seed=seed)
         seconds = {"avg": 0.0, "sac": 0.0}

@@ -33,6 +33,7 @@ import torch  # noqa: E402
 
 import robolearn  # noqa: E402,F401
 from robolearn.control import dlqr  # noqa: E402
+from robolearn.learners.base import seed_everything  # noqa: E402
 from robolearn.learners.fpg import FpgConfig, FpgLearner  # noqa: E402
 from robolearn.learners.ghost import ghost_loss, rollout_model  # noqa: E402
 from robolearn.models import LinearModel  # noqa: E402
@@ -56,6 +57,7 @@ def mismatched(path: str, factor: float = 0.5) -> FpgConfig:
 def learning_run(env_id: str, config: FpgConfig, rollouts: int, seeds: int) -> dict:
     env = gym.make(env_id)
     try:
+        seed_everything(config.seed)  # where the run starts (a learner never seeds the global RNGs)
         learner = FpgLearner(env, config)
         period = learner.problem.spec.control_period_s
         nominal = evaluate(learner, seeds)

@@ -37,6 +37,7 @@ import torch  # noqa: E402
 
 from robolearn.data import collect_demonstrations  # noqa: E402
 from robolearn.envs.registry import make_env  # noqa: E402
+from robolearn.learners.base import seed_everything  # noqa: E402
 from robolearn.learners.lipbc import LipBCConfig, LipBCLearner  # noqa: E402
 from robolearn.learners.run import evaluate_policy  # noqa: E402
 
@@ -122,6 +123,7 @@ def run_task(task: str, args) -> dict:
         for alpha in [*args.alphas, UNCONSTRAINED_ALPHA]:
             config = LipBCConfig(alpha=float(alpha), seed=args.seed, eval_episodes=0, log_every=10**9,
                                  checkpoint_every=10**9, learning_rate=args.lr)
+            seed_everything(args.seed)  # where each run starts (a learner never seeds the global RNGs)
             learner = LipBCLearner(env, config, device="cpu", demonstrations=demos)
             start = time.perf_counter()
             learner.train(args.steps, progress=False)

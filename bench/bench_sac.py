@@ -38,6 +38,7 @@ import torch  # noqa: E402
 
 from robolearn.training import make_env  # noqa: E402
 from robolearn.learners.run import evaluate_policy  # noqa: E402
+from robolearn.learners.base import seed_everything  # noqa: E402
 from robolearn.learners.sac import SAC, SACConfig  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -102,6 +103,7 @@ def updates_per_second(task: str, seeds: int, rounds: int, updates: int, fill: i
     for seed in range(seeds):
         sb3 = sb3_sac(make_env(task), seed, learning_starts=fill)
         sb3.learn(fill, progress_bar=False)  # fills the buffer; no update before learning_starts
+        seed_everything(seed)  # where each run starts (a learner never seeds the global RNGs)
         ours = SAC(make_env(task), dataclasses.replace(sb3_config, seed=seed, learning_starts=fill + 1), "cpu")
         ours.train(fill, progress=False)
         pairs.append((sb3, ours))
@@ -162,6 +164,7 @@ def steps_to_sb3_return(task: str, seeds: int, budget: int, eval_every: int, eva
         sb3_eval = evaluate_policy(make_env(task), lambda o: sb3.predict(o, deterministic=True)[0], eval_episodes)
         target = sb3_eval["return_mean"]
 
+        seed_everything(seed)  # where each run starts (a learner never seeds the global RNGs)
         ours = SAC(make_env(task), dataclasses.replace(ours_config, seed=seed, eval_every=10**9), "cpu")
         eval_env = make_env(task)
         reached, ours_return, steps = None, None, 0
