@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from robolearn_drivers.core.camera_info import load_intrinsics, projection_matrix
-from robolearn_drivers.core.diagnostics import ERROR, OK, WARN, safety_summary
+from robolearn_drivers.core.diagnostics import ERROR, OK, STALE, WARN, safety_summary, stop_level
 from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
 from robolearn_drivers.core.errors import ConfigurationError, MalformedMessageError
 from robolearn_drivers.core.params import DriverParams
@@ -158,6 +158,18 @@ def test_status_reports_levels():
     summary = safety_summary("n", "r", {**status, "estopped": True, "estop_reason": "external_estop"})
     assert summary.level == ERROR and "safety/reset" in summary.message
     assert summary.values["count.watchdog"] == "2" and summary.values["last_command"] == "0.5"
+
+
+def test_levels_follow_the_meaning_of_the_stop():
+    assert stop_level(("no_command",)) == OK
+    assert stop_level(("watchdog",)) == WARN
+    assert stop_level(("stale_observation",)) == STALE
+    for reason in ("estop", "malformed_command", "nonfinite_command", "driver_fault", "a_reason_added_later"):
+        assert stop_level(("watchdog", reason)) == ERROR, reason
+    status = {"estopped": False, "estop_reason": "", "counts": {}, "last_command": None}
+    assert safety_summary("n", "r", status, adjusted=("command_limit",)).level == WARN
+    problem = safety_summary("n", "r", status, qos_problems=("publish with durability=transient_local",))
+    assert problem.level == ERROR and "transient_local" in problem.message
 
 
 # ------------------------------------------------------------------------------------- ticker

@@ -39,7 +39,7 @@ def client(driver):
 
     with ros_client("driver_test_client") as c:
         c.states = c.collect(JointState, f"{NS}/joint_states", qos.STATE_SUB)
-        c.diags = c.collect(DiagnosticArray, f"{NS}/diagnostics", qos.DIAGNOSTICS)
+        c.diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
         c.commands = c.publisher(Float64MultiArray, f"{NS}/joint_commands", qos.COMMAND)
         c.estop = c.publisher(Bool, f"{NS}/estop", qos.ESTOP)
         wait_for(lambda: len(c.states) > 5, 30, "joint_states from the sim node", driver)
@@ -54,6 +54,12 @@ def latest_safety(client) -> dict:
         if values is not None:
             return values
     return {}
+
+
+def safety_history(client) -> list[dict]:
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    return [v for _, msg in list(client.diags) if (v := diagnostic_values(msg).get(DIAG_NAME)) is not None]
 
 
 def count(client, kind: str) -> int:
@@ -91,6 +97,8 @@ def test_command_beyond_the_limit_is_clipped_and_counted(client, driver):
         send(client, [50.0])  # the pendulum's torque limit is 2 N·m
         time.sleep(0.02)
     wait_for(lambda: count(client, "command_limit") > before, 5, "a command_limit count in diagnostics", driver)
+    assert any(v["level"] == "1" and "command_limit" in v["last_adjustment"] for v in safety_history(client)), \
+        "a clipped command is reported as WARN, with what adjusted it"
 
 
 def test_watchdog_stops_the_robot_when_commands_stop(client, driver):
@@ -108,8 +116,14 @@ def test_malformed_and_nonfinite_commands_are_rejected_counted_and_stop(client, 
     send(client, [0.1, 0.2, 0.3])
     wait_for(lambda: count(client, "malformed_command") > malformed, 5, "the malformed command count", driver)
     assert "pendulum: command has 3 values, expected 1" in latest_safety(client)["last_rejection"]
+    wait_for(lambda: latest_safety(client).get("last_stop") == "malformed_command", 5, "the malformed stop", driver)
+    assert latest_safety(client)["level"] == "2", "a malformed command is an ERROR"
     send(client, [math.nan])
     wait_for(lambda: count(client, "nonfinite_command") > nonfinite, 5, "the NaN command count", driver)
+    time.sleep(0.3)  # several control ticks after the NaN: the stop keeps its reason
+    assert latest_safety(client)["last_stop"] == "nonfinite_command"
+    assert latest_safety(client)["level"] == "2"
+    assert "robot stopped: nonfinite_command" in driver.output(), "each stop reason gets a /rosout line"
 
 
 def test_estop_latches_until_reset_and_a_fresh_command(client, driver):
@@ -146,12 +160,54 @@ def test_late_subscriber_sees_a_latched_estop(mode):
     with ros_client("late_estop_client") as c:
         pub = c.publisher(Bool, f"{ns}/estop", qos.ESTOP)
         pub.publish(Bool(data=True))
-        diags = c.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
         with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=ns) as node:
             def estopped():
                 return any(diagnostic_values(m).get(f"{ns}/sim_driver: safety", {}).get("estopped") == "true"
                            for _, m in list(diags))
             wait_for(estopped, 30, "the late driver to latch the e-stop", node)
+
+
+@pytest.mark.parametrize("reliability, durability", [("best_effort", "volatile"), ("reliable", "volatile"),
+                                                     ("best_effort", "transient_local")])
+def test_estop_from_any_publisher_qos_stops_and_an_unlatched_one_is_an_error(mode, reliability, durability):
+    """An e-stop is never dropped for its QoS; a publisher whose e-stop a restarted driver would miss is an ERROR
+    on /diagnostics saying how to fix it. Commands from a sensor-data (best-effort) publisher are accepted."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+    from std_msgs.msg import Bool, Float64MultiArray
+
+    from robolearn_drivers.ros import qos
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    ns = f"/qos_{reliability}_{durability}"
+    profile = QoSProfile(depth=1, reliability=ReliabilityPolicy[reliability.upper()],
+                         durability=DurabilityPolicy[durability.upper()])
+    with ros_client(f"qos_client_{reliability}_{durability}") as c:
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
+        commands = c.publisher(Float64MultiArray, f"{ns}/joint_commands", qos_profile_sensor_data)
+        with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=ns) as node:
+            def safety() -> dict:
+                for _, m in reversed(list(diags)):
+                    if (v := diagnostic_values(m).get(f"{ns}/sim_driver: safety")) is not None:
+                        return v
+                return {}
+            wait_for(safety, 30, "the driver's diagnostics", node)
+            before = int(safety().get("count.command_limit", 0))
+            for _ in range(10):
+                commands.publish(Float64MultiArray(data=[50.0]))
+                time.sleep(0.03)
+            wait_for(lambda: int(safety().get("count.command_limit", 0)) > before, 5,
+                     "a best-effort command to be applied (and clipped)", node)
+            pub = c.publisher(Bool, f"{ns}/estop", profile)
+            wait_for(lambda: pub.get_subscription_count() > 0, 10, "the e-stop publisher to match", node)
+            # Sent until seen, as an e-stop button does: a best-effort sample may be lost by design.
+            wait_for(lambda: pub.publish(Bool(data=True)) or safety().get("estopped") == "true", 5,
+                     "the e-stop to stop the robot", node)
+            assert safety()["level"] == "2"
+            wait_for(lambda: safety().get("qos_problem.0"), 5, "the incompatible-QoS diagnostic", node)
+            assert "durability=transient_local" in safety()["qos_problem.0"]
+            assert "offers incompatible QoS" in node.output()
 
 
 BAD_CONFIGURATIONS = [
@@ -176,7 +232,7 @@ def test_bad_configuration_is_refused_with_a_diagnostic_and_no_motion(mode):
         cases = []
         for i, (params, expected) in enumerate(BAD_CONFIGURATIONS):
             ns = f"/bad_config_{i}"
-            diags = c.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+            diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
             states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
             node = NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", params=params,
                                namespace=ns)

@@ -53,7 +53,7 @@ def test_hardware_driver_node_drives_a_virtual_servo_bus_safely(arm_files):
     with FAMILY.virtual({i: FAMILY.number for i in IDS.values()}) as bus, ros_client("hw_client") as client:
         servo = bus.servos[IDS["shoulder_pan"]]
         states = client.collect(JointState, f"{NS}/joint_states", qos.STATE_SUB)
-        diags = client.collect(DiagnosticArray, f"{NS}/diagnostics", qos.DIAGNOSTICS)
+        diags = client.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
         commands = client.publisher(Float64MultiArray, f"{NS}/joint_commands", qos.COMMAND)
         estop = client.publisher(Bool, f"{NS}/estop", qos.ESTOP)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 
+from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.node import Node
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
@@ -18,7 +19,8 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
 
 from robolearn.robot import RobotError
-from robolearn_drivers.core.diagnostics import DiagnosticSummary, fault_summary, safety_summary
+from robolearn_drivers.core.diagnostics import ERROR, STALE, WARN, DiagnosticSummary, fault_summary, safety_summary, \
+    stop_level
 from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
 from robolearn_drivers.core.params import DriverParams
 from robolearn_drivers.core.robot_factory import build_robot
@@ -37,6 +39,8 @@ class DriverNode(Node):
         # Callbacks (executor thread) and control ticks (ticker thread) take turns on the loop and robot.
         self._lock = threading.RLock()
         self._last_stop: tuple[str, ...] = ()
+        self._last_adjustment: tuple[str, ...] = ()
+        self._qos_problems: list[str] = []
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.DIAGNOSTICS)
         self._diag_name = f"{self.get_fully_qualified_name()}: safety"
         raw = {
@@ -84,8 +88,12 @@ class DriverNode(Node):
         else:
             self._joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.STATE_PUB)
         command_topic = topics.CMD_VEL if layout.twist_commands else topics.JOINT_COMMANDS
-        self.create_subscription(conversions.command_type(layout), command_topic, self._on_command, qos.COMMAND)
-        self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP)
+        self.create_subscription(conversions.command_type(layout), command_topic, self._on_command, qos.COMMAND_SUB)
+        # Two e-stop subscriptions (see qos.py): the latched one, and one that matches any publisher. A publisher
+        # the latched one cannot match is reported as an ERROR, since its e-stop would miss a restarted driver.
+        self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP, event_callbacks=SubscriptionEventCallbacks(
+            incompatible_qos=lambda info: self._on_incompatible_qos(topics.ESTOP, info)))
+        self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP_ANY)
         self.create_service(Trigger, topics.SAFETY_RESET, self._on_safety_reset)
         self.create_service(Trigger, topics.ROBOT_RESET, self._on_robot_reset)
         self.create_timer(params.diagnostics_period_s, self._publish_safety)
@@ -105,6 +113,17 @@ class DriverNode(Node):
         if not accepted:
             self.get_logger().error(f"rejected command, robot held: {self.loop.last_rejection}",
                                     throttle_duration_sec=1.0)
+
+    def _on_incompatible_qos(self, topic: str, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))
+        problem = (f"a publisher on {self.resolve_topic_name(topic)} offers incompatible QoS ({policy}): its "
+                   f"e-stop is received but not latched, so a restarted driver would miss it; publish with "
+                   f"reliability=reliable, durability=transient_local (robolearn_drivers.ros.qos.ESTOP)")
+        self.get_logger().error(problem)
+        with self._lock:
+            if problem not in self._qos_problems:
+                self._qos_problems.append(problem)
+        self._publish_safety()
 
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and self.loop is not None and not self.loop.safety.estopped:
@@ -147,16 +166,32 @@ class DriverNode(Node):
             except Exception as exc:  # any fault in the loop must leave the actuators stopped, not running
                 self._fail(exc)
                 return
+        adjusted: tuple[str, ...] = ()
         if result.decision is None:
             stopped: tuple[str, ...] = (MALFORMED,)
         elif result.decision.stopped:
-            stopped = result.decision.interventions or ("no_command",)
+            # A stop keeps the reason it started with: the ticks after it have no new intervention to report.
+            stopped = result.decision.interventions or self._last_stop or ("no_command",)
         else:
             stopped = ()
-        if stopped != self._last_stop:
-            self._last_stop = stopped
+            adjusted = result.decision.interventions if result.applied is not None else self._last_adjustment
+        if stopped != self._last_stop or adjusted != self._last_adjustment:
+            if stopped and stopped != self._last_stop:
+                self._log_stop(stopped)
+            self._last_stop, self._last_adjustment = stopped, adjusted
             self._publish_safety()
         self._publish_state()
+
+    def _log_stop(self, reasons: tuple[str, ...]) -> None:
+        """One /rosout line per stop, at the level its reason means."""
+        line = f"robot stopped: {', '.join(reasons)}"
+        level = stop_level(reasons)
+        if level == ERROR:
+            self.get_logger().error(line)
+        elif level in (WARN, STALE):
+            self.get_logger().warning(line)
+        else:
+            self.get_logger().info(line)
 
     def _fail(self, exc: BaseException) -> None:
         assert self.loop is not None
@@ -185,7 +220,8 @@ class DriverNode(Node):
         with self._lock:
             if self.loop is None:
                 return
-            summary = safety_summary(self._diag_name, self.loop.robot.spec.name, self.loop.status(), self._last_stop)
+            summary = safety_summary(self._diag_name, self.loop.robot.spec.name, self.loop.status(), self._last_stop,
+                                     self._last_adjustment, tuple(self._qos_problems))
         self._publish_diagnostics(summary)
 
     def _publish_diagnostics(self, summary: DiagnosticSummary) -> None:

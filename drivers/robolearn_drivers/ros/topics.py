@@ -8,6 +8,7 @@ HAZARDS = "hazards"
 ESTOP = "estop"
 SAFETY_RESET = "safety/reset"
 ROBOT_RESET = "robot/reset"
-DIAGNOSTICS = "diagnostics"
+# Absolute: diagnostic_aggregator and rqt_robot_monitor read /diagnostics only, whatever the robot namespace.
+DIAGNOSTICS = "/diagnostics"
 IMAGE = "camera/image_raw"
 CAMERA_INFO = "camera/camera_info"
