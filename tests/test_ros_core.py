@@ -31,10 +31,29 @@ from robolearn_drivers.core.ticker import Ticker
     ({"robot_model": "so101_arm", "calibration_file": "/no/such.yaml"}, "/no/such.yaml does not exist"),
     ({"robot_model": "pendulum", "use_sim": True, "limits_file": "/no/limits.yaml"}, "/no/limits.yaml does not exist"),
     ({"robot_model": "pendulum", "use_sim": True, "diagnostics_period_s": 0}, "diagnostics_period_s=0.0"),
+    ({"robot_model": "pendulum", "use_sim": True, "real_time_factor": 0}, "real_time_factor=0.0 is invalid"),
+    ({"robot_model": "pendulum", "use_sim": True, "real_time_factor": float("inf")}, "real_time_factor=inf is invalid"),
+    ({"robot_model": "so101_arm", "calibration_file": "/x.yaml", "real_time_factor": 2}, "applies to simulated robots only"),
 ])
 def test_bad_parameters_are_refused_with_what_to_fix(values, message):
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(".", r"\.")):
         DriverParams.from_mapping(values)
+
+
+def test_a_faster_than_real_time_sim_ticks_faster_on_the_wall_clock():
+    params = DriverParams.from_mapping({"robot_model": "pendulum", "use_sim": True, "real_time_factor": 4})
+    assert params.tick_period_s(1 / 60) == pytest.approx(1 / 240)
+    assert DriverParams.from_mapping({"robot_model": "pendulum", "use_sim": True}).tick_period_s(0.1) == 0.1
+
+
+def test_the_loop_clock_never_runs_backwards_across_robot_resets(pendulum_loop):
+    for _ in range(5):
+        pendulum_loop.step()
+    before = pendulum_loop.clock()
+    pendulum_loop.reset_robot(seed=1)
+    assert pendulum_loop.robot.now() < before, "the sim's own clock restarts with the episode"
+    pendulum_loop.step()
+    assert pendulum_loop.clock() > before
 
 
 def test_unknown_model_and_wrong_rate_are_configuration_errors():

@@ -210,6 +210,36 @@ def test_estop_from_any_publisher_qos_stops_and_an_unlatched_one_is_an_error(mod
             assert "offers incompatible QoS" in node.output()
 
 
+def test_sim_publishes_clock_and_stamps_with_it_under_use_sim_time(mode):
+    """The sim owns time: /clock carries simulated time, joint_states are stamped with it, and the node's own
+    ROS clock follows it under use_sim_time (its diagnostics stamps are simulated seconds, not wall time).
+    /clock is remapped so this sim does not share a clock with the other tests' sims."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rosgraph_msgs.msg import Clock
+    from sensor_msgs.msg import JointState
+
+    from robolearn_drivers.ros import qos
+
+    ns, clock_topic = "/clock_test", "/clock_test/clock"
+    with ros_client("clock_client") as c:
+        clocks = c.collect(Clock, clock_topic, qos.STATE_SUB)
+        states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
+        with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=ns,
+                         params={"use_sim_time": True, "real_time_factor": 2.0},
+                         remaps={"/clock": clock_topic}) as node:
+            wait_for(lambda: len(clocks) > 30 and len(states) > 30, 30, "/clock and joint_states", node)
+            ours = lambda: [m for _, m in list(diags) if m.status and m.status[0].name == f"{ns}/sim_driver: safety"]
+            wait_for(ours, 10, "diagnostics from the sim", node)
+        seconds = [m.clock.sec + m.clock.nanosec * 1e-9 for _, m in clocks]
+        assert all(b > a for a, b in zip(seconds, seconds[1:])), "simulated time only moves forward"
+        assert seconds[0] < 60.0, "the clock is simulated time from 0, not wall time"
+        stamps = {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for _, m in states}
+        clock_ns = {m.clock.sec * 10**9 + m.clock.nanosec for _, m in clocks}
+        assert len(stamps & clock_ns) > 0.8 * min(len(stamps), len(clock_ns)), "states are stamped with /clock"
+        assert all(m.header.stamp.sec < 600 for m in ours()), "use_sim_time: the node's clock is the sim's"
+
+
 BAD_CONFIGURATIONS = [
     ({"robot_model": "no_such_robot"}, "unknown sim robot 'no_such_robot'"),
     ({"use_sim": False, "calibration_file": "/nonexistent/motors.yaml"},

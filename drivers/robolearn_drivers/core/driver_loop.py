@@ -47,6 +47,7 @@ class DriverLoop:
         self.last_rejection = ""
         self._pending: tuple[np.ndarray, float] | None = None
         self._held_for_malformed = False
+        self._clock_offset = 0.0  # robot clock time before the last robot reset (a sim restarts at 0)
         self.last_observation = robot.observe()
 
     @property
@@ -85,8 +86,14 @@ class DriverLoop:
         """A new episode: the robot's own reset (sim: new start state; hardware: its homing under safety)."""
         self._pending = None
         self._held_for_malformed = False
+        self._clock_offset += self.robot.now()
         self.last_observation = self.robot.reset(seed=seed)
         return self.last_observation
+
+    def clock(self) -> float:
+        """The robot's clock made monotonic across robot resets (a sim's clock restarts at 0 each episode);
+        what a sim publishes on /clock."""
+        return self._clock_offset + self.robot.now()
 
     # ------------------------------------------------------------------------------- control tick
     def step(self) -> TickResult:

@@ -21,6 +21,12 @@ from robolearn_drivers.core.state_layout import StateLayout
 _JOINT_FIELDS = {"joint_pos": "position", "joint_vel": "velocity", "joint_effort": "effort"}
 
 
+def time_msg(seconds: float) -> Time:
+    """A builtin_interfaces/Time for a clock reading in seconds (e.g. simulated time for /clock)."""
+    nanoseconds = int(round(seconds * 1e9))
+    return Time(sec=nanoseconds // 10**9, nanosec=nanoseconds % 10**9)
+
+
 # ------------------------------------------------------------------------------------- state
 def joint_state_msg(layout: StateLayout, obs: Observation, stamp: Time) -> JointState:
     msg = JointState()

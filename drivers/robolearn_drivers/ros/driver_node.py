@@ -16,6 +16,7 @@ from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
 from robolearn.robot import RobotError
@@ -52,6 +53,7 @@ class DriverNode(Node):
             "control_rate_hz": self.declare_parameter("control_rate_hz", 0.0).value,
             "sim_seed": self.declare_parameter("sim_seed", 0).value,
             "diagnostics_period_s": self.declare_parameter("diagnostics_period_s", 0.5).value,
+            "real_time_factor": self.declare_parameter("real_time_factor", 1.0).value,
         }
         self._robot_model = str(raw["robot_model"])
         try:
@@ -79,6 +81,9 @@ class DriverNode(Node):
     def _start(self, params: DriverParams) -> None:
         assert self.loop is not None
         self.fault = ""
+        # A simulated robot owns time: it publishes its simulated clock on /clock, and every node started with
+        # use_sim_time:=true (this one included) stamps with it, so stamps and the sim's watchdog agree.
+        self._clock_pub = (self.create_publisher(Clock, topics.CLOCK, qos.CLOCK) if params.use_sim else None)
         layout = self.loop.layout
         spec = self.loop.robot.spec
         if layout.is_base:
@@ -102,7 +107,7 @@ class DriverNode(Node):
             f"commands on {command_topic}"
         )
         self._publish_state()
-        self._ticker = Ticker(spec.control_period_s, self._tick, name=f"{spec.name}-control")
+        self._ticker = Ticker(params.tick_period_s(spec.control_period_s), self._tick, name=f"{spec.name}-control")
         self._ticker.start()
 
     # -------------------------------------------------------------------------------- callbacks
@@ -209,6 +214,13 @@ class DriverNode(Node):
             return
         obs = self.loop.last_observation
         stamp = self.get_clock().now().to_msg()
+        if self._clock_pub is not None:
+            sim_stamp = conversions.time_msg(self.loop.clock())
+            self._clock_pub.publish(Clock(clock=sim_stamp))
+            # Under use_sim_time the clock in use is this sim's: stamp with it exactly, not with the copy that
+            # comes back over /clock a moment later.
+            if self.get_parameter("use_sim_time").value:
+                stamp = sim_stamp
         if self.loop.layout.is_base:
             self._odom_pub.publish(conversions.odometry_msg(obs, stamp))
             if self._hazard_pub is not None:

@@ -29,5 +29,8 @@ ESTOP_ANY = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=Re
                        durability=DurabilityPolicy.VOLATILE)
 DIAGNOSTICS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
+# rclpy's TimeSource subscribes to /clock best-effort (KEEP_LAST 1); a reliable writer matches it too.
+CLOCK = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                   durability=DurabilityPolicy.VOLATILE)
 CAMERA = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
                     durability=DurabilityPolicy.VOLATILE)

@@ -10,5 +10,6 @@ SAFETY_RESET = "safety/reset"
 ROBOT_RESET = "robot/reset"
 # Absolute: diagnostic_aggregator and rqt_robot_monitor read /diagnostics only, whatever the robot namespace.
 DIAGNOSTICS = "/diagnostics"
+CLOCK = "/clock"
 IMAGE = "camera/image_raw"
 CAMERA_INFO = "camera/camera_info"
