@@ -242,3 +242,31 @@ def test_camera_intrinsics_load_and_bad_files_are_explained(tmp_path):
     path.write_text(yaml.safe_dump({**good, "camera_matrix": [1, 2, 3]}))
     with pytest.raises(ConfigurationError, match="finite 3x3 matrix"):
         load_intrinsics(str(path))
+
+
+# --------------------------------------------------------------------------------- trajectories
+def test_trajectory_is_reordered_interpolated_from_the_current_position_and_held_at_the_end():
+    from robolearn_drivers.core.trajectory import JointTrajectory
+
+    traj = JointTrajectory.parse("arm", ["a", "b"], ["b", "a"], [1.0, 2.0], [[10.0, 1.0], [20.0, 2.0]],
+                                 start=5.0, current=np.array([0.0, 0.0]))
+    assert traj.sample(5.0).tolist() == [0.0, 0.0]
+    assert traj.sample(5.5).tolist() == pytest.approx([0.5, 5.0])
+    assert traj.sample(6.5).tolist() == pytest.approx([1.5, 15.0])
+    assert traj.sample(100.0).tolist() == [2.0, 20.0] and traj.end == 7.0
+
+
+@pytest.mark.parametrize("names, times, positions, message", [
+    (["a", "b"], [], [], "no points"),
+    (["a", "c"], [1.0], [[0, 0]], "must be each of"),
+    (["a", "a"], [1.0], [[0, 0]], "must be each of"),
+    (["a", "b"], [1.0], [[0]], "needs 2 positions"),
+    (["a", "b"], [1.0, 1.0], [[0, 0], [1, 1]], "strictly increasing"),
+    (["a", "b"], [-1.0], [[0, 0]], "strictly increasing"),
+    (["a", "b"], [1.0], [[0, float("nan")]], "NaN"),
+])
+def test_bad_trajectories_are_refused_with_what_to_fix(names, times, positions, message):
+    from robolearn_drivers.core.trajectory import JointTrajectory
+
+    with pytest.raises(MalformedMessageError, match=message):
+        JointTrajectory.parse("arm", ["a", "b"], names, times, positions, start=0.0, current=np.zeros(2))

@@ -314,3 +314,70 @@ def test_sim_arm_moves_to_commanded_joint_positions_under_the_rate_limit(mode):
         # The per-step change of the measured position never exceeds the rate limit (plus tracking overshoot).
         positions = np.array([m.position[0] for t, m in states if t >= begin])
         assert np.max(np.abs(np.diff(positions))) < 0.1 + 0.02
+
+
+def test_arm_follows_a_joint_trajectory_and_bad_ones_are_refused_without_motion(mode):
+    """trajectory_msgs/JointTrajectory on joint_trajectory (joint_trajectory_controller's topic): sampled at the
+    control rate through the SafetyController. Names in any order; one beyond the joint limits is clipped and
+    counted; non-monotonic times, unknown names and NaN are rejected with a diagnostic and no motion."""
+    from builtin_interfaces.msg import Duration
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import JointState
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    from robolearn_drivers.ros import qos
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    ns = "/traj_test"
+
+    def trajectory(names, points):
+        return JointTrajectory(joint_names=list(names), points=[
+            JointTrajectoryPoint(positions=[float(v) for v in q], time_from_start=Duration(sec=int(t), nanosec=int(t % 1 * 1e9)))
+            for t, q in points])
+
+    with ros_client("traj_client") as c, NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "sim.yaml",
+                                                     params={"robot_model": "so101_arm"}, namespace=ns) as node:
+        states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
+        pub = c.publisher(JointTrajectory, f"{ns}/joint_trajectory", qos.COMMAND)
+
+        def safety() -> dict:
+            for _, m in reversed(list(diags)):
+                if (v := diagnostic_values(m).get(f"{ns}/sim_driver: safety")) is not None:
+                    return v
+            return {}
+
+        wait_for(lambda: len(states) > 3 and safety(), 30, "the arm's joint_states and diagnostics", node)
+        wait_for(lambda: pub.get_subscription_count() > 0, 10, "the trajectory subscription", node)
+        names = list(states[-1][1].name)
+        start = np.array(states[-1][1].position)
+
+        # Bad trajectories: rejected, counted as malformed, the arm does not move.
+        target = start.copy()
+        target[0] += 0.3
+        bad = [trajectory(names, [(1.0, target), (0.5, target)]),
+               trajectory(["no_such_joint"] + names[1:], [(1.0, target)]),
+               trajectory(names, [(1.0, [math.nan] * len(names))])]
+        for msg in bad:
+            before = int(safety().get("count.malformed_command", 0))
+            pub.publish(msg)
+            wait_for(lambda: int(safety().get("count.malformed_command", 0)) > before, 5, "the rejection", node)
+        time.sleep(0.5)
+        assert np.all(np.abs(np.array(states[-1][1].position) - start) < 0.02), "a rejected trajectory never moves"
+
+        # A good one, its names reversed: shoulder_pan +0.3 rad over 1.5 s, then held.
+        reversed_names = names[::-1]
+        points = [(0.75, start + (target - start) / 2), (1.5, target)]
+        pub.publish(trajectory(reversed_names, [(t, q[::-1]) for t, q in points]))
+        wait_for(lambda: abs(states[-1][1].position[0] - target[0]) < 0.03, 10, "the arm to reach the trajectory end",
+                 node)
+        assert np.all(np.abs(np.array(states[-1][1].position[1:]) - start[1:]) < 0.05)
+
+        # Beyond the joint limits: clipped by the safety layer and counted.
+        before = int(safety().get("count.command_limit", 0)) + int(safety().get("count.position_limit", 0))
+        far = target.copy()
+        far[0] = 50.0
+        pub.publish(trajectory(names, [(0.5, far)]))
+        wait_for(lambda: int(safety().get("count.command_limit", 0)) + int(safety().get("count.position_limit", 0))
+                 > before, 5, "the out-of-limits trajectory to be clipped and counted", node)
+        assert states[-1][1].position[0] < 4.0, "clipped, never sent 50 rad"

@@ -60,14 +60,19 @@ class DriverLoop:
         try:
             command = self.layout.parse_command(values)
         except MalformedMessageError as exc:
-            self.counts[MALFORMED] += 1
-            self.last_rejection = str(exc)
-            self._pending = None
-            self._held_for_malformed = True
+            self.reject(str(exc))
             return False
         self._pending = (command, self.robot.now())
         self._held_for_malformed = False
         return True
+
+    def reject(self, reason: str) -> None:
+        """A command the node could not accept (bad shape, a stamp from the future, a bad trajectory): counted
+        as malformed, and the robot stops at the next tick until a valid command arrives."""
+        self.counts[MALFORMED] += 1
+        self.last_rejection = reason
+        self._pending = None
+        self._held_for_malformed = True
 
     def estop(self, reason: str = EXTERNAL_ESTOP) -> None:
         """Latch the e-stop and stop the actuators now, not at the next tick."""

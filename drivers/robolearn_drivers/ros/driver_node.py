@@ -15,21 +15,28 @@ from rclpy.node import Node
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
 from robolearn.robot import RobotError
+from robolearn.spec import CommandKind
 from robolearn_drivers.core.diagnostics import ERROR, STALE, WARN, DiagnosticSummary, fault_summary, safety_summary, \
     stop_level
 from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
 from robolearn_drivers.core.params import DriverParams
 from robolearn_drivers.core.robot_factory import build_robot
+from robolearn_drivers.core.errors import MalformedMessageError
 from robolearn_drivers.core.ticker import Ticker
+from robolearn_drivers.core.trajectory import JointTrajectory
 from robolearn_drivers.ros import conversions, qos, topics
 from robolearn_drivers.ros.node_main import run_node
 
 DRIVER_FAULT = "driver_fault"
+# A TwistStamped stamped further ahead than this is refused: its sender's clock is wrong (or not ours).
+MAX_FUTURE_STAMP_S = 0.5
 
 
 class DriverNode(Node):
@@ -42,6 +49,7 @@ class DriverNode(Node):
         self._last_stop: tuple[str, ...] = ()
         self._last_adjustment: tuple[str, ...] = ()
         self._qos_problems: list[str] = []
+        self._trajectory: JointTrajectory | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.DIAGNOSTICS)
         self._diag_name = f"{self.get_fully_qualified_name()}: safety"
         raw = {
@@ -94,6 +102,11 @@ class DriverNode(Node):
             self._joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.STATE_PUB)
         command_topic = topics.CMD_VEL if layout.twist_commands else topics.JOINT_COMMANDS
         self.create_subscription(conversions.command_type(layout), command_topic, self._on_command, qos.COMMAND_SUB)
+        if layout.twist_commands:
+            self.create_subscription(Twist, topics.CMD_VEL_UNSTAMPED, self._on_command, qos.COMMAND_SUB)
+        if spec.command_kind is CommandKind.JOINT_POSITION and layout.command_size == len(layout.joint_names):
+            self.create_subscription(JointTrajectoryMsg, topics.JOINT_TRAJECTORY, self._on_trajectory,
+                                     qos.COMMAND_SUB)
         # Two e-stop subscriptions (see qos.py): the latched one, and one that matches any publisher. A publisher
         # the latched one cannot match is reported as an ERROR, since its e-stop would miss a restarted driver.
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP, event_callbacks=SubscriptionEventCallbacks(
@@ -114,10 +127,41 @@ class DriverNode(Node):
     def _on_command(self, msg) -> None:
         assert self.loop is not None
         with self._lock:
-            accepted = self.loop.submit(conversions.command_values(msg))
+            self._trajectory = None  # a direct command replaces a trajectory in progress
+            ahead = self._stamp_age(msg.header.stamp) if isinstance(msg, TwistStamped) else 0.0
+            if ahead < -MAX_FUTURE_STAMP_S:
+                self.loop.reject(f"cmd_vel stamped {-ahead:.3f} s in the future: the sender's clock differs "
+                                 f"from this node's (use_sim_time?); stamp with now, or leave the stamp zero")
+                accepted = False
+            else:
+                accepted = self.loop.submit(conversions.command_values(msg))
         if not accepted:
             self.get_logger().error(f"rejected command, robot held: {self.loop.last_rejection}",
                                     throttle_duration_sec=1.0)
+
+    def _stamp_age(self, stamp) -> float:
+        """Seconds since `stamp` on this node's clock (negative: from the future); a zero stamp means now."""
+        if stamp.sec == 0 and stamp.nanosec == 0:
+            return 0.0
+        return (self.get_clock().now().nanoseconds - (stamp.sec * 10**9 + stamp.nanosec)) * 1e-9
+
+    def _on_trajectory(self, msg: JointTrajectoryMsg) -> None:
+        """A joint_trajectory_controller-style trajectory: validated, then sampled every control tick, each
+        sample a position command through the SafetyController. A new one replaces the old."""
+        assert self.loop is not None
+        with self._lock:
+            self._trajectory = None
+            robot = self.loop.robot
+            try:
+                # Stamp zero: start now; otherwise start when the stamp says (a stamp in the past starts late).
+                start = robot.now() - self._stamp_age(msg.header.stamp)
+                self._trajectory = JointTrajectory.parse(
+                    robot.spec.name, self.loop.layout.joint_names, list(msg.joint_names),
+                    [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
+                    [list(p.positions) for p in msg.points], start, self.loop.last_observation["joint_pos"])
+            except MalformedMessageError as exc:
+                self.loop.reject(str(exc))
+                self.get_logger().error(f"rejected trajectory, robot held: {exc}")
 
     def _on_incompatible_qos(self, topic: str, info: QoSRequestedIncompatibleQoSInfo) -> None:
         policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))
@@ -133,6 +177,7 @@ class DriverNode(Node):
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and self.loop is not None and not self.loop.safety.estopped:
             with self._lock:
+                self._trajectory = None
                 self.loop.estop()
             self.get_logger().warning("e-stop received: robot stopped; call safety/reset and send a fresh command")
             self._publish_safety()
@@ -167,6 +212,8 @@ class DriverNode(Node):
             if self.loop is None:
                 return
             try:
+                if self._trajectory is not None:
+                    self.loop.submit(self._trajectory.sample(self.loop.robot.now()))
                 result = self.loop.step()
             except Exception as exc:  # any fault in the loop must leave the actuators stopped, not running
                 self._fail(exc)

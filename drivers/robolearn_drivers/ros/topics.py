@@ -2,7 +2,9 @@
 
 JOINT_STATES = "joint_states"
 JOINT_COMMANDS = "joint_commands"
-CMD_VEL = "cmd_vel"
+CMD_VEL = "cmd_vel"  # geometry_msgs/TwistStamped, as Jazzy's diff_drive_controller takes it
+CMD_VEL_UNSTAMPED = "cmd_vel_unstamped"  # plain Twist (teleop_twist_keyboard and older tools)
+JOINT_TRAJECTORY = "joint_trajectory"
 ODOM = "odom"
 HAZARDS = "hazards"
 ESTOP = "estop"
