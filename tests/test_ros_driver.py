@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -316,13 +317,14 @@ def test_sim_arm_moves_to_commanded_joint_positions_under_the_rate_limit(mode):
         assert np.max(np.abs(np.diff(positions))) < 0.1 + 0.02
 
 
-def test_arm_follows_a_joint_trajectory_and_bad_ones_are_refused_without_motion(mode):
+def test_arm_publishes_its_urdf_and_follows_a_joint_trajectory_and_refuses_bad_ones_without_motion(mode):
     """trajectory_msgs/JointTrajectory on joint_trajectory (joint_trajectory_controller's topic): sampled at the
     control rate through the SafetyController. Names in any order; one beyond the joint limits is clipped and
     counted; non-monotonic times, unknown names and NaN are rejected with a diagnostic and no motion."""
     from builtin_interfaces.msg import Duration
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import JointState
+    from std_msgs.msg import String
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
     from robolearn_drivers.ros import qos
@@ -351,6 +353,10 @@ def test_arm_follows_a_joint_trajectory_and_bad_ones_are_refused_without_motion(
         wait_for(lambda: pub.get_subscription_count() > 0, 10, "the trajectory subscription", node)
         names = list(states[-1][1].name)
         start = np.array(states[-1][1].position)
+        description = c.collect(String, f"{ns}/robot_description", qos.LATCHED)  # subscribed late: latched
+        urdf = wait_for(lambda: description and description[-1][1].data, 10, "robot_description", node)
+        joints = {j.get("name") for j in ET.fromstring(urdf).iter("joint") if j.get("type") != "fixed"}
+        assert set(names) <= joints, "every joint_states name is a movable joint of robot_description"
 
         # Bad trajectories: rejected, counted as malformed, the arm does not move.
         target = start.copy()

@@ -12,7 +12,7 @@ import threading
 
 from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.node import Node
-from std_msgs.msg import Bool, Float64MultiArray
+from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist, TwistStamped
@@ -22,6 +22,7 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
 from robolearn.robot import RobotError
+from robolearn.robots import URDF_DIR
 from robolearn.spec import CommandKind
 from robolearn_drivers.core.diagnostics import ERROR, STALE, WARN, DiagnosticSummary, fault_summary, safety_summary, \
     stop_level
@@ -112,6 +113,7 @@ class DriverNode(Node):
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP, event_callbacks=SubscriptionEventCallbacks(
             incompatible_qos=lambda info: self._on_incompatible_qos(topics.ESTOP, info)))
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP_ANY)
+        self._publish_robot_description(spec.name)
         self.create_service(Trigger, topics.SAFETY_RESET, self._on_safety_reset)
         self.create_service(Trigger, topics.ROBOT_RESET, self._on_robot_reset)
         self.create_timer(params.diagnostics_period_s, self._publish_safety)
@@ -122,6 +124,15 @@ class DriverNode(Node):
         self._publish_state()
         self._ticker = Ticker(params.tick_period_s(spec.control_period_s), self._tick, name=f"{spec.name}-control")
         self._ticker.start()
+
+    def _publish_robot_description(self, robot: str) -> None:
+        """The robot's URDF from the library, latched, as robot_state_publisher and controller_manager read it."""
+        urdf = URDF_DIR / f"{robot}.urdf"
+        if not urdf.is_file():
+            self.get_logger().info(f"no URDF for {robot} in {URDF_DIR}: robot_description is not published")
+            return
+        self._description_pub = self.create_publisher(String, topics.ROBOT_DESCRIPTION, qos.LATCHED)
+        self._description_pub.publish(String(data=urdf.read_text()))
 
     # -------------------------------------------------------------------------------- callbacks
     def _on_command(self, msg) -> None:

@@ -13,5 +13,6 @@ ROBOT_RESET = "robot/reset"
 # Absolute: diagnostic_aggregator and rqt_robot_monitor read /diagnostics only, whatever the robot namespace.
 DIAGNOSTICS = "/diagnostics"
 CLOCK = "/clock"
+ROBOT_DESCRIPTION = "robot_description"  # std_msgs/String, the URDF, latched
 IMAGE = "camera/image_raw"
 CAMERA_INFO = "camera/camera_info"
