@@ -41,9 +41,14 @@ MAX_FUTURE_STAMP_S = 0.5
 
 
 class DriverNode(Node):
-    def __init__(self, node_name: str = "robot_driver", use_sim_default: bool = False) -> None:
+    """`managed=False` (a plain node) opens the robot and starts at construction; the lifecycle node
+    (lifecycle_driver_node.py) does the same steps, `_open` and `_activate`, on its transitions."""
+
+    def __init__(self, node_name: str = "robot_driver", use_sim_default: bool = False, managed: bool = False) -> None:
         super().__init__(node_name)
         self.loop: DriverLoop | None = None
+        self.fault = ""
+        self._active = False  # commands are accepted only while active
         self._ticker: Ticker | None = None
         # Callbacks (executor thread) and control ticks (ticker thread) take turns on the loop and robot.
         self._lock = threading.RLock()
@@ -64,7 +69,14 @@ class DriverNode(Node):
             "diagnostics_period_s": self.declare_parameter("diagnostics_period_s", 0.5).value,
             "real_time_factor": self.declare_parameter("real_time_factor", 1.0).value,
         }
+        self._raw = raw
         self._robot_model = str(raw["robot_model"])
+        if not managed and self._open():
+            self._activate()
+
+    def _open(self) -> bool:
+        """Validate the parameters, connect the robot and create the topics; False (reported) if refused."""
+        raw = self._raw
         try:
             params = DriverParams.from_mapping(raw)
             robot = build_robot(params)
@@ -76,8 +88,10 @@ class DriverNode(Node):
                 raise
         except (ValueError, RobotError, OSError) as exc:  # ConfigurationError, LimitsError, ... are ValueErrors
             self._refuse(str(exc))
-            return
-        self._start(params)
+            return False
+        self._params = params
+        self._create_interfaces(params)
+        return True
 
     # ------------------------------------------------------------------------------------ setup
     def _refuse(self, reason: str) -> None:
@@ -87,7 +101,7 @@ class DriverNode(Node):
         self._publish_diagnostics(summary)
         self.create_timer(1.0, lambda: self._publish_diagnostics(summary))
 
-    def _start(self, params: DriverParams) -> None:
+    def _create_interfaces(self, params: DriverParams) -> None:
         assert self.loop is not None
         self.fault = ""
         # A simulated robot owns time: it publishes its simulated clock on /clock, and every node started with
@@ -121,9 +135,27 @@ class DriverNode(Node):
             f"driving {spec.name} ({'simulated' if params.use_sim else 'hardware'}) at {spec.control_rate_hz:g} Hz; "
             f"commands on {command_topic}"
         )
+
+    def _activate(self) -> None:
+        """Start the control thread and accept commands (the first one turns the actuators' torque on)."""
+        assert self.loop is not None
+        spec = self.loop.robot.spec
         self._publish_state()
-        self._ticker = Ticker(params.tick_period_s(spec.control_period_s), self._tick, name=f"{spec.name}-control")
+        self._active = True
+        self._ticker = Ticker(self._params.tick_period_s(spec.control_period_s), self._tick,
+                              name=f"{spec.name}-control")
         self._ticker.start()
+
+    def _deactivate(self, reason: str) -> None:
+        """Stop accepting commands and hold: the control thread stops, the robot gets its stop command once."""
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        with self._lock:
+            self._active = False
+            self._trajectory = None
+            if self.loop is not None:
+                self.loop.robot.stop(reason)
 
     def _publish_robot_description(self, robot: str) -> None:
         """The robot's URDF from the library, latched, as robot_state_publisher and controller_manager read it."""
@@ -137,6 +169,10 @@ class DriverNode(Node):
     # -------------------------------------------------------------------------------- callbacks
     def _on_command(self, msg) -> None:
         assert self.loop is not None
+        if not self._active:
+            self.get_logger().warning("not active: command ignored (activate the node first)",
+                                      throttle_duration_sec=1.0)
+            return
         with self._lock:
             self._trajectory = None  # a direct command replaces a trajectory in progress
             ahead = self._stamp_age(msg.header.stamp) if isinstance(msg, TwistStamped) else 0.0
@@ -160,6 +196,9 @@ class DriverNode(Node):
         """A joint_trajectory_controller-style trajectory: validated, then sampled every control tick, each
         sample a position command through the SafetyController. A new one replaces the old."""
         assert self.loop is not None
+        if not self._active:
+            self.get_logger().warning("not active: trajectory ignored (activate the node first)")
+            return
         with self._lock:
             self._trajectory = None
             robot = self.loop.robot
