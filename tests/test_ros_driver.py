@@ -387,3 +387,46 @@ def test_arm_publishes_its_urdf_and_follows_a_joint_trajectory_and_refuses_bad_o
         wait_for(lambda: int(safety().get("count.command_limit", 0)) + int(safety().get("count.position_limit", 0))
                  > before, 5, "the out-of-limits trajectory to be clipped and counted", node)
         assert states[-1][1].position[0] < 4.0, "clipped, never sent 50 rad"
+
+
+def test_base_takes_plain_twist_on_cmd_vel_unstamped_and_refuses_a_stamp_from_the_future(mode):
+    """A teleop-style Twist on cmd_vel_unstamped drives the base; a TwistStamped stamped a minute ahead is
+    refused (counted as malformed, with the reason) and the base does not move."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import Twist, TwistStamped, Vector3
+    from nav_msgs.msg import Odometry
+
+    from robolearn_drivers.ros import qos
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    ns = "/twist_test"
+    with ros_client("twist_client") as c, NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "sim.yaml",
+                                                      params={"robot_model": "diffdrive_base"}, namespace=ns) as node:
+        odom = c.collect(Odometry, f"{ns}/odom", qos.STATE_SUB)
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
+        stamped = c.publisher(TwistStamped, f"{ns}/cmd_vel", qos.COMMAND)
+        plain = c.publisher(Twist, f"{ns}/cmd_vel_unstamped", qos.COMMAND)
+
+        def safety() -> dict:
+            for _, m in reversed(list(diags)):
+                if (v := diagnostic_values(m).get(f"{ns}/sim_driver: safety")) is not None:
+                    return v
+            return {}
+
+        wait_for(lambda: len(odom) > 3 and safety(), 30, "odom and diagnostics from the base", node)
+        wait_for(lambda: stamped.get_subscription_count() and plain.get_subscription_count(), 10, "subscriptions", node)
+        x0 = odom[-1][1].pose.pose.position.x
+        future = TwistStamped()
+        future.header.stamp = c.node.get_clock().now().to_msg()
+        future.header.stamp.sec += 60
+        future.twist.linear.x = 0.2
+        for _ in range(15):
+            stamped.publish(future)
+            time.sleep(0.05)
+        wait_for(lambda: int(safety().get("count.malformed_command", 0)) > 0, 5, "the future stamp's rejection", node)
+        assert "in the future" in safety()["last_rejection"]
+        assert abs(odom[-1][1].pose.pose.position.x - x0) < 0.01, "a refused command never moves the base"
+        for _ in range(30):
+            plain.publish(Twist(linear=Vector3(x=0.2)))
+            time.sleep(0.05)
+        assert odom[-1][1].pose.pose.position.x - x0 > 0.05, "Twist on cmd_vel_unstamped drove the base forward"
