@@ -108,6 +108,8 @@ def record_episode(env, source: ActionSource, seed: int | None = None, task: str
     (on hardware the robot's `wait()` paces the loop; in sim the loop runs as fast as it can).
     """
     obs, _ = env.reset(seed=seed)
+    if hasattr(source, "reset"):
+        source.reset()  # a simulated human's attention budget starts over
     states, images = [_state(obs)], [_image(obs)]
     rows: dict[str, list] = {k: [] for k in ("req", "app", "r", "term", "trunc", "t", "human")}
     success: bool | None = None
@@ -125,6 +127,10 @@ def record_episode(env, source: ActionSource, seed: int | None = None, task: str
                 rows["trunc"][-1] = rows["trunc"][-1] or not rows["term"][-1]
                 break
             return None
+        except BaseException as exc:
+            # The source failed (device unplugged, Ctrl-C): nothing drives the robot any more, so stop it.
+            env.unwrapped.robot.stop(f"action source failed: {exc!r}")
+            raise
         requested = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         obs, reward, terminated, truncated, info = env.step(requested)
         rows["req"].append(requested)
