@@ -173,3 +173,31 @@ def _image(obs: Any) -> np.ndarray | None:
 def _control_rate(env) -> float | None:
     robot = getattr(env.unwrapped, "robot", None)
     return float(robot.spec.control_rate_hz) if robot is not None else None
+
+
+def record_dataset(env, source: ActionSource, episodes: int, add: Callable[[Episode], int], seed: int = 0,
+                   task: str = "", on_episode: Callable[[int, Episode | None], None] | None = None) -> int:
+    """Record `episodes` kept episodes, handing each to `add` (a dataset writer) as soon as it ends.
+
+    Discarded episodes are re-recorded. A crash or Ctrl-C loses only the episode in progress (the robot is
+    stopped by `record_episode`); a write failure (a full disk) stops the robot and raises OSError saying
+    how many episodes are intact. Returns the number of episodes written.
+    """
+    if episodes <= 0:
+        raise ValueError(f"episodes must be > 0, got {episodes}")
+    written, attempt = 0, 0
+    while written < episodes:
+        episode = record_episode(env, source, seed=seed + attempt, task=task)
+        attempt += 1
+        if episode is not None and len(episode):
+            try:
+                add(episode)
+            except OSError as exc:
+                env.unwrapped.robot.stop("cannot write the recording")
+                raise OSError(exc.errno, f"recording stopped, the episode in progress was not saved "
+                                         f"({exc.strerror or exc}); the {written} episodes before it are intact") \
+                    from exc
+            written += 1
+        if on_episode:
+            on_episode(written, episode)
+    return written
