@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from robolearn.data.episodes import policy_source, record_episode
+from robolearn.data.episodes import record_episode
 from robolearn.envs.registry import make_env
 from robolearn.teleop import DeviceUnplugged, SimulatedHuman, TakeoverSource, TeleopSource
 from robolearn.teleop.gamepad import ABS_X, ABS_Y, BTN_SOUTH, EV_ABS, EV_KEY, EVENT, EvdevGamepad
