@@ -37,12 +37,16 @@ class TakeoverSource:
         self.policy, self.device = policy, device
 
     def __call__(self, observation: Any) -> tuple[np.ndarray, bool]:
+        return self.decide(observation, np.asarray(self.policy(observation), dtype=np.float64))
+
+    def decide(self, observation: Any, proposed: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The human's action when they touch the device, else `proposed` (the policy's)."""
         reading = self.device.read()
         if reading.event:
             raise EpisodeEnded(reading.event)
         if reading.active:
             return reading.action, True
-        return np.asarray(self.policy(observation), dtype=np.float64), False
+        return proposed, False
 
 
 class SimulatedHuman:
@@ -50,7 +54,7 @@ class SimulatedHuman:
     expert's differ by more than `threshold` (max-norm) for `reaction_steps` steps in a row (a reaction
     delay), holds on until they agree again, and gives at most `budget` steps per episode (attention)."""
 
-    def __init__(self, policy: Policy, expert: Policy, threshold: float = 0.5, reaction_steps: int = 2,
+    def __init__(self, policy: Policy | None, expert: Policy, threshold: float = 0.5, reaction_steps: int = 2,
                  budget: int = 50) -> None:
         if threshold < 0 or reaction_steps < 0 or budget < 0:
             raise ValueError("threshold, reaction_steps and budget must be >= 0")
@@ -65,7 +69,11 @@ class SimulatedHuman:
         self._in_control = False
 
     def __call__(self, observation: Any) -> tuple[np.ndarray, bool]:
-        proposed = np.asarray(self.policy(observation), dtype=np.float64)
+        return self.decide(observation, np.asarray(self.policy(observation), dtype=np.float64))
+
+    def decide(self, observation: Any, proposed: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The expert's action while it is in control, else `proposed`."""
+        proposed = np.asarray(proposed, dtype=np.float64)
         expert = np.asarray(self.expert(observation), dtype=np.float64)
         disagree = float(np.max(np.abs(proposed - expert))) > self.threshold
         self._disagreeing = self._disagreeing + 1 if disagree else 0
