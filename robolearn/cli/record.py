@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="dataset folder (created, or resumed when it exists)")
     parser.add_argument("--image", action="store_true", help="record the camera (as mp4 video)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
-    parser.add_argument("--task-text", default="", help="the task's description stored with each episode")
+    parser.add_argument("--task-text", default=None,
+                        help="the task's description stored with each episode (default: the task's name)")
 
 
 def make_source(by: str, env):
@@ -81,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("always", RuntimeWarning)
-                record_dataset(env, source, args.episodes, writer.add, seed=args.seed + start, task=args.task_text,
-                               on_episode=report)
+                record_dataset(env, source, args.episodes, writer.add, seed=args.seed + start,
+                               task=args.task_text or args.task, on_episode=report)
         except KeyboardInterrupt:
             kept = int(writer.info["total_episodes"])
             print(f"interrupted: {kept} episodes are saved in {Path(args.out)}; run the same command to add more")
