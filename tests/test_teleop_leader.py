@@ -62,3 +62,31 @@ def test_leader_for_other_joints_is_refused(leader_rig):
     leader.joint_names = JOINTS[:-1]
     with pytest.raises(ValueError, match="calibrate the leader"):
         LeaderFollowSource(leader, env)
+
+
+def test_record_by_leader_through_the_cli(leader_rig, tmp_path):
+    from robolearn.cli import main
+    from robolearn.data.lerobot_format import read_dataset
+
+    leader, device, env = leader_rig
+    calibration = tmp_path / "leader.yaml"
+    from robolearn.calibration.motors import ArmCalibration
+
+    ArmCalibration(robot="so101_arm", bus="feetech", motors=leader.motors).save(calibration)
+    leader.close()  # the CLI opens the bus itself
+    _pose(leader, device, np.full(len(JOINTS), 1.0))  # far from the follower's start: it must hold
+    out = tmp_path / "ds"
+    assert main(["record", "ArmReach", "--by", f"leader:{device.path}:{calibration}", "--episodes", "1",
+                 "--out", str(out)]) == 0
+    e = read_dataset(out)[0]
+    assert e.interventions.all()
+    assert np.max(np.abs(e.states[-1, :6] - e.states[0, :6])) < 0.1  # the follower held its start pose
+    leader.open()  # the fixture closes it
+
+
+def test_leader_source_needs_port_and_calibration(tmp_path, capsys):
+    from robolearn.cli import main
+
+    assert main(["record", "ArmReach", "--by", "leader:/dev/ttyACM9", "--episodes", "1",
+                 "--out", str(tmp_path / "d")]) != 0
+    assert "leader:PORT:CALIBRATION.yaml" in capsys.readouterr().err

@@ -23,7 +23,8 @@ import numpy as np
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="task by id or short name, e.g. ArmReach")
     parser.add_argument("--by", required=True, metavar="SOURCE",
-                        help="keyboard | gamepad[:/dev/input/eventN] | spacemouse[:PATH] | expert | <policy.onnx>")
+                        help="keyboard | gamepad[:/dev/input/eventN] | spacemouse[:PATH] | leader:PORT:CALIBRATION.yaml "
+                             "| expert | <policy.onnx>")
     parser.add_argument("--episodes", type=int, required=True, help="episodes to keep (discarded ones are redone)")
     parser.add_argument("--out", required=True, help="dataset folder (created, or resumed when it exists)")
     parser.add_argument("--image", action="store_true", help="record the camera (as mp4 video)")
@@ -48,11 +49,28 @@ def make_source(by: str, env):
             return runtime.action(np.asarray(obs["state"] if isinstance(obs, dict) else obs, np.float32))
 
         return policy_source(act), None
+    if by.startswith("leader:"):
+        return _leader_source(by, env)
     from robolearn.teleop import TeleopSource
     from robolearn.teleop.devices import open_device
 
     device = open_device(by, env.action_space.shape[0])
     return TeleopSource(device), device
+
+
+def _leader_source(by: str, env):
+    from robolearn.calibration.motors import ArmCalibration
+    from robolearn.hardware.factory import BUS_CLASSES
+    from robolearn.teleop.leader_arm import LeaderArm, LeaderFollowSource
+
+    parts = by.split(":", 2)
+    if len(parts) != 3 or not parts[1] or not parts[2]:
+        raise ValueError(f"--by {by}: a leader arm is given as leader:PORT:CALIBRATION.yaml, e.g. "
+                         f"leader:/dev/ttyACM1:calibration/so101_arm/leader_01.yaml")
+    calibration = ArmCalibration.load(parts[2])
+    leader = LeaderArm(BUS_CLASSES[calibration.bus](parts[1]), calibration, env.unwrapped.robot.spec.command_names)
+    leader.open()
+    return LeaderFollowSource(leader, env), leader
 
 
 def run(args: argparse.Namespace) -> int:

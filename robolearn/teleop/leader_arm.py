@@ -65,9 +65,11 @@ class LeaderFollowSource:
         self.leader, self.env, self.tolerance = leader, env, engage_tolerance_rad
         self.engaged = False
         self.gap = np.inf
+        self._warned = False
 
     def reset(self) -> None:
         self.engaged = False  # every episode starts with the guard armed (the follower was reset)
+        self._warned = False
 
     def __call__(self, observation: Any) -> tuple[np.ndarray, bool]:
         base = self.env.unwrapped
@@ -78,8 +80,10 @@ class LeaderFollowSource:
             self.gap = float(np.max(np.abs(target - follower)))
             if self.gap > self.tolerance:
                 joint = spec.command_names[int(np.argmax(np.abs(target - follower)))]
-                log.warning("leader is %.2f rad from the follower (%s): move the leader to the follower's pose; "
-                            "holding until then", self.gap, joint)
+                if not self._warned:
+                    self._warned = True
+                    log.warning("leader is %.2f rad from the follower (%s): move the leader to the follower's pose; "
+                                "holding until then", self.gap, joint)
                 target = follower
             else:
                 self.engaged = True
