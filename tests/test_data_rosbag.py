@@ -66,3 +66,36 @@ def test_corrupt_bag_and_overwrite_are_refused(episodes, tmp_path):
     mcap.write_bytes(mcap.read_bytes()[: mcap.stat().st_size // 3])
     with pytest.raises(BagError, match="bag"):
         import_bag(bag)
+
+
+def test_driver_bag_converts_to_a_dataset(tmp_path):
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    from robolearn.cli import main
+    from robolearn.data.lerobot_format import read_dataset
+
+    store = get_typestore(Stores.ROS2_JAZZY)
+    T = store.types
+    bag = tmp_path / "robot-bag"
+    names = ["shoulder_pan", "elbow_flex"]
+    with Writer(bag, version=9, storage_plugin=StoragePlugin.MCAP) as w:  # what `ros2 bag record` writes
+        js = w.add_connection("/joint_states", "sensor_msgs/msg/JointState", typestore=store)
+        jc = w.add_connection("/joint_commands", "std_msgs/msg/Float64MultiArray", typestore=store)
+        for i in range(6):
+            t = 1_000_000_000 + i * 20_000_000
+            header = T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](sec=1, nanosec=i * 20_000_000),
+                                              frame_id="")
+            state = T["sensor_msgs/msg/JointState"](header=header, name=names,
+                                                   position=np.array([0.1 * i, -0.1 * i]),
+                                                   velocity=np.array([0.5, -0.5]), effort=np.zeros(2))
+            w.write(js, t, store.serialize_cdr(state, "sensor_msgs/msg/JointState"))
+            layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
+            cmd = T["std_msgs/msg/Float64MultiArray"](layout=layout, data=np.array([0.1 * i + 0.05, -0.1 * i]))
+            w.write(jc, t + 1_000_000, store.serialize_cdr(cmd, "std_msgs/msg/Float64MultiArray"))
+    assert main(["dataset", "convert", str(bag), str(tmp_path / "ds"), "--robot", "so101_arm"]) == 0
+    e = read_dataset(tmp_path / "ds")[0]
+    assert len(e) == 5
+    np.testing.assert_allclose(e.states[:, 0], 0.1 * np.arange(6), atol=1e-6)
+    np.testing.assert_allclose(e.applied_actions[:, 0], 0.1 * np.arange(5) + 0.05, atol=1e-6)
+    np.testing.assert_allclose(np.diff(e.times), 0.02, atol=1e-9)

@@ -5,6 +5,8 @@ examples:
   robolearn dataset validate data/reach          (exit 1 and the file and field at fault otherwise)
   robolearn dataset convert data/reach data/reach-bag      (LeRobot v3 -> rosbag2 MCAP)
   robolearn dataset convert data/reach-bag data/reach2 --robot so101_arm   (MCAP -> LeRobot v3)
+  robolearn dataset convert robot-bag data/raw --robot so101_arm   (a `ros2 bag record -s mcap joint_states
+      joint_commands` bag of the driver: state = positions + velocities, action = command, robot units)
   robolearn dataset plot data/reach --episode 0 --out episode0.png
 """
 
@@ -54,6 +56,11 @@ def _convert(src: Path, dst: Path, robot: str, fps: float | None) -> int:
 
     if (src / "meta" / "info.json").is_file():
         rosbag.export_bag(lr.read_dataset(src), dst)
+    elif (src / "metadata.yaml").is_file() and _is_driver_bag(src):
+        names, episode = rosbag.import_driver_bag(src)
+        rate = fps or 1.0 / float(np.median(np.diff(episode.times)))
+        lr.write_dataset(dst, [episode], rate, robot, state_names=names,
+                         action_names=[n[:-4] for n in names[: len(names) // 2]])
     elif (src / "metadata.yaml").is_file():
         episodes = rosbag.import_bag(src)
         if not episodes:
@@ -66,6 +73,12 @@ def _convert(src: Path, dst: Path, robot: str, fps: float | None) -> int:
         raise ValueError(f"{src} is neither a LeRobot v3 dataset (meta/info.json) nor a rosbag2 bag (metadata.yaml)")
     print(f"converted {src} -> {dst}")
     return 0
+
+
+def _is_driver_bag(src: Path) -> bool:
+    """A bag of the driver's topics (joint_states) rather than one `export_bag` wrote (episode markers)."""
+    text = (src / "metadata.yaml").read_text(errors="replace")
+    return "joint_states" in text and "topic_name: episode" not in text
 
 
 def _plot(root: Path, index: int, out: Path) -> int:

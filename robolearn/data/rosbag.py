@@ -152,3 +152,46 @@ def _episode(path: Path, e: dict) -> Episode:
         )
     except ValueError as exc:
         raise BagError(f"{path}: episode {e['meta'].get('index')} is incomplete ({exc}): the bag was cut short") from exc
+
+
+def import_driver_bag(path: str | os.PathLike, state_topic: str = "joint_states",
+                      command_topic: str = "joint_commands") -> tuple[list[str], Episode]:
+    """One episode in robot units from a bag of the driver's own topics (`ros2 bag record -s mcap
+    joint_states joint_commands` on the robot): each command is paired with the newest joint state before
+    it; the state is [positions, velocities]. Returns (state names, episode)."""
+    from rosbags.highlevel import AnyReader
+
+    path = Path(path)
+    if not (path / "metadata.yaml").is_file():
+        raise FileNotFoundError(f"bag {path} not found: give the rosbag2 folder (holding metadata.yaml)")
+    names: list[str] = []
+    states, commands, times = [], [], []
+    latest = None
+    try:
+        with AnyReader([path]) as reader:
+            conns = [c for c in reader.connections if c.topic.lstrip("/").endswith((state_topic, command_topic))]
+            found = {c.topic.lstrip("/").rsplit("/", 1)[-1] for c in conns}
+            if {state_topic, command_topic} - found:
+                raise BagError(f"{path}: topics {sorted({state_topic, command_topic} - found)} are missing (found "
+                               f"{sorted(c.topic for c in reader.connections)})")
+            for conn, stamp, raw in reader.messages(connections=conns):
+                message = reader.deserialize(raw, conn.msgtype)
+                if conn.topic.lstrip("/").endswith(state_topic):
+                    names = list(message.name)
+                    latest = np.concatenate([message.position, message.velocity]).astype(np.float32)
+                elif latest is not None:
+                    states.append(latest)
+                    commands.append(np.asarray(message.data, np.float32))
+                    times.append(stamp / 1e9)
+    except BagError:
+        raise
+    except Exception as exc:
+        raise BagError(f"{path}: the bag is truncated or corrupt ({type(exc).__name__}: {exc})") from exc
+    if len(commands) < 2:
+        raise BagError(f"{path}: fewer than 2 commands after the first joint state: nothing to convert")
+    t = np.asarray(times[:-1], np.float64)
+    episode = Episode(states=np.asarray(states, np.float32), requested_actions=np.asarray(commands[:-1]),
+                      applied_actions=np.asarray(commands[:-1]), rewards=np.zeros(len(t), np.float32),
+                      terminated=np.zeros(len(t), bool), truncated=np.arange(len(t)) == len(t) - 1,
+                      times=t - t[0], interventions=np.zeros(len(t), bool), task="recorded on the robot")
+    return [f"{n}.pos" for n in names] + [f"{n}.vel" for n in names], episode
