@@ -129,7 +129,7 @@ def record_episode(env, source: ActionSource, seed: int | None = None, task: str
             return None
         except BaseException as exc:
             # The source failed (device unplugged, Ctrl-C): nothing drives the robot any more, so stop it.
-            env.unwrapped.robot.stop(f"action source failed: {exc!r}")
+            _stop(env, f"action source failed: {exc!r}")
             raise
         requested = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         obs, reward, terminated, truncated, info = env.step(requested)
@@ -170,6 +170,12 @@ def _image(obs: Any) -> np.ndarray | None:
     return obs["image"] if isinstance(obs, dict) else None
 
 
+def _stop(env, reason: str) -> None:
+    robot = getattr(env.unwrapped, "robot", None)
+    if robot is not None:
+        robot.stop(reason)
+
+
 def _control_rate(env) -> float | None:
     robot = getattr(env.unwrapped, "robot", None)
     return float(robot.spec.control_rate_hz) if robot is not None else None
@@ -193,7 +199,7 @@ def record_dataset(env, source: ActionSource, episodes: int, add: Callable[[Epis
             try:
                 add(episode)
             except OSError as exc:
-                env.unwrapped.robot.stop("cannot write the recording")
+                _stop(env, "cannot write the recording")
                 raise OSError(exc.errno, f"recording stopped, the episode in progress was not saved "
                                          f"({exc.strerror or exc}); the {written} episodes before it are intact") \
                     from exc

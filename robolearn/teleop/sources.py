@@ -52,7 +52,8 @@ class TakeoverSource:
 class SimulatedHuman:
     """A scripted "human" for tests and benchmarks: the expert takes over when the policy's action and the
     expert's differ by more than `threshold` (max-norm) for `reaction_steps` steps in a row (a reaction
-    delay), holds on until they agree again, and gives at most `budget` steps per episode (attention)."""
+    delay), holds on until they agree again, and gives at most `budget` steps per episode (attention).
+    `policy` may be None where a training loop proposes the action (`decide`, `InterventionWrapper`)."""
 
     def __init__(self, policy: Policy | None, expert: Policy, threshold: float = 0.5, reaction_steps: int = 2,
                  budget: int = 50) -> None:
