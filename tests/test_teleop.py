@@ -82,7 +82,12 @@ def test_gamepad_decodes_kernel_input_events():
     os.close(r)
 
 
-def test_unplugged_device_mid_episode_stops_the_robot():
+@pytest.mark.parametrize("keep", [False, True])
+def test_unplugged_device_mid_episode_stops_the_robot(keep, tmp_path):
+    pytest.importorskip("pyarrow")
+    from robolearn.data.episodes import SourceFailed, record_dataset
+    from robolearn.data.lerobot_format import read_dataset, write_dataset
+
     env = make_env("ArmReach")
     r, w = os.pipe()
     pad = EvdevGamepad(env.action_space.shape[0], fd=r, axes=[(EV_ABS, c) for c in range(6)])
@@ -96,16 +101,23 @@ def test_unplugged_device_mid_episode_stops_the_robot():
             return super().__call__(obs)
 
     robot = env.unwrapped.robot
-    written = []
+    written, kept = [], []
     original = robot._write
     robot._write = lambda command: (written.append(command), original(command))[1]
     try:
-        with pytest.raises(DeviceUnplugged):
-            record_episode(env, Unplugs(pad), seed=0)
+        with pytest.raises(SourceFailed, match="robot was stopped") as failed:
+            record_dataset(env, Unplugs(pad), 2, kept.append, keep_on_failure=keep)
+        assert isinstance(failed.value.__cause__, DeviceUnplugged)
         np.testing.assert_array_equal(written[-1], robot.safety.stop_command())
     finally:
         os.close(r)
         env.close()
+    if keep:
+        assert len(kept) == 1 and len(kept[0]) == 3 and kept[0].truncated[-1] and kept[0].success is False
+        write_dataset(tmp_path / "ds", kept, 30.0, "so101_arm")
+        assert read_dataset(tmp_path / "ds")[0].equals(kept[0])
+    else:
+        assert kept == []
 
 
 def test_takeover_flags_human_steps_and_applies_them_through_safety(keyboard):

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--episodes", type=int, required=True, help="episodes to keep (discarded ones are redone)")
     parser.add_argument("--out", required=True, help="dataset folder (created, or resumed when it exists)")
     parser.add_argument("--image", action="store_true", help="record the camera (as mp4 video)")
+    parser.add_argument("--keep-on-unplug", action="store_true",
+                        help="keep an episode's steps when the teleop device fails mid-episode (default: discard)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     parser.add_argument("--task-text", default=None,
                         help="the task's description stored with each episode (default: the task's name)")
@@ -101,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("always", RuntimeWarning)
                 record_dataset(env, source, args.episodes, writer.add, seed=args.seed + start,
-                               task=args.task_text or args.task, on_episode=report)
+                               task=args.task_text or args.task, on_episode=report,
+                               keep_on_failure=args.keep_on_unplug)
         except KeyboardInterrupt:
             kept = int(writer.info["total_episodes"])
             print(f"interrupted: {kept} episodes are saved in {Path(args.out)}; run the same command to add more")

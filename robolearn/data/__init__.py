@@ -4,8 +4,9 @@ The dataset formats need the `data` extra (pyarrow, PyAV, rosbags); they are imp
 """
 
 from robolearn.data.demos import load_demonstrations
-from robolearn.data.episodes import Episode, EpisodeEnded, policy_source, record_episode
+from robolearn.data.episodes import (Episode, EpisodeEnded, SourceFailed, policy_source, record_dataset,
+                                      record_episode)
 from robolearn.data.transitions import Transitions, collect_demonstrations
 
-__all__ = ["Episode", "EpisodeEnded", "Transitions", "collect_demonstrations", "load_demonstrations",
-           "policy_source", "record_episode"]
+__all__ = ["Episode", "EpisodeEnded", "SourceFailed", "Transitions", "collect_demonstrations",
+           "load_demonstrations", "policy_source", "record_dataset", "record_episode"]

@@ -100,11 +100,22 @@ def policy_source(policy: Callable[[Any], np.ndarray]) -> ActionSource:
     return lambda observation: (np.asarray(policy(observation), dtype=np.float64), False)
 
 
+class SourceFailed(RuntimeError):
+    """The action source failed mid-episode (a device unplugged); the robot was stopped. `partial` holds
+    the steps so far (marked truncated, success False) when the recorder was asked to keep them."""
+
+    def __init__(self, message: str, partial: "Episode | None") -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
 def record_episode(env, source: ActionSource, seed: int | None = None, task: str = "",
-                   clock: Callable[[], float] = time.monotonic, warn_below: float = 0.9) -> Episode | None:
+                   clock: Callable[[], float] = time.monotonic, warn_below: float = 0.9,
+                   keep_on_failure: bool = False) -> Episode | None:
     """Run one episode of `env` driven by `source` and return it; None when the source discarded it.
 
-    A warning is printed when the achieved rate falls below `warn_below` times the robot's control rate
+    When the source fails (anything but Ctrl-C) the robot is stopped and SourceFailed is raised, carrying
+    the steps so far if `keep_on_failure`. A warning is printed when the achieved rate falls below `warn_below` times the robot's control rate
     (on hardware the robot's `wait()` paces the loop; in sim the loop runs as fast as it can).
     """
     obs, _ = env.reset(seed=seed)
@@ -127,10 +138,19 @@ def record_episode(env, source: ActionSource, seed: int | None = None, task: str
                 rows["trunc"][-1] = rows["trunc"][-1] or not rows["term"][-1]
                 break
             return None
-        except BaseException as exc:
-            # The source failed (device unplugged, Ctrl-C): nothing drives the robot any more, so stop it.
-            _stop(env, f"action source failed: {exc!r}")
+        except KeyboardInterrupt:
+            _stop(env, "interrupted")
             raise
+        except Exception as exc:
+            # Nothing drives the robot any more (a device unplugged): stop it, then say why.
+            _stop(env, f"action source failed: {exc!r}")
+            partial = None
+            if keep_on_failure and rows["req"]:
+                rows["trunc"][-1] = not rows["term"][-1]
+                partial = _episode(states, images, rows, task, success=False)
+            raise SourceFailed(f"the robot was stopped: its action source failed ({exc}); "
+                               f"{'the steps so far are kept' if partial else 'this episode is discarded'}",
+                               partial) from exc
         requested = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
         obs, reward, terminated, truncated, info = env.step(requested)
         rows["req"].append(requested)
@@ -143,7 +163,16 @@ def record_episode(env, source: ActionSource, seed: int | None = None, task: str
         states.append(_state(obs))
         images.append(_image(obs))
         done = terminated or truncated
-    episode = Episode(
+    episode = _episode(states, images, rows, task, success)
+    rate = _control_rate(env)
+    if rate and episode.achieved_rate_hz < warn_below * rate:
+        warnings.warn(f"recording ran at {episode.achieved_rate_hz:.1f} Hz, below the task's {rate:g} Hz: the "
+                      f"timestamps record the real rate", RuntimeWarning, stacklevel=2)
+    return episode
+
+
+def _episode(states: list, images: list, rows: dict[str, list], task: str, success: bool | None) -> Episode:
+    return Episode(
         states=np.asarray(states, dtype=np.float32),
         requested_actions=np.asarray(rows["req"], dtype=np.float32),
         applied_actions=np.asarray(rows["app"], dtype=np.float32),
@@ -155,11 +184,6 @@ def record_episode(env, source: ActionSource, seed: int | None = None, task: str
         images=None if images[0] is None else np.asarray(images, dtype=np.uint8),
         task=task, success=success,
     )
-    rate = _control_rate(env)
-    if rate and episode.achieved_rate_hz < warn_below * rate:
-        warnings.warn(f"recording ran at {episode.achieved_rate_hz:.1f} Hz, below the task's {rate:g} Hz: the "
-                      f"timestamps record the real rate", RuntimeWarning, stacklevel=2)
-    return episode
 
 
 def _state(obs: Any) -> np.ndarray:
@@ -182,7 +206,8 @@ def _control_rate(env) -> float | None:
 
 
 def record_dataset(env, source: ActionSource, episodes: int, add: Callable[[Episode], int], seed: int = 0,
-                   task: str = "", on_episode: Callable[[int, Episode | None], None] | None = None) -> int:
+                   task: str = "", on_episode: Callable[[int, Episode | None], None] | None = None,
+                   keep_on_failure: bool = False) -> int:
     """Record `episodes` kept episodes, handing each to `add` (a dataset writer) as soon as it ends.
 
     Discarded episodes are re-recorded. A crash or Ctrl-C loses only the episode in progress (the robot is
@@ -193,7 +218,12 @@ def record_dataset(env, source: ActionSource, episodes: int, add: Callable[[Epis
         raise ValueError(f"episodes must be > 0, got {episodes}")
     written, attempt = 0, 0
     while written < episodes:
-        episode = record_episode(env, source, seed=seed + attempt, task=task)
+        try:
+            episode = record_episode(env, source, seed=seed + attempt, task=task, keep_on_failure=keep_on_failure)
+        except SourceFailed as failed:
+            if failed.partial is not None:
+                add(failed.partial)
+            raise
         attempt += 1
         if episode is not None and len(episode):
             try:
