@@ -67,3 +67,27 @@ def test_ctrl_c_mid_episode_keeps_finished_episodes_and_resumes(tmp_path):
     finally:
         env.close()
     assert validate_dataset(tmp_path / "ds")["episodes"] == kept + 1
+
+
+def test_a_full_disk_stops_recording_with_the_episodes_so_far_intact(tmp_path):
+    """The file-size limit (RLIMIT_FSIZE) makes every write past it fail as a full disk does."""
+    import os
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    ds = tmp_path / "reach"
+    assert main(["record", "ArmReach", "--by", "expert", "--episodes", "2", "--out", str(ds)]) == 0
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2000, 2000))
+
+    result = subprocess.run([sys.executable, "-m", "robolearn", "record", "ArmReach", "--by", "expert",
+                             "--episodes", "2", "--out", str(ds)], preexec_fn=small_files, capture_output=True,
+                            text=True, env=os.environ, timeout=300)
+    assert result.returncode != 0
+    assert "recording stopped" in result.stderr and "2 episodes" not in result.stderr
+    assert validate_dataset(ds)["episodes"] == 2
+    assert not list(ds.rglob("*.tmp*"))

@@ -231,7 +231,7 @@ def record_dataset(env, source: ActionSource, episodes: int, add: Callable[[Epis
             except OSError as exc:
                 _stop(env, "cannot write the recording")
                 raise OSError(exc.errno, f"recording stopped, the episode in progress was not saved "
-                                         f"({exc.strerror or exc}); the {written} episodes before it are intact") \
+                                         f"({exc.strerror or exc}); the episodes written before it ({written} in this run) are intact") \
                     from exc
             written += 1
         if on_episode:

@@ -188,8 +188,12 @@ def _arrow_column(pa, values: np.ndarray):
 def _write_parquet(pq, path: Path, table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave half a file behind
+        raise
 
 
 def _stats(values: np.ndarray) -> dict[str, np.ndarray]:
@@ -227,12 +231,21 @@ def _episode_stats_from_row(row: dict) -> dict[str, dict[str, np.ndarray]]:
 # ------------------------------------------------------------------------------------------- video
 def write_video(path: Path, frames: np.ndarray, fps: float) -> None:
     """uint8 (N, H, W, 3) frames as an H.264 mp4 (PyAV), written to a temp file and renamed when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.mp4")
+    try:
+        _encode(tmp, frames, fps)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave half a file behind
+        raise
+
+
+def _encode(path: Path, frames: np.ndarray, fps: float) -> None:
     import av
     from fractions import Fraction
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.mp4")
-    with av.open(str(tmp), "w") as container:
+    with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
@@ -240,7 +253,6 @@ def write_video(path: Path, frames: np.ndarray, fps: float) -> None:
         for image in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
         container.mux(stream.encode())
-    os.replace(tmp, path)
 
 
 def read_video(path: Path, start_s: float = 0.0, end_s: float = float("inf")) -> np.ndarray:
