@@ -163,10 +163,12 @@ class AVG(Learner):
         self.generator.manual_seed(cfg.seed)
         self.obs_dim = int(env.observation_space.shape[0])
         self.action_dim = int(env.action_space.shape[0])
-        self.actor = NormalizedMLP(self.obs_dim, 2 * self.action_dim, cfg.hidden_size,
-                                   cfg.penultimate_normalization).to(self.device)
-        self.critic = NormalizedMLP(self.obs_dim + self.action_dim, 1, cfg.hidden_size,
-                                    cfg.penultimate_normalization).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded initial weights without touching the caller's RNG
+            torch.manual_seed(cfg.seed)
+            self.actor = NormalizedMLP(self.obs_dim, 2 * self.action_dim, cfg.hidden_size,
+                                       cfg.penultimate_normalization).to(self.device)
+            self.critic = NormalizedMLP(self.obs_dim + self.action_dim, 1, cfg.hidden_size,
+                                        cfg.penultimate_normalization).to(self.device)
         # Views share storage with the critic's parameters, so they follow every in-place optimiser step
         # (and load_state_dict's copy) without being rebuilt.
         self._critic_no_grad = tuple(w.detach() for w in self.critic.weights())
