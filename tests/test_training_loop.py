@@ -177,21 +177,21 @@ def learner_weights(learner: Learner) -> list[torch.Tensor]:
 
 @pytest.mark.parametrize("algo", sorted(CONFIGS))
 def test_building_a_learner_leaves_global_rng_and_thread_state_alone(algo):
-    # Seeds and threads are set once, where a run starts (robolearn.training.start_run), never by a learner:
-    # its initial weights come from the global stream as the run left it.
+    # Seeds and threads are set once, where a run starts (robolearn.training.start_run), never by a learner;
+    # its initial weights come from its config's seed alone.
     import random
 
     cls = learner_class(algo)
-    config = cls.config_class.from_dict({**CONFIGS[algo], "seed": 12345})
-    weights = {}
-    for run_seed in (1, 1, 2):
+    weights = []
+    for run_seed, config_seed in ((1, 7), (2, 7), (1, 8)):
         torch.set_num_threads(1)
         seed_everything(run_seed)
-        numpy_rng, python_rng = np.random.get_state(), random.getstate()
-        learner = cls(make_env(), config, "cpu")
+        torch_rng, numpy_rng, python_rng = torch.get_rng_state(), np.random.get_state(), random.getstate()
+        learner = cls(make_env(), cls.config_class.from_dict({**CONFIGS[algo], "seed": config_seed}), "cpu")
         assert torch.get_num_threads() == 1
+        assert torch.equal(torch.get_rng_state(), torch_rng), "building the learner moved torch's global RNG"
         assert random.getstate() == python_rng and np.array_equal(np.random.get_state()[1], numpy_rng[1])
-        weights.setdefault(run_seed, []).append(learner_weights(learner))
-    (a, b), (c,) = weights[1], weights[2]
-    assert a and all(torch.equal(x, y) for x, y in zip(a, b)), "the run's seed decides the initial weights"
-    assert not all(torch.equal(x, z) for x, z in zip(a, c)), "the learner re-seeded the global RNG"
+        weights.append(learner_weights(learner))
+    same_config, other_run, other_config = weights
+    assert same_config and all(torch.equal(x, y) for x, y in zip(same_config, other_run))
+    assert not all(torch.equal(x, z) for x, z in zip(same_config, other_config))

@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seeded_initialisation
 from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.normalizers import RunningMeanStd
 from robolearn.learners.networks import make_adam
@@ -163,8 +163,7 @@ class AVG(Learner):
         self.generator.manual_seed(cfg.seed)
         self.obs_dim = int(env.observation_space.shape[0])
         self.action_dim = int(env.action_space.shape[0])
-        with torch.random.fork_rng(devices=[]):  # seeded initial weights without touching the caller's RNG
-            torch.manual_seed(cfg.seed)
+        with seeded_initialisation(cfg.seed):
             self.actor = NormalizedMLP(self.obs_dim, 2 * self.action_dim, cfg.hidden_size,
                                        cfg.penultimate_normalization).to(self.device)
             self.critic = NormalizedMLP(self.obs_dim + self.action_dim, 1, cfg.hidden_size,

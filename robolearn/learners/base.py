@@ -11,13 +11,14 @@ normalisers, buffers, RNG states, step counters) atomically; `Learner.load(path,
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import math
 import os
 import random
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, TypeVar
+from typing import Any, ClassVar, Iterator, Mapping, TypeVar
 
 import numpy as np
 import torch
@@ -141,11 +142,19 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
 
 def seed_everything(seed: int) -> None:
     """Seed Python's, numpy's and torch's global RNGs: once, where a run starts (robolearn.training.start_run,
-    or yourself before building a learner). Learners never set global state: their initial weights are
-    drawn from torch's global RNG, so the same seed before construction gives the same learner."""
+    or yourself before training a learner in your own code). Learners never set global RNG or thread state."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def seeded_initialisation(seed: int) -> Iterator[None]:
+    """Draw a learner's initial weights from `seed` alone, leaving the caller's global torch RNG as it was:
+    the same config gives the same initial networks wherever the learner is built."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def rng_state() -> dict:

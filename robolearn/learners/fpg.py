@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from robolearn.control.problems import FeedbackProblem, ProblemOptions, affine_unscale, problem_for
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seeded_initialisation
 from robolearn.learners.ghost import MeasuredRollout, ghost_loss
 from robolearn.learners.networks import make_adam
 from robolearn.learners.run import RunLogger, finite_or_raise
@@ -102,11 +102,12 @@ class FpgLearner(Learner):
         cfg: FpgConfig = self.config  # type: ignore[assignment]
         options = ProblemOptions(cfg.model_param_scale, cfg.model_scale, tuple(int(h) for h in cfg.hidden),
                                  cfg.speed_time_constant)
-        self.problem = problem_for(task, robot.spec, options)
-        if type(task).action_to_command is not Task.action_to_command:
-            raise ConfigError(f"fpg: task {task.name!r} maps actions to commands its own way; fpg needs the "
-                              f"default affine scaling onto the command limits")
-        self.feedback_policy = self.problem.build_policy(options)
+        with seeded_initialisation(cfg.seed):
+            self.problem = problem_for(task, robot.spec, options)
+            if type(task).action_to_command is not Task.action_to_command:
+                raise ConfigError(f"fpg: task {task.name!r} maps actions to commands its own way; fpg needs the "
+                                  f"default affine scaling onto the command limits")
+            self.feedback_policy = self.problem.build_policy(options)
         self.exported = ExportedFeedbackPolicy(self.problem, self.feedback_policy)
         params = self.feedback_policy.parameters()
         self.optimizer = (torch.optim.SGD(params, lr=cfg.learning_rate) if cfg.optimizer == "sgd"

@@ -28,7 +28,7 @@ import torch
 
 from robolearn.data import Transitions, collect_demonstrations
 from robolearn.files import write_atomically
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seeded_initialisation
 from robolearn.learners.lipschitz import ACTIVATIONS, NORM, PROJECTIONS, LipschitzMLP, empirical_lower_bound
 from robolearn.learners.networks import make_adam
 from robolearn.learners.run import finite_or_raise
@@ -105,8 +105,9 @@ class LipBCLearner(Learner):
         cfg = self.config
         self.obs_dim = int(env.observation_space.shape[0])
         self.act_dim = int(env.action_space.shape[0])
-        self.net = LipschitzMLP(self.obs_dim, self.act_dim, cfg.hidden_sizes, cfg.alpha, cfg.activation,
-                                cfg.projection)
+        with seeded_initialisation(cfg.seed):
+            self.net = LipschitzMLP(self.obs_dim, self.act_dim, cfg.hidden_sizes, cfg.alpha, cfg.activation,
+                                    cfg.projection)
         self.net.to(self.device)
         self.net.project_()  # the constraint holds from the first step, not just after training
         self.optimiser = make_adam(self.net.parameters(), cfg.learning_rate, fused=False)

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from robolearn.data.transitions import Transitions, collect_demonstrations
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seeded_initialisation
 from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.encoders import ConvEncoder, load_encoder_weights
 from robolearn.learners.networks import ACTIVATIONS, EnsembleMLP, make_adam, mlp, polyak_update
@@ -193,13 +193,14 @@ class SAC(Learner):
         self.act_dim = env.action_space.shape[0]
         self.target_entropy = -cfg.target_entropy_scale * self.act_dim
 
-        self.critic = Critic(state_dim, self.act_dim, cfg, self.image_shape).to(self.device)
+        with seeded_initialisation(cfg.seed):
+            self.critic = Critic(state_dim, self.act_dim, cfg, self.image_shape).to(self.device)
+            actor_in = state_dim + (cfg.image_feature_dim if self.image_shape else 0)
+            self.actor = Actor(actor_in, self.act_dim, cfg).to(self.device)
         if cfg.encoder == "frozen" and self.critic.encoder is not None:
             load_encoder_weights(self.critic.encoder, cfg.encoder_weights)
             self.critic.encoder.requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        actor_in = state_dim + (cfg.image_feature_dim if self.image_shape else 0)
-        self.actor = Actor(actor_in, self.act_dim, cfg).to(self.device)
         self.log_alpha = torch.tensor(np.log(cfg.init_temperature), dtype=torch.float32, device=self.device,
                                       requires_grad=True)
         self.critic_optimizer = make_adam([p for p in self.critic.parameters() if p.requires_grad],
