@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from robolearn.cli.errors import TrainingDiverged, TrainingInterrupted, report
+from robolearn.cli.errors import report
 
 COMMANDS = {
     "demo": ("robolearn.cli.demo", "run every sim task with a scripted controller through the safety layer"),
@@ -48,8 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         module.add_arguments(cmd_parser)
         args = cmd_parser.parse_args(argv[1:])
         return int(module.run(args) or 0)
-    except (ValueError, OSError, RuntimeError, ImportError, ArithmeticError, KeyboardInterrupt,
-            TrainingInterrupted, TrainingDiverged) as exc:
+    except (ValueError, OSError, RuntimeError, ImportError, ArithmeticError, KeyboardInterrupt) as exc:
         # Library errors carry what was wrong and what to do; show that, not a traceback.
         message, code = report(argv[0], exc)
         print(message, file=sys.stderr)
