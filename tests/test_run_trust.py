@@ -243,3 +243,29 @@ def test_export_never_replaces_a_device_or_pipe(tmp_path):
     result = _cli("export", run_dir / CHECKPOINT_NAME, "-o", pipe, "--parity-samples", 64, cwd=tmp_path)
     assert result.returncode == 1 and "not a regular file" in result.stderr and str(pipe) in result.stderr
     assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 64 KiB file system (tmpfs), so a full disk is the OS's ENOSPC, not a stand-in."""
+    mount_point = tmp_path / "small_disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root (CAP_SYS_ADMIN)")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_and_a_read_only_one_are_one_line_each(tmp_path, small_disk):
+    full = _train(tmp_path, small_disk / "run", 300)
+    errors = [line for line in full.stderr.splitlines() if line.startswith("robolearn train")]
+    assert full.returncode == 1 and "Traceback" not in full.stderr  # TensorBoard's writer thread included
+    assert errors and all("the disk is full" in line for line in errors), full.stderr
+    assert str(small_disk / "run") in full.stderr
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    read_only = _train(tmp_path, small_disk / "run2", 100)
+    assert read_only.returncode == 1 and "read-only" in read_only.stderr and "--run-dir" in read_only.stderr
