@@ -23,6 +23,9 @@ COMMANDS = {
     "export": ("robolearn.cli.export", "export a checkpoint's policy to ONNX (and C), verified"),
     "calibrate": ("robolearn.cli.calibrate", "calibrate motors, camera intrinsics or hand-eye"),
     "vision": ("robolearn.cli.vision", "record frames, pretrain an image encoder, train a reward classifier"),
+    "record": ("robolearn.cli.record", "record episodes (teleop, expert or policy) into a LeRobot v3 dataset"),
+    "teleop": ("robolearn.cli.teleop", "drive a task's robot with the keyboard, a gamepad or a SpaceMouse"),
+    "dataset": ("robolearn.cli.dataset", "dataset info, validate, convert (LeRobot v3 <-> MCAP), plot"),
     "main": ("robolearn.cli.main_job", "the README's main job: demo, train, evaluate, export"),
 }
 
