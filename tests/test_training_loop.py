@@ -1,10 +1,12 @@
-"""The one training loop, for every learner: Ctrl-C finishes the update in progress, saves a checkpoint that
-resumes; a non-finite weight stops the run at the update where it appears and the checkpoint on disk stays
-the last finite one.
+"""The one training loop under faults a real run meets, for every learner (test_learner_loop.py covers the
+loop's own contract with a patched step): SIGINT in the middle of an optimiser step saves a checkpoint that
+resumes with the same weights and metrics in step order; NaN written into every trained network at each place
+within an update stops the run before any action of the diverged policy reaches the env, keeping the last
+finite checkpoint; a non-finite learner is never saved; building a learner leaves global RNG and thread state
+alone.
 
-Faults are injected where a real run meets them: SIGINT delivered to this process in the middle of an
-optimiser step, NaN written into the weights an optimiser has just updated. Every torch optimiser in the
-process gets the hook, so the test needs no knowledge of a learner's internals.
+Faults come through the learner's own optimisers (step post-hooks), so the test needs no other knowledge of a
+learner's internals.
 """
 
 from __future__ import annotations
