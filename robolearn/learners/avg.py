@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seed_everything
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig
 from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.normalizers import RunningMeanStd
 from robolearn.learners.networks import make_adam
@@ -158,16 +158,17 @@ class AVG(Learner):
     def __init__(self, env, config: AVGConfig | None = None, device: str | torch.device = "auto") -> None:
         super().__init__(env, config, device)
         cfg = self.config
-        seed_everything(cfg.seed)
         # The learner's own stream for action noise: resumable, and independent of other torch users.
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(cfg.seed)
         self.obs_dim = int(env.observation_space.shape[0])
         self.action_dim = int(env.action_space.shape[0])
-        self.actor = NormalizedMLP(self.obs_dim, 2 * self.action_dim, cfg.hidden_size,
-                                   cfg.penultimate_normalization).to(self.device)
-        self.critic = NormalizedMLP(self.obs_dim + self.action_dim, 1, cfg.hidden_size,
-                                    cfg.penultimate_normalization).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded initial weights without touching the caller's RNG
+            torch.manual_seed(cfg.seed)
+            self.actor = NormalizedMLP(self.obs_dim, 2 * self.action_dim, cfg.hidden_size,
+                                       cfg.penultimate_normalization).to(self.device)
+            self.critic = NormalizedMLP(self.obs_dim + self.action_dim, 1, cfg.hidden_size,
+                                        cfg.penultimate_normalization).to(self.device)
         # Views share storage with the critic's parameters, so they follow every in-place optimiser step
         # (and load_state_dict's copy) without being rebuilt.
         self._critic_no_grad = tuple(w.detach() for w in self.critic.weights())
