@@ -20,6 +20,8 @@ COMMANDS = {
     "export": ("robolearn.cli.export", "export a checkpoint's policy to ONNX (and C), verified"),
     "calibrate": ("robolearn.cli.calibrate", "calibrate motors, camera intrinsics or hand-eye"),
     "vision": ("robolearn.cli.vision", "record frames, pretrain an image encoder, train a reward classifier"),
+    "learner": ("robolearn.cli.learner", "run SAC's updates for a remote actor (--listen HOST:PORT)"),
+    "actor": ("robolearn.cli.actor", "run the policy at the control rate, learning from a remote learner"),
     "main": ("robolearn.cli.main_job", "the README's main job: demo, train, evaluate, export"),
 }
 

@@ -76,6 +76,13 @@ class ActorLink:
             self.weights_version = pending[0]
         return pending
 
+    def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until connected (True) or refused/unreachable (False, with `refused` set when refused)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and not self.link_up and self.refused is None:
+            time.sleep(0.01)
+        return self.link_up
+
     @property
     def link_up(self) -> bool:
         return self._up and time.monotonic() - self._last_rx < self.timeout_s
