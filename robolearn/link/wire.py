@@ -128,13 +128,14 @@ def decode(body: bytes) -> dict[str, Any]:
 
 
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
-    chunks = bytearray()
-    while len(chunks) < n:
-        part = sock.recv(n - len(chunks))
+    buffer = bytearray(n)
+    view, got = memoryview(buffer), 0
+    while got < n:
+        part = sock.recv_into(view[got:])
         if not part:
             raise LinkError("the peer closed the connection")
-        chunks += part
-    return bytes(chunks)
+        got += part
+    return bytes(buffer)
 
 
 def recv_message(sock: socket.socket) -> dict[str, Any]:
