@@ -268,3 +268,4 @@ def test_a_lost_learner_is_detected_within_the_timeout_and_the_policy_applies(on
     else:
         assert report.stopped_because is None and len(report.lateness_s) == int(3 * timeout / period) + 100
         assert not actor.link_up and actor.weights_version > 0  # kept acting with the last weights
+        assert report.missed <= 0.05 * len(report.lateness_s)  # and kept its period through the loss

@@ -37,7 +37,8 @@ class Identity:
 def _mac(key: bytes, *parts: bytes) -> bytes:
     h = hmac.new(key, digestmod=hashlib.sha256)
     for part in parts:
-        h.update(len(part).to_bytes(4, "big") + part)  # length-prefixed so parts cannot be re-split
+        h.update(len(part).to_bytes(8, "big"))  # length-prefixed so parts cannot be re-split
+        h.update(part)
     return h.digest()
 
 
