@@ -133,7 +133,7 @@ def test_a_wrong_key_config_robot_or_protocol_is_refused_with_a_message_and_no_m
         # the control loop never got a link, so a `stop` actor must not move
         stopped = []
         report = control_loop(lambda: steps.append(1), 0.01, 5, actor, stop_robot=stopped.append)
-        assert not actor.link_up
+        assert not actor.link_up and steps == [] and stopped == ["no link to a learner: never connected"]
         assert server.stats.received == 0 and report.weight_swaps == []
     finally:
         actor.close()

@@ -84,20 +84,27 @@ class ActorLink:
         return self.link_up
 
     @property
+    def ever_connected(self) -> bool:
+        return self._last_rx > 0
+
+    @property
     def link_up(self) -> bool:
         return self._up and time.monotonic() - self._last_rx < self.timeout_s
 
     def must_stop(self) -> bool:
-        """True when the link is down and the configured policy is to stop the robot (logged once per loss)."""
+        """True when the link is down (or never came up) and the configured policy is to stop the robot;
+        logged once per loss."""
         if self.link_up:
             self._loss_reported = False
             return False
-        if not self._loss_reported and self._last_rx > 0:
+        if not self._loss_reported:
             self._loss_reported = True
             action = ("stopping the robot" if self.on_loss is OnLoss.STOP
                       else f"continuing with weights version {self.weights_version}")
-            log.warning("link: no message from the learner for %.2f s: %s", self.timeout_s, action)
-        return self.on_loss is OnLoss.STOP and self._last_rx > 0
+            what = (f"no message from the learner for {self.timeout_s:.2f} s" if self.ever_connected
+                    else f"not connected to a learner ({self.refused or 'not reached yet'})")
+            log.warning("link: %s: %s", what, action)
+        return self.on_loss is OnLoss.STOP
 
     # ---- background thread ----
     def _run(self) -> None:
@@ -248,7 +255,8 @@ def control_loop(step, period_s: float, ticks: int, link: ActorLink | None = Non
             report.missed += 1
         if link is not None:
             if link.must_stop():
-                report.stopped_because = f"link to the learner lost for over {link.timeout_s:.2f} s"
+                report.stopped_because = (f"link to the learner lost for over {link.timeout_s:.2f} s"
+                                          if link.ever_connected else "no link to a learner: never connected")
                 if stop_robot is not None:
                     stop_robot(report.stopped_because)
                 return report
