@@ -201,3 +201,34 @@ def test_unconfirmed_torque_off_is_an_error(family, device):
         device.drop_replies = 100
         with pytest.raises(BusError, match="torque-off was not confirmed by servos 1 .*cut the servo power"):
             b.set_torque(IDS, False)
+
+
+def test_a_partly_failed_sync_read_leaves_no_late_reply_for_the_next_request(family, device):
+    """Servo 1's reply is corrupt and there are no retries: servos 2 and 3 are still answering when the read
+    fails. Every later read must get its own answer, not one of those late replies."""
+    device.reply_gap_s = 0.012  # each servo answers 12 ms after the previous one, as in a slow daisy chain
+    with family.bus(device.path, retries=0, latency_ms=TEST_LATENCY_MS) as bus:
+        bus.check_models({i: family.model for i in IDS})
+        device.servos[3].position = 1111
+        device.corrupt_replies = 1
+        with pytest.raises(BusError, match="corrupt"):
+            bus.read_state(IDS)
+        assert bus.counters.corrupt_replies == 1
+        for motor_id in (3, 2, 1):
+            assert bus.read_position_limits(motor_id) == (0, 4095)
+        assert bus.read_state(IDS)[3].position == 1111
+        assert bus.counters.drained_bytes > 0
+
+
+def test_the_retry_budget_is_per_control_period(family, device):
+    with family.bus(device.path, retries=2, latency_ms=TEST_LATENCY_MS, retries_per_period=1) as bus:
+        bus.check_models({i: family.model for i in IDS})
+        bus.begin_period()
+        device.corrupt_replies = 2 * len(IDS)  # two whole attempts fail; the period allows one retry
+        with pytest.raises(BusError):
+            bus.read_state(IDS)
+        assert bus.counters.budget_exhausted == 1
+        bus.begin_period()
+        device.corrupt_replies = 1
+        assert set(bus.read_state(IDS)) == set(IDS)  # one retry, within the new period's budget
+        assert bus.counters.retries == 2

@@ -36,6 +36,7 @@ _INSTRUCTION_ERRORS = {1: "result fail", 2: "instruction error", 3: "CRC error",
 
 class DynamixelBus(SdkMotorBus):
     sdk = dynamixel_sdk
+    status_overhead = 11  # FF FF FD 00, id, length (2), 0x55, error, CRC (2)
     models = DYNAMIXEL_MODELS
     table = ControlTable(
         torque_enable=Register(64, 1),

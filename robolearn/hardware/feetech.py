@@ -30,6 +30,7 @@ _STS_LITTLE_ENDIAN = 0  # the SDK's "protocol_end" for STS/SMS; SCS servos are b
 
 class FeetechBus(SdkMotorBus):
     sdk = scservo_sdk
+    status_overhead = 6  # FF FF, id, length, error, checksum
     models = FEETECH_MODELS
     table = ControlTable(
         torque_enable=Register(40, 1),

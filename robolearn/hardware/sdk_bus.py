@@ -4,13 +4,21 @@ Both SDKs expose the same packet-handler calls (ping, readTxRx, writeTxRx, syncR
 syncWriteTxOnly); the register map, value encodings and error bits differ and live in the subclasses.
 What is added here: exclusive port opening with clear errors, flushing stale input before each packet,
 a configurable reply timeout, bounded retries, and fault decoding.
+
+Bus discipline: the SDKs match a reply to a request by servo id alone, so a reply that comes late (the rest
+of a sync read that failed partway, or an answer slower than its timeout) would be taken for the answer to
+the next request, and on a half-duplex bus the next instruction would collide with it. After every failed
+attempt the bus therefore waits out what is still owed (until the owed bytes have arrived or the line has
+been quiet for one reply window) before it transmits again. Retries are also budgeted per control period
+(`begin_period`), so one bad tick cannot stall the loop.
 """
 
 from __future__ import annotations
 
 import abc
 import select
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from robolearn.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
@@ -21,6 +29,22 @@ COMM_SUCCESS = 0  # the same in both SDKs; their failure codes differ (see `sdk`
 
 T = TypeVar("T")
 Failure = tuple[int, "int | None"]  # SDK result code, and the servo that caused it when known
+
+
+@dataclass
+class BusCounters:
+    """What went wrong on the bus since it was opened, for diagnostics (`robolearn doctor`, logs)."""
+
+    transactions: int = 0
+    timeouts: int = 0
+    corrupt_replies: int = 0
+    other_failures: int = 0
+    retries: int = 0
+    budget_exhausted: int = 0  # failures not retried because the period's retry budget was spent
+    drained_bytes: int = 0  # late bytes discarded before the next instruction
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
 
 
 @dataclass(frozen=True)
@@ -48,19 +72,27 @@ class SdkMotorBus(MotorBus):
 
     table: ControlTable
     sdk: Any  # the SDK module, for its result codes
+    status_overhead: int  # bytes of a status packet around its parameters (header, id, length, error, checksum)
 
     def __init__(self, port: str, baudrate: int = 1_000_000, retries: int = 2,
-                 latency_ms: float = 16.0) -> None:
+                 latency_ms: float = 16.0, retries_per_period: int | None = None) -> None:
         super().__init__(port, baudrate)
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
+        if retries_per_period is not None and retries_per_period < 0:
+            raise ValueError(f"retries_per_period must be >= 0 or None, got {retries_per_period}")
         self.retries = retries
+        # None: only the per-transaction limit applies (set-up, calibration). A control loop sets a budget and
+        # calls begin_period() every tick, so a bad read costs at most that tick.
+        self.retries_per_period = retries_per_period
+        self._period_retries_left: int | None = retries_per_period
+        self.counters = BusCounters()
+        self._owed_bytes, self._owed_replies = 0, 1  # set by a failed attempt that leaves replies on the way
         # USB serial adapters deliver bytes in bursts every latency-timer period (16 ms on FTDI by default);
         # the reply timeout is built from it as the SDKs do, but configurable.
         self.latency_ms = latency_ms
         self._port_handler: Any = None
         self._packets: Any = None
-        self.failed_transfers = 0  # retried or failed attempts, for diagnostics
 
     # ------------------------------------------------------------------------- subclass hooks
     @abc.abstractmethod
@@ -113,6 +145,16 @@ class SdkMotorBus(MotorBus):
     def is_open(self) -> bool:
         return self._port_handler is not None and self._port_handler.is_open
 
+    def begin_period(self) -> None:
+        """Start a control period: the per-period retry budget is refilled."""
+        self._period_retries_left = self.retries_per_period
+
+    @property
+    def failed_transfers(self) -> int:
+        """Failed attempts of any kind (retried or not)."""
+        c = self.counters
+        return c.timeouts + c.corrupt_replies + c.other_failures
+
     # -------------------------------------------------------------------------------- transfers
     def ping(self, motor_id: int) -> int:
         model, _ = self._transfer(f"ping servo {motor_id}", motor_id,
@@ -153,9 +195,12 @@ class SdkMotorBus(MotorBus):
             if result != COMM_SUCCESS:
                 return None, (result, None)
             replies: dict[int, list[int]] = {}
-            for motor_id in ids:
+            for index, motor_id in enumerate(ids):
                 data, result, error = self._packets.readRx(self._port_handler, motor_id, block.size)
                 if result != COMM_SUCCESS:
+                    # the servos after this one may still be answering: their replies are owed
+                    self._owed_replies = len(ids) - index
+                    self._owed_bytes = self._owed_replies * (self.status_overhead + block.size)
                     return None, (result, motor_id)
                 fault = self._fault(motor_id, error)
                 if fault is not None:
@@ -233,16 +278,61 @@ class SdkMotorBus(MotorBus):
         return self._retry(what, attempt)
 
     def _retry(self, what: str, attempt: Callable[[], tuple[T | None, Failure | None]]) -> T:
-        """Run `attempt` up to 1 + retries times; it returns (value, None) or (None, (result, servo id))."""
+        """Run `attempt` up to 1 + retries times (fewer once the period's retry budget is spent); it returns
+        (value, None) or (None, (result, servo id)). Every failure is followed by waiting out owed replies."""
         self._require_open()
         failures: list[Failure] = []
-        for _ in range(self.retries + 1):
+        while True:
+            self._owed_bytes, self._owed_replies = 0, 1
+            self.counters.transactions += 1
             value, failure = self._guarded(attempt)
             if failure is None:
                 return value  # type: ignore[return-value]
-            self.failed_transfers += 1
+            self._count_failure(failure[0])
             failures.append(failure)
+            # A timed-out single reply may still come; a failed sync read leaves the later servos' replies.
+            self._wait_out_owed(max(self._owed_bytes, self.status_overhead), self._owed_replies)
+            if len(failures) > self.retries:
+                break
+            if self._period_retries_left is not None:
+                if self._period_retries_left <= 0:
+                    self.counters.budget_exhausted += 1
+                    break
+                self._period_retries_left -= 1
+            self.counters.retries += 1
         raise BusError(self._describe_failure(what, failures))
+
+    def _count_failure(self, code: int) -> None:
+        if code == self.sdk.COMM_RX_TIMEOUT:
+            self.counters.timeouts += 1
+        elif code == self.sdk.COMM_RX_CORRUPT:
+            self.counters.corrupt_replies += 1
+        else:
+            self.counters.other_failures += 1
+
+    def _wait_out_owed(self, owed_bytes: int, replies: int) -> None:
+        """Discard input until `owed_bytes` have arrived or the line has been quiet for one adapter latency.
+
+        Silence ends the wait, so a dropped reply costs one quiet window, not one timeout per owed reply; the
+        cap (the owed replies' wire time plus a quiet window each) only bounds a line that keeps babbling."""
+        handler = self._port_handler
+        if handler is None or handler.ser is None:
+            return
+        # A USB adapter hands bytes over once per latency-timer period: a longer gap means the line is idle.
+        quiet_s = (self.latency_ms + 1.0) / 1000.0
+        now = time.monotonic()
+        deadline = now + owed_bytes * handler.tx_time_per_byte / 1000.0 + quiet_s * max(1, replies)
+        last_byte = now
+        drained = 0
+        while drained < owed_bytes:
+            now = time.monotonic()
+            if now >= deadline or now - last_byte >= quiet_s:
+                break
+            chunk = handler.readPort(4096)
+            if chunk:
+                drained += len(chunk)
+                last_byte = time.monotonic()
+        self.counters.drained_bytes += drained
 
     def _describe_failure(self, what: str, failures: list[Failure]) -> str:
         reasons = []

@@ -8,6 +8,7 @@ it. Written from the vendors' protocol documentation; checksums are computed her
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 from virtual_devices.pty_device import PtyDevice
@@ -100,6 +101,14 @@ class VirtualServoBus(PtyDevice):
         self.drop_instructions = 0  # the next N instruction packets are lost on the wire
         self.corrupt_replies = 0  # the next N replies carry a wrong checksum
         self.replies_sent = 0
+        # Seconds between consecutive replies. A real servo answers after its return delay time, and in a sync
+        # read each servo waits for the one before it, so the last replies of a sync read arrive late.
+        self.reply_gap_s = 0.0
+        self._pending: list[tuple[float, bytes]] = []  # (due time, frame)
+
+    def tick(self, now: float) -> None:
+        while self._pending and self._pending[0][0] <= now:
+            self.send(self._pending.pop(0)[1])
 
     def on_bytes(self, data: bytes) -> None:
         self._buffer.extend(data)
@@ -121,7 +130,11 @@ class VirtualServoBus(PtyDevice):
             self.corrupt_replies -= 1
             frame[-1] ^= 0x5A
         self.replies_sent += 1
-        self.send(bytes(frame))
+        if self.reply_gap_s <= 0:
+            self.send(bytes(frame))
+            return
+        after = self._pending[-1][0] if self._pending else time.monotonic()
+        self._pending.append((after + self.reply_gap_s, bytes(frame)))
 
     def _dispatch(self, servo_id: int, instruction: int, params: bytes) -> None:
         raise NotImplementedError
