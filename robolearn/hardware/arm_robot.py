@@ -3,9 +3,9 @@
 Joint positions in radians go through the motor calibration to ticks and back. Layers of protection:
 the SafetyController filters every command (in `Robot.send_action`); the calibrated range is written into
 each servo's own limit registers at connect, so the firmware enforces it too; commands are clamped to the
-calibrated range in software as well. Torque is only switched on by the first command, after the goal
-register holds that command, and it is switched off on disconnect and on any bus error or servo fault;
-it stays off while the e-stop is latched.
+calibrated range in software as well; connect reads those registers back and refuses a mismatch. Torque is
+only switched on by the first command, with the goal registers holding the measured pose, and it is switched
+off on disconnect and on any bus error or servo fault; it stays off while the e-stop is latched.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from robolearn.safety import SafetyController
 from robolearn.safety.controller import OVERLOAD
 from robolearn.robot import Robot
 from robolearn.spec import CommandKind, Observation, RobotSpec
-from robolearn.hardware.errors import HardwareError, MotorFaultError, StaleFrameError
+from robolearn.hardware.errors import CalibrationMismatchError, HardwareError, MotorFaultError, StaleFrameError
 from robolearn.hardware.motor_bus import MotorBus
 from robolearn.hardware.timing import TickClock
 
@@ -94,7 +94,9 @@ class ServoArmRobot(Robot):
             self.bus.set_position_mode(self._ids)
             for motor in self.motors:
                 self.bus.write_position_limits(motor.id, motor.range_min, motor.range_max)
-            self.bus.read_state(self._ids)
+            self._verify_calibration_registers()
+            self._measured_ticks = {i: s.position for i, s in self.bus.read_state(self._ids).items()}
+            self._check_encoder_range(self._measured_ticks)
             if self.camera is not None:
                 self.camera.start()
                 self.camera.wait_for_frame()
@@ -148,11 +150,15 @@ class ServoArmRobot(Robot):
             return
         goals = {m.id: m.to_ticks(float(q)) for m, q in zip(self.motors, command)}
         try:
-            self.bus.write_goal_positions(goals)
             if not self._torque_on:
-                # The goal register already holds this command, so enabling torque cannot jump elsewhere.
+                # Torque comes on holding the pose just measured (no jump at t=0, whatever an earlier program left
+                # in the goal registers); the command follows, already rate-limited by the safety layer from there.
+                measured = self.bus.read_state(self._ids)
+                self._check_encoder_range({i: s.position for i, s in measured.items()})
+                self.bus.write_goal_positions({i: s.position for i, s in measured.items()})
                 self.bus.set_torque(self._ids, True)
                 self._torque_on = True
+            self.bus.write_goal_positions(goals)
         except HardwareError:
             self._fail_safe(BUS_FAULT)
             raise
@@ -181,6 +187,31 @@ class ServoArmRobot(Robot):
             obs = self.observe()
 
     # --------------------------------------------------------------------------------- helpers
+    def _verify_calibration_registers(self) -> None:
+        """Read back every register connect wrote: a servo that silently kept an old value (failed EEPROM write,
+        a replaced servo, a reply taken for another's) must not be driven. Torque is still off here."""
+        for motor in self.motors:
+            limits = self.bus.read_position_limits(motor.id)
+            if limits != (motor.range_min, motor.range_max):
+                raise CalibrationMismatchError(
+                    f"{motor.name} (servo {motor.id}): position limit registers read back {limits}, the "
+                    f"calibration wrote ({motor.range_min}, {motor.range_max}); torque stays off. Check the servo "
+                    f"(EEPROM lock, a replaced servo) and re-run `robolearn calibrate motors` if it was replaced")
+            if not self.bus.in_position_mode(motor.id):
+                raise CalibrationMismatchError(
+                    f"{motor.name} (servo {motor.id}): operating mode register reads back a mode other than "
+                    f"position control after it was written; torque stays off. Power-cycle the servo and retry")
+
+    def _check_encoder_range(self, ticks: dict[int, int]) -> None:
+        """A reading outside one turn means the servo applies an offset the calibration does not know (homing
+        offset overflow, multi-turn mode): every radian computed from it would be wrong."""
+        for motor in self.motors:
+            if not 0 <= ticks[motor.id] < motor.resolution:
+                raise CalibrationMismatchError(
+                    f"{motor.name} (servo {motor.id}): present position {ticks[motor.id]} ticks lies outside "
+                    f"0..{motor.resolution - 1}; the servo holds a homing offset or mode the calibration does "
+                    f"not know. Reset the servo's homing offset to 0 and re-run `robolearn calibrate motors`")
+
     def _fail_safe(self, reason: str) -> None:
         self.safety.trigger_estop(reason)
         self._torque_off_quietly()

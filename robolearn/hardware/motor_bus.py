@@ -91,6 +91,10 @@ class MotorBus(abc.ABC):
         velocity or current mode by another program would otherwise ignore goal positions."""
 
     @abc.abstractmethod
+    def in_position_mode(self, motor_id: int) -> bool:
+        """Whether the servo's operating-mode register says position control (read back, not assumed)."""
+
+    @abc.abstractmethod
     def write_position_limits(self, motor_id: int, low: int, high: int) -> None:
         """Write the servo's own min/max position registers, so the firmware enforces the range too.
 

@@ -223,6 +223,9 @@ class SdkMotorBus(MotorBus):
             if self._read(motor_id, self.table.operating_mode) != self.table.position_mode:
                 self._write_eeprom(motor_id, [(self.table.operating_mode, self.table.position_mode)])
 
+    def in_position_mode(self, motor_id: int) -> bool:
+        return self._read(motor_id, self.table.operating_mode) == self.table.position_mode
+
     def write_position_limits(self, motor_id: int, low: int, high: int) -> None:
         if low >= high:
             raise ValueError(f"servo {motor_id}: position limit low {low} must be below high {high}")

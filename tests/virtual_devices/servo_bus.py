@@ -46,6 +46,8 @@ class VirtualServo:
     table: bytearray = field(default_factory=lambda: bytearray(256))
     error: int = 0  # status error byte bits (Feetech) / hardware error status (Dynamixel)
     position_writes: int = 0
+    goals_at_torque_on: list = field(default_factory=list)  # (goal, position) each time torque came on
+    stuck_addresses: set = field(default_factory=set)  # bytes a write acknowledges but never changes (worn EEPROM)
 
     def __post_init__(self) -> None:
         self.table[self.regs.model: self.regs.model + 2] = self.model_number.to_bytes(2, "little")
@@ -77,7 +79,11 @@ class VirtualServo:
         return self.get(self.regs.min_limit), self.get(self.regs.max_limit)
 
     def write(self, address: int, data: bytes) -> None:
-        self.table[address: address + len(data)] = data
+        if address <= self.regs.torque < address + len(data) and data[self.regs.torque - address] and not self.torque:
+            self.goals_at_torque_on.append((self.get(self.regs.goal_position, signed=True), self.position))
+        for offset, byte in enumerate(data):
+            if address + offset not in self.stuck_addresses:
+                self.table[address + offset] = byte
         if address <= self.regs.goal_position[0] < address + len(data):
             self.position_writes += 1
         self.step()
