@@ -19,6 +19,7 @@ COMMANDS = {
     "eval": ("robolearn.cli.evaluate", "evaluate a checkpoint on a task"),
     "export": ("robolearn.cli.export", "export a checkpoint's policy to ONNX (and C), verified"),
     "calibrate": ("robolearn.cli.calibrate", "calibrate motors, camera intrinsics or hand-eye"),
+    "doctor": ("robolearn.cli.doctor", "check a servo bus against the calibration (never moves anything)"),
     "vision": ("robolearn.cli.vision", "record frames, pretrain an image encoder, train a reward classifier"),
     "main": ("robolearn.cli.main_job", "the README's main job: demo, train, evaluate, export"),
 }

@@ -47,6 +47,9 @@ class DynamixelBus(SdkMotorBus):
         operating_mode=Register(11, 1),
         position_mode=3,
         state_block=Register(126, 10),  # present load/current (2), velocity (4), position (4)
+        firmware=Register(6, 1),
+        present_voltage=Register(144, 2),
+        present_temperature=Register(146, 1),
     )
 
     def _sdk_port_class(self) -> type:

@@ -41,6 +41,9 @@ class FeetechBus(SdkMotorBus):
         operating_mode=Register(33, 1),
         position_mode=0,
         state_block=Register(56, 6),  # present position (2), velocity (2), load (2)
+        firmware=Register(0, 1),  # firmware major version
+        present_voltage=Register(62, 1),
+        present_temperature=Register(63, 1),
     )
 
     def _sdk_port_class(self) -> type:

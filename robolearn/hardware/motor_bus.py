@@ -34,6 +34,17 @@ class MotorState:
     load: float  # signed fraction of the stall torque (1.0 = stalled)
 
 
+@dataclass(frozen=True)
+class ServoHealth:
+    """What a servo reports about itself, for `robolearn doctor`; read without moving anything."""
+
+    model_number: int
+    firmware: int
+    voltage_v: float
+    temperature_c: float
+    faults: tuple[str, ...]  # hardware-error flags the servo reports (empty: none)
+
+
 class MotorBus(abc.ABC):
     """One serial bus of servos. Use as a context manager so the port is always released."""
 
@@ -69,6 +80,10 @@ class MotorBus(abc.ABC):
     @abc.abstractmethod
     def ping(self, motor_id: int) -> int:
         """Return the model number servo `motor_id` reports; raise BusError if it does not answer."""
+
+    @abc.abstractmethod
+    def read_health(self, motor_id: int) -> ServoHealth:
+        """Model, firmware, supply voltage, temperature and fault flags of one servo (never moves it)."""
 
     @abc.abstractmethod
     def set_torque(self, motor_ids: Iterable[int], enabled: bool) -> None: ...

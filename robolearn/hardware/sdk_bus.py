@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from robolearn.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
-from robolearn.hardware.motor_bus import MotorBus, MotorModel, MotorState
+from robolearn.hardware.motor_bus import MotorBus, MotorModel, MotorState, ServoHealth
 from robolearn.hardware.serial_port import SERIAL_FAILURES, open_serial, port_error
 
 COMM_SUCCESS = 0  # the same in both SDKs; their failure codes differ (see `sdk`)
@@ -65,6 +65,9 @@ class ControlTable:
     operating_mode: Register
     position_mode: int  # the operating-mode value for position control
     state_block: Register  # contiguous span covering present load, velocity and position
+    firmware: Register
+    present_voltage: Register  # in 0.1 V
+    present_temperature: Register  # in degrees C
 
 
 class SdkMotorBus(MotorBus):
@@ -160,6 +163,22 @@ class SdkMotorBus(MotorBus):
         model, _ = self._transfer(f"ping servo {motor_id}", motor_id,
                                   lambda: self._packets.ping(self._port_handler, motor_id))
         return int(model)
+
+    def read_health(self, motor_id: int) -> ServoHealth:
+        # A faulted servo still answers (its replies carry the fault): read it anyway, that is the point here.
+        model, error = self._transfer(f"ping servo {motor_id}", motor_id,
+                                      lambda: self._packets.ping(self._port_handler, motor_id), faults_ok=True)
+        fault = self._fault(motor_id, error)
+        values = []
+        for register in (self.table.firmware, self.table.present_voltage, self.table.present_temperature):
+            data, _ = self._transfer(
+                f"read of register {register.address} on servo {motor_id}", motor_id,
+                lambda: self._packets.readTxRx(self._port_handler, motor_id, register.address, register.size),
+                faults_ok=True)
+            values.append(int.from_bytes(bytes(data[: register.size]), "little"))
+        firmware, voltage, temperature = values
+        faults = fault.flags if isinstance(fault, MotorFaultError) else ()
+        return ServoHealth(int(model), firmware, voltage / 10.0, float(temperature), faults)
 
     def set_torque(self, motor_ids: Iterable[int], enabled: bool) -> None:
         """One broadcast switches every servo at the same instant. A broadcast is never acknowledged, so
@@ -266,14 +285,16 @@ class SdkMotorBus(MotorBus):
             raise BusError(f"sync write to servos {list(values)} on {self.port} failed: "
                            f"{self._packets.getTxRxResult(result)}")
 
-    def _transfer(self, what: str, motor_id: int, call: Callable[[], tuple]) -> tuple[Any, int]:
-        """Run a single-servo transaction `call` -> (data, result, error) with retries; return (data, error)."""
+    def _transfer(self, what: str, motor_id: int, call: Callable[[], tuple],
+                  faults_ok: bool = False) -> tuple[Any, int]:
+        """Run a single-servo transaction `call` -> (data, result, error) with retries; return (data, error).
+        `faults_ok`: a hardware fault in the reply is returned in `error` instead of raised."""
 
         def attempt() -> tuple[tuple[Any, int] | None, Failure | None]:
             data, result, error = call()
             if result != COMM_SUCCESS:
                 return None, (result, motor_id)
-            fault = self._fault(motor_id, error)
+            fault = None if faults_ok and error else self._fault(motor_id, error)
             if fault is not None:
                 raise fault
             return (data, error), None

@@ -210,6 +210,7 @@ class VirtualDynamixelBus(VirtualServoBus):
         for servo in self.servos.values():
             servo.set(X_PRESENT_VOLTAGE, 50)
             servo.set(X_PRESENT_TEMPERATURE, 30)
+            servo.table[6] = X_FIRMWARE
 
     def _take_packet(self) -> tuple[int, int, bytes] | None:
         buf = self._buffer
@@ -354,6 +355,9 @@ class VirtualFeetechBus(VirtualServoBus):
         super().__init__({i: VirtualServo(FEETECH_STS, m) for i, m in models.items()})
         for servo in self.servos.values():
             servo.table[55] = 1  # EEPROM locked, as shipped
+            servo.table[0] = 3  # firmware major version
+            servo.table[62] = 74  # 7.4 V supply, in 0.1 V
+            servo.table[63] = 30  # degrees C
         self.checksum_errors = 0
         self.unlocked_eeprom_writes = 0
 
