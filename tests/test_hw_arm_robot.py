@@ -16,6 +16,7 @@ from robolearn.safety import SafetyLimits
 from robolearn.hardware import make_hardware_robot
 from robolearn.hardware.arm_robot import ServoArmRobot
 from robolearn.hardware.camera import OpenCVCamera
+from robolearn.hardware.guards import GuardLimits
 from robolearn.hardware.errors import (CalibrationMismatchError, HardwareError, ModelMismatchError, MotorFaultError,
                                        StaleFrameError)
 
@@ -248,3 +249,46 @@ def test_an_encoder_reading_outside_one_turn_is_refused(family, device, calibrat
     with pytest.raises(CalibrationMismatchError, match=r"gripper \(servo 6\): present position -?\d+ ticks lies outside"):
         arm.connect()
     assert all_torque(device, False)
+
+
+def guarded_arm(device, calibration_file, **options):
+    return make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(),
+                               latency_ms=TEST_LATENCY_MS, guard_limits=GuardLimits(stall_ticks=3, stall_load=0.1), **options)
+
+
+def energise(arm) -> None:
+    arm.observe()
+    arm.safety.reset(arm.now())
+    arm.observe()
+    arm.send_action(np.zeros(6))
+    arm.observe()  # a round trip: the goal broadcast has been applied
+
+
+def test_a_stalled_joint_latches_the_stop_and_switches_torque_off(family, device, calibration_file):
+    with guarded_arm(device, calibration_file) as arm:
+        energise(arm)
+        assert all_torque(device, True)
+        elbow = device.servos[IDS["elbow_flex"]]
+        elbow.set(elbow.regs.load, 220 if family.name == "dynamixel" else 150)  # 0.15 of stall (under the effort limit), not moving
+        for _ in range(4):
+            arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "stall"
+        assert all_torque(device, False)
+
+
+def test_overheating_latches_the_stop(family, device, calibration_file):
+    with guarded_arm(device, calibration_file) as arm:
+        energise(arm)
+        device.servos[IDS["wrist_flex"]].table[146 if family.name == "dynamixel" else 63] = 70
+        arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "overheat"
+        assert all_torque(device, False)
+
+
+def test_an_encoder_jump_latches_the_stop_and_a_joint_configured_to_hold_keeps_torque(device, calibration_file):
+    with guarded_arm(device, calibration_file, hold_on_fault=["shoulder_lift"]) as arm:
+        energise(arm)
+        device.servos[IDS["wrist_roll"]].position += 1500  # no joint turns 130 degrees in one tick
+        arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "encoder_jump"
+        assert eventually(lambda: torques(device) == [name == "shoulder_lift" for name in JOINTS])

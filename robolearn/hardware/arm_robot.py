@@ -23,6 +23,7 @@ from robolearn.safety.controller import OVERLOAD
 from robolearn.robot import Robot
 from robolearn.spec import CommandKind, Observation, RobotSpec
 from robolearn.hardware.errors import CalibrationMismatchError, HardwareError, MotorFaultError, StaleFrameError
+from robolearn.hardware.guards import GuardLimits, ServoGuard, Trip
 from robolearn.hardware.motor_bus import MotorBus
 from robolearn.hardware.timing import TickClock
 
@@ -51,11 +52,14 @@ class ServoArmRobot(Robot):
     """Joint-position arm on one servo bus, optionally with a camera whose frames join each observation.
 
     `home`: joint positions `reset()` moves to under the safety layer (None: an episode starts where the
-    arm stands)."""
+    arm stands). `guard_limits`: stall, overheating and encoder-jump thresholds checked every tick; a trip
+    latches the e-stop and switches torque off, except on the joints in `hold_on_fault`, which keep holding
+    (a joint that would drop the arm when limp)."""
 
     def __init__(self, bus: MotorBus, calibration: ArmCalibration, safety: SafetyController,
                  camera: OpenCVCamera | None = None, home: Sequence[float] | None = None,
-                 home_timeout_s: float = 10.0) -> None:
+                 home_timeout_s: float = 10.0, guard_limits: GuardLimits | None = None,
+                 hold_on_fault: Sequence[str] = ()) -> None:
         if safety.limits.command_kind is not CommandKind.JOINT_POSITION:
             raise ValueError(f"{safety.limits.robot}: a servo arm takes joint_position commands, the limits file "
                              f"says {safety.limits.command_kind.value}")
@@ -82,6 +86,12 @@ class ServoArmRobot(Robot):
         self.home = None if home is None else np.asarray(home, dtype=np.float64)
         self.home_timeout_s = home_timeout_s
         self._ids = [m.id for m in self.motors]
+        unknown = sorted(set(hold_on_fault) - set(self.spec.joint_names))
+        if unknown:
+            raise ValueError(f"{self.spec.name}: hold_on_fault names unknown joints {unknown}; joints are "
+                             f"{list(self.spec.joint_names)}")
+        self._held_on_fault = [m.id for m in self.motors if m.name in hold_on_fault]
+        self._guard = ServoGuard(self.spec.joint_names, guard_limits or GuardLimits())
         self._torque_on = False
         self._ticks = TickClock(self.spec.control_period_s)
 
@@ -107,6 +117,7 @@ class ServoArmRobot(Robot):
                 self.camera.stop()
             raise
         self._torque_on = False
+        self._guard.restart()
         self._ticks.restart()
 
     def _disconnect(self) -> None:
@@ -130,6 +141,12 @@ class ServoArmRobot(Robot):
             self._fail_safe(BUS_FAULT)
             raise
         stamp = self._now()
+        temperatures = [states[m.id].temperature_c for m in self.motors]
+        trip = self._guard.check(np.array([states[m.id].position for m in self.motors], dtype=float),
+                                 np.array([states[m.id].load for m in self.motors]),
+                                 None if None in temperatures else np.array(temperatures, dtype=float))
+        if trip is not None and not self.safety.estopped:
+            self._guard_stop(trip)
         pos = np.array([m.to_radians(states[m.id].position) for m in self.motors])
         vel = np.array([m.velocity_to_radians(states[m.id].velocity) for m in self.motors])
         effort = np.array([m.direction * states[m.id].load * self.bus.model(m.model).stall_torque_nm
@@ -211,6 +228,22 @@ class ServoArmRobot(Robot):
                     f"{motor.name} (servo {motor.id}): present position {ticks[motor.id]} ticks lies outside "
                     f"0..{motor.resolution - 1}; the servo holds a homing offset or mode the calibration does "
                     f"not know. Reset the servo's homing offset to 0 and re-run `robolearn calibrate motors`")
+
+    def _guard_stop(self, trip: Trip) -> None:
+        """Latch the stop; torque off except on the joints configured to hold (they keep the latched stop pose)."""
+        self.safety.trigger_estop(trip.reason)
+        limp = [i for i in self._ids if i not in self._held_on_fault]
+        log.error("%s: %s on %s (%s): e-stop latched, torque off on servos %s%s; find the cause (obstacle, load, "
+                  "heat, loose encoder magnet) before resetting the e-stop", self.spec.name, trip.reason, trip.joint,
+                  trip.detail, limp, f", servos {self._held_on_fault} hold" if self._held_on_fault else "")
+        try:
+            if limp:
+                self.bus.set_torque(limp, False)
+        except HardwareError:
+            self._fail_safe(BUS_FAULT)
+            raise
+        if not self._held_on_fault:
+            self._torque_on = False
 
     def _fail_safe(self, reason: str) -> None:
         self.safety.trigger_estop(reason)

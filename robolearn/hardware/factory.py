@@ -49,7 +49,8 @@ def make_hardware_robot(
     `limits`: a SafetyLimits or a path; default `calibration/<robot>/limits.yaml`.
     `workspace`: the model for the limits' workspace box; by default the same one the simulated robot uses
     (gripper-tip forward kinematics for so101_arm, the braking-distance planar model for the base).
-    `hardware_options`: for arms `baudrate`, `retries`, `latency_ms`, `home`; for the base `full_mode`,
+    `hardware_options`: for arms `baudrate`, `retries`, `retries_per_period`, `latency_ms`, `home`,
+    `guard_limits` (a GuardLimits), `hold_on_fault` (joints that keep holding when a guard trips); for the base `full_mode`,
     `sensor_timeout_s`.
     """
     robot_name = BASE_MODELS.get(model, model)
@@ -68,11 +69,12 @@ def make_hardware_robot(
             f"refusing to drive {robot_name!r} without a motor calibration: run `robolearn calibrate motors "
             f"--robot {robot_name} --port {port}` and pass the file it writes")
     arm_calibration = ArmCalibration.load(calibration, robot=robot_name)
-    bus_options = _pick(hardware_options, ("baudrate", "retries", "latency_ms", "home"), robot_name)
-    home = bus_options.pop("home", None)
+    bus_options = _pick(hardware_options, ("baudrate", "retries", "retries_per_period", "latency_ms", "home",
+                                           "guard_limits", "hold_on_fault"), robot_name)
+    arm_options = {k: bus_options.pop(k) for k in ("home", "guard_limits", "hold_on_fault") if k in bus_options}
     bus = BUS_CLASSES[arm_calibration.bus](port, **bus_options)
     safety = _safety(robot_name, safety_limits, workspace, on_intervention, is_base)
-    return ServoArmRobot(bus, arm_calibration, safety, camera=camera, home=home)
+    return ServoArmRobot(bus, arm_calibration, safety, camera=camera, **arm_options)
 
 
 def hardware_definition(model: str, limits: str | os.PathLike | SafetyLimits | None = None,

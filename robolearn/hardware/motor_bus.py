@@ -32,6 +32,7 @@ class MotorState:
     position: int  # encoder ticks
     velocity: float  # ticks per second
     load: float  # signed fraction of the stall torque (1.0 = stalled)
+    temperature_c: float | None = None  # where the servo reports it in the same read
 
 
 @dataclass(frozen=True)
