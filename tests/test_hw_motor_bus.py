@@ -236,3 +236,17 @@ def test_the_retry_budget_is_per_control_period(family, device):
         device.corrupt_replies = 1
         assert set(bus.read_state(IDS)) == set(IDS)  # one retry, within the new period's budget
         assert bus.counters.retries == 2
+
+
+def test_no_retry_is_made_that_would_overrun_the_period(family, device):
+    with family.bus(device.path, retries=2, latency_ms=TEST_LATENCY_MS) as bus:
+        bus.check_models({i: family.model for i in IDS})
+        bus.begin_period(0.0)  # the period is already over: a failed read must not be retried
+        device.corrupt_replies = len(IDS)
+        with pytest.raises(BusError, match="failed 1 times"):
+            bus.read_state(IDS)
+        assert bus.counters.budget_exhausted == 1 and bus.counters.retries == 0
+        bus.begin_period(1.0)
+        device.corrupt_replies = 1
+        assert set(bus.read_state(IDS)) == set(IDS)
+        assert bus.counters.retries == 1

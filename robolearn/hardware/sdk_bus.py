@@ -91,6 +91,7 @@ class SdkMotorBus(MotorBus):
         self._period_retries_left: int | None = retries_per_period
         self.counters = BusCounters()
         self._owed_bytes, self._owed_replies = 0, 1  # set by a failed attempt that leaves replies on the way
+        self._period_deadline: float | None = None
         # USB serial adapters deliver bytes in bursts every latency-timer period (16 ms on FTDI by default);
         # the reply timeout is built from it as the SDKs do, but configurable.
         self.latency_ms = latency_ms
@@ -148,9 +149,11 @@ class SdkMotorBus(MotorBus):
     def is_open(self) -> bool:
         return self._port_handler is not None and self._port_handler.is_open
 
-    def begin_period(self) -> None:
-        """Start a control period: the per-period retry budget is refilled."""
+    def begin_period(self, period_s: float | None = None) -> None:
+        """Start a control period: the per-period retry budget is refilled, and with `period_s` a retry is only
+        made while another attempt (as long as the last one took) still fits before the period ends."""
         self._period_retries_left = self.retries_per_period
+        self._period_deadline = None if period_s is None else time.monotonic() + period_s
 
     @property
     def failed_transfers(self) -> int:
@@ -309,6 +312,7 @@ class SdkMotorBus(MotorBus):
         while True:
             self._owed_bytes, self._owed_replies = 0, 1
             self.counters.transactions += 1
+            started = time.monotonic()
             value, failure = self._guarded(attempt)
             if failure is None:
                 return value  # type: ignore[return-value]
@@ -317,6 +321,10 @@ class SdkMotorBus(MotorBus):
             # A timed-out single reply may still come; a failed sync read leaves the later servos' replies.
             self._wait_out_owed(max(self._owed_bytes, self.status_overhead), self._owed_replies)
             if len(failures) > self.retries:
+                break
+            now = time.monotonic()
+            if self._period_deadline is not None and now + (now - started) > self._period_deadline:
+                self.counters.budget_exhausted += 1  # another attempt would overrun the tick
                 break
             if self._period_retries_left is not None:
                 if self._period_retries_left <= 0:

@@ -9,6 +9,7 @@ it. Written from the vendors' protocol documentation; checksums are computed her
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
 
@@ -111,6 +112,10 @@ class VirtualServoBus(PtyDevice):
         # Seconds between consecutive replies. A real servo answers after its return delay time, and in a sync
         # read each servo waits for the one before it, so the last replies of a sync read arrive late.
         self.reply_gap_s = 0.0
+        # Random faults per reply (a noisy cable), seeded so runs compare: probability of drop / of corruption.
+        self.drop_probability = 0.0
+        self.corrupt_probability = 0.0
+        self.rng = random.Random(0)
         self._pending: list[tuple[float, bytes]] = []  # (due time, frame)
 
     def tick(self, now: float) -> None:
@@ -129,12 +134,12 @@ class VirtualServoBus(PtyDevice):
             self._dispatch(*packet)
 
     def reply(self, servo_id: int, error: int, params: bytes = b"") -> None:
-        if self.drop_replies > 0:
-            self.drop_replies -= 1
+        if self.drop_replies > 0 or (self.drop_probability and self.rng.random() < self.drop_probability):
+            self.drop_replies = max(0, self.drop_replies - 1)
             return
         frame = bytearray(self._frame_status(servo_id, error, params))
-        if self.corrupt_replies > 0:
-            self.corrupt_replies -= 1
+        if self.corrupt_replies > 0 or (self.corrupt_probability and self.rng.random() < self.corrupt_probability):
+            self.corrupt_replies = max(0, self.corrupt_replies - 1)
             frame[-1] ^= 0x5A
         self.replies_sent += 1
         if self.reply_gap_s <= 0:
