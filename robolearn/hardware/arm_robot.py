@@ -104,6 +104,7 @@ class ServoArmRobot(Robot):
             self.bus.set_position_mode(self._ids)
             for motor in self.motors:
                 self.bus.write_position_limits(motor.id, motor.range_min, motor.range_max)
+            self.bus.begin_period(None)  # set-up is not bound to a control period
             self._verify_calibration_registers()
             self._measured_ticks = {i: s.position for i, s in self.bus.read_state(self._ids).items()}
             self._check_encoder_range(self._measured_ticks)
@@ -132,6 +133,8 @@ class ServoArmRobot(Robot):
         return time.monotonic()
 
     def _read(self) -> Observation:
+        # A tick's bus work (this read, then the command's write) may retry only within the control period.
+        self.bus.begin_period(self.spec.control_period_s)
         try:
             states = self.bus.read_state(self._ids)
         except MotorFaultError as exc:

@@ -77,6 +77,10 @@ class MotorBus(abc.ABC):
                  tb: TracebackType | None) -> None:
         self.close()
 
+    def begin_period(self, period_s: float | None = None) -> None:
+        """Start a control period: retries after a failure are limited to what still fits in `period_s`
+        (None: only the per-transaction retry count applies). A bus without retries ignores it."""
+
     # -------------------------------------------------------------------------------- transfers
     @abc.abstractmethod
     def ping(self, motor_id: int) -> int:
