@@ -49,6 +49,8 @@ class VirtualServo:
     position_writes: int = 0
     goals_at_torque_on: list = field(default_factory=list)  # (goal, position) each time torque came on
     stuck_addresses: set = field(default_factory=set)  # bytes a write acknowledges but never changes (worn EEPROM)
+    hard_stop: tuple[int, int] | None = None  # mechanical stops: pushing past one stalls the servo
+    stall_load_raw: int = 1000  # what the load register reads while stalled (0.68 of stall on XL330, 100 % on STS)
 
     def __post_init__(self) -> None:
         self.table[self.regs.model: self.regs.model + 2] = self.model_number.to_bytes(2, "little")
@@ -94,8 +96,12 @@ class VirtualServo:
             self.table[self.regs.torque] = 0  # a servo in a hardware-error state keeps its torque off
         if self.torque and self.table[self.regs.operating_mode] == self.regs.position_mode:
             low, high = self.limits
-            goal = self.get(self.regs.goal_position)
-            self.position = min(max(goal, low), high)
+            goal = min(max(self.get(self.regs.goal_position), low), high)
+            if self.hard_stop is not None:
+                stopped = min(max(goal, self.hard_stop[0]), self.hard_stop[1])
+                self.set(self.regs.load, self.stall_load_raw if stopped != goal else 0)
+                goal = stopped
+            self.position = goal
 
 
 class VirtualServoBus(PtyDevice):
