@@ -250,3 +250,17 @@ def test_no_retry_is_made_that_would_overrun_the_period(family, device):
         device.corrupt_replies = 1
         assert set(bus.read_state(IDS)) == set(IDS)
         assert bus.counters.retries == 1
+
+
+def test_a_fault_in_a_sync_read_is_decoded_after_every_reply_is_in(family, device):
+    """A faulted first servo: its fault is reported (Dynamixel reads Hardware Error Status to name it) only
+    after the other servos' replies have arrived, so that extra read gets its own answer."""
+    device.reply_gap_s = 0.012
+    with family.bus(device.path, retries=0, latency_ms=TEST_LATENCY_MS) as bus:
+        bus.check_models({i: family.model for i in IDS})
+        device.servos[1].error = 0x20
+        with pytest.raises(MotorFaultError) as fault:
+            bus.read_state(IDS)
+        assert fault.value.flags == ("overload",)
+        device.servos[1].error = 0
+        assert bus.read_position_limits(3) == (0, 4095)

@@ -217,6 +217,7 @@ class SdkMotorBus(MotorBus):
             if result != COMM_SUCCESS:
                 return None, (result, None)
             replies: dict[int, list[int]] = {}
+            errors: dict[int, int] = {}
             for index, motor_id in enumerate(ids):
                 data, result, error = self._packets.readRx(self._port_handler, motor_id, block.size)
                 if result != COMM_SUCCESS:
@@ -224,10 +225,14 @@ class SdkMotorBus(MotorBus):
                     self._owed_replies = len(ids) - index
                     self._owed_bytes = self._owed_replies * (self.status_overhead + block.size)
                     return None, (result, motor_id)
+                replies[motor_id] = list(data)
+                errors[motor_id] = error
+            # Faults are decoded once every reply is in: decoding may read another register, which must not
+            # meet the rest of this sync read on the bus.
+            for motor_id, error in errors.items():
                 fault = self._fault(motor_id, error)
                 if fault is not None:
                     raise fault
-                replies[motor_id] = list(data)
             return replies, None
 
         raw = self._retry(f"sync read of servos {ids}", attempt)
@@ -319,7 +324,8 @@ class SdkMotorBus(MotorBus):
             self._count_failure(failure[0])
             failures.append(failure)
             # A timed-out single reply may still come; a failed sync read leaves the later servos' replies.
-            self._wait_out_owed(max(self._owed_bytes, self.status_overhead), self._owed_replies)
+            self._guarded(lambda: self._wait_out_owed(max(self._owed_bytes, self.status_overhead),
+                                                      self._owed_replies))
             if len(failures) > self.retries:
                 break
             now = time.monotonic()
