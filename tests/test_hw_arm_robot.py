@@ -292,3 +292,14 @@ def test_an_encoder_jump_latches_the_stop_and_a_joint_configured_to_hold_keeps_t
         arm.observe()
         assert arm.safety.estopped and arm.safety.estop_reason == "encoder_jump"
         assert eventually(lambda: torques(device) == [name == "shoulder_lift" for name in JOINTS])
+
+
+def test_a_servo_that_disappears_mid_run_stops_the_arm_and_a_held_joint_keeps_holding(device, calibration_file):
+    with guarded_arm(device, calibration_file, hold_on_fault=["shoulder_lift"]) as arm:
+        energise(arm)
+        del device.servos[IDS["wrist_flex"]]  # its cable came loose
+        with pytest.raises(HardwareError, match="servo 4"):
+            arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "bus_fault"
+        assert eventually(lambda: [device.servos[IDS[n]].torque for n in JOINTS if n != "wrist_flex"]
+                          == [n == "shoulder_lift" for n in JOINTS if n != "wrist_flex"])

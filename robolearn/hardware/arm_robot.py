@@ -249,14 +249,22 @@ class ServoArmRobot(Robot):
             self._torque_on = False
 
     def _fail_safe(self, reason: str) -> None:
+        """Latch the stop and switch torque off, except on the joints configured to hold: a servo holds its last
+        goal on its own, so a joint that would drop the arm stays up even with the bus gone."""
         self.safety.trigger_estop(reason)
-        self._torque_off_quietly()
+        if self._held_on_fault and self._torque_on:
+            log.error("%s: %s: servos %s keep holding their last goal; support the arm before cutting power",
+                      self.spec.name, reason, self._held_on_fault)
+            self._torque_off_quietly([i for i in self._ids if i not in self._held_on_fault])
+        else:
+            self._torque_off_quietly()
 
-    def _torque_off_quietly(self) -> None:
+    def _torque_off_quietly(self, ids: list[int] | None = None) -> None:
         # Best effort: the bus may be the thing that failed, and this runs while another error is raised.
         try:
-            self.bus.set_torque(self._ids, False)
+            self.bus.set_torque(self._ids if ids is None else ids, False)
         except HardwareError as exc:
             log.error("%s: could not switch torque off (%s); cut the servo power if the arm is energised",
                       self.spec.name, exc)
-        self._torque_on = False
+        if ids is None:
+            self._torque_on = False
