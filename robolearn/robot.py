@@ -13,6 +13,10 @@ from types import TracebackType
 import numpy as np
 
 from robolearn.safety import SafetyController, SafetyDecision
+from robolearn.safety.controller import DISCONNECT, HAZARD, OVERLOAD
+
+# E-stops the robot's own measurement raises (not a person's, not a bus fault).
+STATE_FAULTS = frozenset({OVERLOAD, HAZARD})
 from robolearn.spec import Observation, RobotSpec
 
 
@@ -30,6 +34,10 @@ class Robot(abc.ABC):
 
     spec: RobotSpec
     safety: SafetyController
+    # True where reset() recreates the world (a simulation): an overload or hazard e-stop latched by the last
+    # episode's state is then cleared with it, or one overload would silently stop all the training after it.
+    # A real robot's reset moves the same hardware, so there such a latch stays until a person resets it.
+    reset_clears_state_faults: bool = False
 
     def __init__(self, spec: RobotSpec, safety: SafetyController) -> None:
         if tuple(safety.limits.names) != tuple(spec.command_names):
@@ -60,7 +68,7 @@ class Robot(abc.ABC):
     def disconnect(self) -> None:
         if self._connected:
             try:
-                self.stop("disconnect")
+                self.stop(DISCONNECT)
             finally:
                 self._disconnect()
                 self._connected = False
@@ -109,17 +117,27 @@ class Robot(abc.ABC):
         """Bring the robot to a start state (sim: teleport and randomise; real: move home under safety)."""
         self._require_connected()
         self._reset(seed, options or {})
+        if (self.reset_clears_state_faults and self.safety.estopped
+                and self.safety.estop_reason in STATE_FAULTS):
+            # The rebuilt scene has none of the state that raised the fault; if the new start state still
+            # overloads a joint or touches a hazard, the observation below latches the stop again.
+            self.safety.reset(self.now() - 1e-9)
         obs = self.observe()
         if not self.safety.estopped:
-            # A fresh episode rate-limits from the measured state, not from the last episode's commands.
-            # A latched e-stop is deliberately left latched: only an explicit safety reset clears it.
+            # A fresh episode rate-limits from the measured state, not from the last episode's commands, and
+            # its first stop latches a hold at the new pose. Any other latched e-stop (an operator's, a bus
+            # fault, a real overload) is deliberately left latched: only an explicit safety reset clears it.
             self.safety.reset(self.now() - 1e-9)
         return obs
 
-    def stop(self, reason: str = "stop") -> None:
-        """Stop the actuators now (hold position or zero velocity)."""
-        if self._connected:
-            self._write(self.safety.stop_command())
+    def stop(self, reason: str = "stop") -> np.ndarray | None:
+        """Stop the actuators now by the safety layer's one stop rule (`SafetyController.stop`: a latched
+        hold, or a ramp to zero) and return what was written (None: nothing, no state to hold yet)."""
+        if not self._connected:
+            return None
+        command = self.safety.stop(reason).command
+        self._write(command)
+        return command
 
     # ------------------------------------------------------------------ implementation primitives
     @abc.abstractmethod

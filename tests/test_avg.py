@@ -313,7 +313,7 @@ def test_periodic_evaluation_uses_a_separate_env_and_is_logged(tmp_path):
     learner = AVG(env, small_config(eval_every=50, eval_episodes=2), device="cpu")
     summary = learner.train(100, run_dir=tmp_path, progress=False)
     assert summary["eval"] is not None and len(summary["eval"]["returns"]) == 2
-    assert learner._eval_env is not env and learner._eval_env.action_space == env.action_space
+    assert learner.evaluation_env() is not env and learner.evaluation_env().action_space == env.action_space
     rows = (tmp_path / "metrics.csv").read_text().splitlines()
     assert sum(",eval/return," in row for row in rows) == 2
     assert summary["episode_returns"] and all(np.isfinite(summary["episode_returns"]))

@@ -195,18 +195,28 @@ class ToyLearner(Learner):
     def check_spaces(self, observation_space, action_space) -> None:
         assert isinstance(observation_space, gym.spaces.Box)
 
-    def train(self, total_steps, run_dir=None, progress=False):
-        opt = torch.optim.Adam(self.net.parameters(), lr=3e-3)
-        rng = np.random.default_rng(self.config.seed)
-        for _ in range(total_steps - self.steps):
-            x = rng.uniform(-1.5, 1.5, (64, 9)).astype(np.float32)
-            target = np.clip((x[:, 6:9] - x[:, 0:3]) / 0.2, -1, 1)
-            loss = F.mse_loss(self.net(torch.from_numpy(x)), torch.from_numpy(target))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            self.steps += 1
-        return {"loss": loss.item()}
+    @property
+    def steps_done(self) -> int:
+        return self.steps
+
+    def on_train_start(self) -> None:
+        self._opt = torch.optim.Adam(self.net.parameters(), lr=3e-3)
+        self._rng = np.random.default_rng(self.config.seed)
+        self._loss = float("nan")
+
+    def training_step(self) -> dict:
+        x = self._rng.uniform(-1.5, 1.5, (64, 9)).astype(np.float32)
+        target = np.clip((x[:, 6:9] - x[:, 0:3]) / 0.2, -1, 1)
+        loss = F.mse_loss(self.net(torch.from_numpy(x)), torch.from_numpy(target))
+        self._opt.zero_grad()
+        loss.backward()
+        self._opt.step()
+        self.steps += 1
+        self._loss = loss.item()
+        return {}
+
+    def training_summary(self) -> dict:
+        return {"loss": self._loss}
 
     def act(self, observation, deterministic=True):
         with torch.no_grad():

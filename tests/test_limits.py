@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import yaml
 
@@ -85,6 +87,23 @@ def test_calibration_dir_override(tmp_path, monkeypatch):
     write(tmp_path / "bot", GOOD)
     monkeypatch.setenv("ROBOLEARN_CALIBRATION_DIR", str(tmp_path))
     assert load_robot_limits("bot").control_rate_hz == 20
+
+
+def test_a_rate_wider_than_the_range_is_refused_naming_the_file_under_a_calibration_dir(tmp_path, monkeypatch):
+    (tmp_path / "bot").mkdir()
+    data = copy.deepcopy(GOOD)
+    data["commands"][0]["max_acceleration"] = 1e6  # wider than the command's whole range in one period
+    write(tmp_path / "bot", data)
+    monkeypatch.setenv("ROBOLEARN_CALIBRATION_DIR", str(tmp_path))
+    expected = str(tmp_path / "bot" / "limits.yaml")
+    with pytest.raises(LimitsError) as info:
+        load_robot_limits("bot")
+    assert str(info.value).startswith(expected) and "whole range" in str(info.value)
+    write(tmp_path / "bot", GOOD)
+    with pytest.raises(LimitsError) as info:
+        load_robot_limits("other", tmp_path / "bot" / "limits.yaml")
+    assert expected in str(info.value)
+    assert load_robot_limits("bot").source == expected
 
 
 def test_errors_name_the_file_they_came_from_under_a_calibration_dir_override(tmp_path, monkeypatch):

@@ -9,13 +9,14 @@ import numpy as np
 import pytest
 import yaml
 
+from robolearn.robots.registry import robot_definition
+from robolearn.safety import load_robot_limits
 from robolearn_drivers.core.camera_info import load_intrinsics, projection_matrix
 from robolearn_drivers.core.diagnostics import ERROR, OK, WARN, safety_summary
 from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
 from robolearn_drivers.core.errors import ConfigurationError, MalformedMessageError
 from robolearn_drivers.core.params import DriverParams
 from robolearn_drivers.core.policy_loop import PolicyLoop
-from robolearn_drivers.core.robot_definition import robot_definition
 from robolearn_drivers.core.robot_factory import build_robot
 from robolearn_drivers.core.state_layout import StateLayout
 from robolearn_drivers.core.ticker import Ticker
@@ -56,7 +57,7 @@ def test_hardware_without_a_port_is_refused_before_touching_anything(tmp_path):
 
 # ---------------------------------------------------------------------------------- state layout
 def test_joint_layout_parses_commands_and_reorders_named_state():
-    spec, _ = robot_definition("so101_arm")
+    spec = robot_definition("so101_arm").spec(load_robot_limits("so101_arm"))
     layout = StateLayout.for_spec(spec)
     assert not layout.is_base and layout.joint_names == spec.joint_names and len(layout.joint_names) == 6
     with pytest.raises(MalformedMessageError, match="has 5 values, expected 6"):
@@ -75,7 +76,7 @@ def test_joint_layout_parses_commands_and_reorders_named_state():
 
 
 def test_base_layout_needs_hazards_before_an_observation():
-    spec, _ = robot_definition("diffdrive_base")
+    spec = robot_definition("diffdrive_base").spec(load_robot_limits("diffdrive_base"))
     layout = StateLayout.for_spec(spec)
     assert layout.is_base and layout.twist_commands and layout.hazard_count == 4
     with pytest.raises(MalformedMessageError, match="expected 4 hazard flags, got none"):

@@ -3,7 +3,6 @@ subprocess (exit code, stderr, never a traceback)."""
 
 import csv
 import hashlib
-import os
 import signal
 import subprocess
 import sys

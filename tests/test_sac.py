@@ -202,11 +202,11 @@ def test_training_logs_the_last_updates_losses_and_stops_on_a_non_finite_one(tmp
     names = ("train/critic_loss", "train/q_mean", "train/actor_loss", "train/entropy")
     assert all(len(logged[name]) == 3 and np.isfinite(logged[name]).all() for name in names)
     # Step 300 is the last update, so the last logged values are that update's.
-    last = learner._training_metrics()
+    last = learner.training_metrics()
     for name in names:
         assert logged[name][-1] == pytest.approx(last[name], rel=1e-6)
     assert last["train/critic_loss"] >= 0.0
     q, error = learner._last_critic
     learner._last_critic = (q, torch.full_like(error, float("nan")))
     with pytest.raises(FloatingPointError, match="critic_loss became nan: training diverged"):
-        learner._training_metrics()
+        learner.training_metrics()

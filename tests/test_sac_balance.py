@@ -15,10 +15,10 @@ def test_sac_with_expert_demos_learns_to_balance_the_pybullet_pendulum():
                        learning_starts=100, demo_episodes=2, eval_every=10**9)
     learner = SAC(make_env("robolearn/PendulumBalance-v0"), config, "cpu")
     eval_env = make_env("robolearn/PendulumBalance-v0")
-    before = learner.evaluate(eval_env, episodes=3)["return_mean"]
+    before = learner.evaluate(episodes=3, env=eval_env)["return_mean"]
     # 4000 steps: seeds 1, 4, 5, 6, 8 pass at 4000 and only half of seeds 1-8 at 3000 (measured; RL training
     # amplifies float rounding, so a seed's outcome at the margin changes with any change to the arithmetic).
     learner.train(4000, progress=False)
-    after = learner.evaluate(eval_env, episodes=3)["return_mean"]
+    after = learner.evaluate(episodes=3, env=eval_env)["return_mean"]
     assert len(learner.demo_buffer) == 600
     assert before < 150 and after > 250, (before, after)

@@ -19,8 +19,8 @@ def test_sac_learns_pendulum_swing_up_within_3000_steps():
                        critic_lr=1e-3, learning_starts=256, demos="none", eval_every=10**9)
     learner = SAC(pendulum(), config, "cpu")
     eval_env = pendulum()
-    before = learner.evaluate(eval_env, episodes=3)["return_mean"]
+    before = learner.evaluate(episodes=3, env=eval_env)["return_mean"]
     learner.train(3000, progress=False)
-    after = learner.evaluate(eval_env, episodes=3)["return_mean"]
+    after = learner.evaluate(episodes=3, env=eval_env)["return_mean"]
     assert before < -900 and after > -300, (before, after)
 

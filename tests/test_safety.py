@@ -78,6 +78,7 @@ def test_never_emits_a_command_outside_limits_whatever_it_is_fed(kind, events):
     low, high, step = limits.low, limits.high, limits.max_rate * DT
     t = 0.0
     previous = None  # last command that passed without a stop
+    braking = None  # last stop command of a velocity robot's ramp
     for what, values, dt, pos in events:
         t += dt
         if what == "observe":
@@ -85,11 +86,11 @@ def test_never_emits_a_command_outside_limits_whatever_it_is_fed(kind, events):
             continue
         if what == "estop":
             safety.trigger_estop()
-            previous = None
+            previous = braking = None
             continue
         if what == "reset":
             safety.reset(t)
-            previous = None
+            previous = braking = None
             continue
         decision = safety.filter(np.array(values), t) if what == "command" else safety.tick(t)
         if decision.command is None:
@@ -101,9 +102,15 @@ def test_never_emits_a_command_outside_limits_whatever_it_is_fed(kind, events):
         assert np.all(out >= low - 1e-12) and np.all(out <= high + 1e-12), out
         if decision.stopped:
             if kind != "joint_position":
-                assert np.all(out == 0.0)
+                # Zero at once on an e-stop; otherwise a ramp that only ever brakes towards zero.
+                if safety.estopped:
+                    assert np.all(out == 0.0)
+                elif braking is not None:
+                    assert np.all(np.abs(out) <= np.abs(braking) + 1e-12) and np.all(out * braking >= 0.0)
+                braking = out
             previous = None
             continue
+        braking = None
         if previous is not None:
             assert np.all(np.abs(out - previous) <= step + 1e-9), (out, previous)
         previous = out

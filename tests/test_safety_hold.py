@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from robolearn_drivers.core.driver_loop import DriverLoop
+from robolearn.safety.controller import WATCHDOG
+from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
 from robolearn_sim import make_robot
 
 CONTROL_HZ = 30
@@ -25,16 +26,23 @@ def _drive_to(loop, pose, seconds=3.0):
         loop.step()
 
 
-def test_a_latched_estop_holds_a_loaded_arm_for_20_seconds(loop):
+@pytest.mark.parametrize("cause", ["estop", "malformed", "watchdog"])
+def test_a_stopped_loaded_arm_holds_for_20_seconds(loop, cause):
     _drive_to(loop, LOADED_POSE)
-    loop.estop("test")
-    loop.step()
+    if cause == "estop":
+        loop.estop("test")
+    elif cause == "malformed":
+        assert not loop.submit([0.0, 1.0])  # two values for six joints
+    # watchdog: simply no more commands; the stop begins when the last one is too old
+    for _ in range(int(loop.safety.limits.watchdog_timeout_s * CONTROL_HZ) + 2):
+        loop.step()
+    assert loop.safety.stop_reason == {"estop": "test", "malformed": MALFORMED, "watchdog": WATCHDOG}[cause]
     stopped_at = loop.last_observation["joint_pos"].copy()
     target = loop.safety.holding
     assert target is not None
     for _ in range(20 * CONTROL_HZ):
         result = loop.step()
-        assert result.decision.stopped
+        assert result.decision is None or result.decision.stopped  # None: held for the malformed command
         np.testing.assert_array_equal(loop.safety.stop_command(), target)  # never re-derived
     drift = np.abs(loop.last_observation["joint_pos"] - stopped_at).max()
     assert drift < 0.005, f"the held arm drifted {drift:.4f} rad in 20 s"

@@ -19,8 +19,9 @@ import numpy as np
 from robolearn.calibration.files import CalibrationError
 from robolearn.calibration.motors import ArmCalibration, MotorCalibration
 from robolearn.safety import SafetyController
-from robolearn.safety.controller import OVERLOAD
+from robolearn.safety.controller import OVERLOAD, RATE
 from robolearn.robot import Robot
+from robolearn.robots.registry import robot_definition
 from robolearn.spec import CommandKind, Observation, RobotSpec
 from robolearn.hardware.errors import CalibrationMismatchError, HardwareError, MotorFaultError, StaleFrameError
 from robolearn.hardware.guards import GuardLimits, ServoGuard, Trip
@@ -37,15 +38,8 @@ CAMERA_STALE = "camera_stale"
 
 
 def arm_spec(safety: SafetyController, image_shape: tuple[int, int, int] | None = None) -> RobotSpec:
-    """The arm's spec from its limits file: same command names, limits and rate as the simulated arm."""
-    limits = safety.limits
-    n = len(limits.names)
-    return RobotSpec(
-        name=limits.robot, command_kind=CommandKind.JOINT_POSITION, command_names=limits.names,
-        command_low=limits.low, command_high=limits.high, control_rate_hz=limits.control_rate_hz,
-        observation_shapes={"joint_pos": (n,), "joint_vel": (n,), "joint_effort": (n,)},
-        joint_names=limits.names, image_shape=image_shape,
-    )
+    """The arm's spec, from its robot definition (the one the simulated arm uses) and its limits."""
+    return robot_definition(safety.limits.robot).spec(safety.limits, image_shape)
 
 
 class ServoArmRobot(Robot):
@@ -195,7 +189,10 @@ class ServoArmRobot(Robot):
         obs = self.observe()
         self.safety.reset(self._now() - 1e-9)
         deadline = self._now() + self.home_timeout_s
-        while np.max(np.abs(obs["joint_pos"] - home)) > 0.02:
+        # Until home itself was sent: a step the rate limiter shortened (it scales with the measured time
+        # between commands) may end within the tolerance but short of home.
+        rate_limited = False
+        while rate_limited or np.max(np.abs(obs["joint_pos"] - home)) > 0.02:
             if self._now() > deadline:
                 raise HardwareError(
                     f"{self.spec.name}: did not reach home within {self.home_timeout_s} s (max error "
@@ -203,6 +200,7 @@ class ServoArmRobot(Robot):
             self.send_action(home)
             if self.last_decision is not None and self.last_decision.stopped:
                 return
+            rate_limited = self.last_decision is not None and RATE in self.last_decision.interventions
             self.wait()
             obs = self.observe()
 

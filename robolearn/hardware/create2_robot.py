@@ -14,6 +14,7 @@ import numpy as np
 
 from robolearn.safety import SafetyController
 from robolearn.robot import Robot
+from robolearn.robots.diffdrive_base import DEFINITION as DIFFDRIVE_BASE
 from robolearn.spec import CommandKind, Observation, RobotSpec
 from robolearn.hardware.create2 import Create2
 from robolearn.hardware.errors import HardwareError
@@ -23,16 +24,11 @@ from robolearn.hardware.timing import TickClock
 log = logging.getLogger(__name__)
 
 BUS_FAULT = "bus_fault"
-HAZARD_NAMES = ("bump_left", "bump_right", "cliff", "wheel_drop")
 
 
 def base_spec(safety: SafetyController) -> RobotSpec:
-    limits = safety.limits
-    return RobotSpec(
-        name=limits.robot, command_kind=CommandKind.TWIST, command_names=limits.names,
-        command_low=limits.low, command_high=limits.high, control_rate_hz=limits.control_rate_hz,
-        observation_shapes={"base_pose": (3,), "base_twist": (2,), "hazards": (len(HAZARD_NAMES),)},
-    )
+    """The base's spec, from the diffdrive_base definition (the one the simulated base uses) and its limits."""
+    return DIFFDRIVE_BASE.spec(safety.limits)
 
 
 class Create2Robot(Robot):

@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 import time
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
@@ -41,12 +39,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig, seed_everything
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig
 from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.normalizers import RunningMeanStd
 from robolearn.learners.networks import make_adam
-from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
-                                    progress_bar)
+from robolearn.learners.run import finite_or_raise
 from robolearn.learners.td_scaler import TDScaler
 
 FEATURE_NORM_EPS = 1e-6
@@ -161,16 +158,17 @@ class AVG(Learner):
     def __init__(self, env, config: AVGConfig | None = None, device: str | torch.device = "auto") -> None:
         super().__init__(env, config, device)
         cfg = self.config
-        seed_everything(cfg.seed)
         # The learner's own stream for action noise: resumable, and independent of other torch users.
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(cfg.seed)
         self.obs_dim = int(env.observation_space.shape[0])
         self.action_dim = int(env.action_space.shape[0])
-        self.actor = NormalizedMLP(self.obs_dim, 2 * self.action_dim, cfg.hidden_size,
-                                   cfg.penultimate_normalization).to(self.device)
-        self.critic = NormalizedMLP(self.obs_dim + self.action_dim, 1, cfg.hidden_size,
-                                    cfg.penultimate_normalization).to(self.device)
+        with torch.random.fork_rng(devices=[]):  # seeded initial weights without touching the caller's RNG
+            torch.manual_seed(cfg.seed)
+            self.actor = NormalizedMLP(self.obs_dim, 2 * self.action_dim, cfg.hidden_size,
+                                       cfg.penultimate_normalization).to(self.device)
+            self.critic = NormalizedMLP(self.obs_dim + self.action_dim, 1, cfg.hidden_size,
+                                        cfg.penultimate_normalization).to(self.device)
         # Views share storage with the critic's parameters, so they follow every in-place optimiser step
         # (and load_state_dict's copy) without being rebuilt.
         self._critic_no_grad = tuple(w.detach() for w in self.critic.weights())
@@ -185,7 +183,6 @@ class AVG(Learner):
         self.episode_return = 0.0
         self.episode_length = 0
         self._obs: torch.Tensor | None = None  # normalised current observation; None = reset due
-        self._eval_env = None
         self.last_losses = {"actor_loss": float("nan"), "critic_loss": float("nan")}
 
     # ---- spaces and observations -------------------------------------------------------------------
@@ -302,73 +299,34 @@ class AVG(Learner):
 
     # ---- the shared learner API -------------------------------------------------------------------------
 
-    def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
-        if total_steps < self.env_steps:
-            raise ValueError(f"total_steps={total_steps} is below the {self.env_steps} steps already trained")
-        cfg = self.config
-        logger = RunLogger(run_dir, resume_step=self.steps_done)
-        bar = progress_bar(total_steps, self.env_steps, progress, desc="avg")
-        last_eval: dict | None = None
-        losses: dict[str, Any] | None = None
-        tic, tic_steps = time.perf_counter(), self.env_steps
-        stop = GracefulStop().install()
-        try:
-            while self.env_steps < total_steps:
-                stop.check()
-                ended, losses = self.step()
-                self._record_losses(losses)  # every step: a divergence stops the run where it starts
-                bar.update(1)
-                if ended:
-                    logger.log(self.env_steps, **{"train/episode_return": self.episode_return,
-                                                  "train/episode_length": self.episode_length})
-                    bar.set_postfix(ret=f"{self.episode_return:.1f}", refresh=False)
-                if due(self.env_steps, cfg.log_every):
-                    toc = time.perf_counter()
-                    logger.log(self.env_steps, **{f"train/{k}": v for k, v in self.last_losses.items()},
-                               **{"train/td_sigma": losses["sigma"],
-                                  "time/steps_per_second": (self.env_steps - tic_steps) / max(toc - tic, 1e-9)},
-                               **self.compute_budget.summary())
-                    tic, tic_steps = toc, self.env_steps
-                if due(self.env_steps, cfg.eval_every):
-                    last_eval = self.evaluate(cfg.eval_episodes)
-                    if last_eval is not None:
-                        logger.log(self.env_steps, **{"eval/return": last_eval["return_mean"]})
-                if run_dir is not None and due(self.env_steps, cfg.checkpoint_every):
-                    self.save(Path(run_dir) / CHECKPOINT_NAME)
-                    logger.flush()
-            if losses is not None:
-                self._record_losses(losses)
-        except StopRequested:
-            if run_dir is not None:  # Ctrl-C between steps: the state is whole, keep what was learned
-                self.save(Path(run_dir) / CHECKPOINT_NAME)
-            logger.close()
-            raise
-        except BaseException:
-            # No final checkpoint: a diverged run must not overwrite the last good one.
-            logger.close()
-            raise
-        finally:
-            stop.remove()
-            bar.close()
-        if run_dir is not None:
-            self.save(Path(run_dir) / CHECKPOINT_NAME)
-            logger.plot(title=f"AVG on {getattr(getattr(self.env, 'spec', None), 'id', 'env')}")
-        logger.close()
-        episode_returns = [v for _, v in logger.history.get("train/episode_return", [])]
-        return {"env_steps": self.env_steps, "episodes": self.episodes, "episode_returns": episode_returns,
-                "eval": last_eval, **self.last_losses}
+    # ---- the training loop's hooks (base.py) --------------------------------------------------------
+
+    def on_train_start(self) -> None:
+        self._tic, self._tic_steps = time.perf_counter(), self.env_steps
+        self.episode_returns: list[float] = []
+
+    def training_step(self) -> dict[str, float]:
+        ended, losses = self.step()
+        self._record_losses(losses)  # every step: a divergence stops the run where it starts
+        self._td_sigma = float(losses["sigma"])
+        if not ended:
+            return {}
+        self.episode_returns.append(self.episode_return)
+        return {"train/episode_return": self.episode_return, "train/episode_length": self.episode_length}
+
+    def training_metrics(self) -> dict[str, float]:
+        toc = time.perf_counter()
+        rate = (self.env_steps - self._tic_steps) / max(toc - self._tic, 1e-9)
+        self._tic, self._tic_steps = toc, self.env_steps
+        return {**{f"train/{k}": v for k, v in self.last_losses.items()}, "train/td_sigma": self._td_sigma,
+                "time/steps_per_second": rate, **self.compute_budget.summary()}
+
+    def training_summary(self) -> dict:
+        return {"env_steps": self.env_steps, "episodes": self.episodes, "episode_returns": self.episode_returns,
+                "eval": self.last_eval, **self.last_losses}
 
     def _record_losses(self, losses: Mapping[str, Any]) -> None:
         self.last_losses = {k: finite_or_raise(k, float(losses[k])) for k in ("actor_loss", "critic_loss")}
-
-    def evaluate(self, episodes: int = 5) -> dict | None:
-        """Deterministic evaluation on a separate env instance built from the env's spec (None if it has none)."""
-        if self._eval_env is None:
-            spec = getattr(self.env, "spec", None)
-            if spec is None:
-                return None
-            self._eval_env = gym.make(spec)
-        return evaluate_policy(self._eval_env, self.act, episodes=episodes)
 
     def act(self, observation: Any, deterministic: bool = True) -> np.ndarray:
         obs = self._observation_tensor(observation, update_normalizer=False)

@@ -1,7 +1,9 @@
-"""The API every learner shares: config, device, train/evaluate, checkpoint/resume, logging.
+"""The API every learner shares: config, device, the one training loop, evaluate, checkpoint/resume, logging.
 
-A learner is built from a gymnasium env, a config dataclass and a device. `train(total_steps)` may be
-called repeatedly; `save(path)` writes everything needed to continue bit-for-bit (networks, optimisers,
+A learner is built from a gymnasium env, a config dataclass and a device. `train(total_steps)` is the one
+loop every algorithm runs (collect, update, log, evaluate, checkpoint, stop on Ctrl-C or divergence); an
+algorithm fills its hooks (`training_step`, `training_metrics`, ...) and holds nothing else of the loop.
+`train` may be called repeatedly; `save(path)` writes everything needed to continue bit-for-bit (networks, optimisers,
 normalisers, buffers, RNG states, step counters) atomically; `Learner.load(path, env)` restores it.
 `policy()` returns the deterministic torch module that export turns into ONNX.
 """
@@ -13,6 +15,7 @@ import dataclasses
 import math
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, TypeVar
 
@@ -23,6 +26,7 @@ from robolearn.files import read_yaml
 from robolearn.learners.checkpoint import (  # noqa: F401  (re-exported: the learners' one API)
     CHECKPOINT_NAME, CheckpointError, load_checkpoint, non_finite_tensors, require_keys, save_checkpoint)
 from robolearn.learners.compute_budget import ComputeBudget, control_period_of
+from robolearn.learners.run import GracefulStop, RunLogger, StopRequested, crossed, evaluate_policy, progress_bar
 
 class ConfigError(ValueError):
     """A learner config has an unknown field, a wrong type or a value out of range."""
@@ -187,9 +191,105 @@ class Learner(abc.ABC):
     def check_spaces(self, observation_space, action_space) -> None:
         """Raise ConfigError if this learner cannot handle these spaces."""
 
-    @abc.abstractmethod
+    # ------------------------------------------------------------------------ the one training loop
     def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
-        """Train until `total_steps` env steps in total (resuming counts); returns a summary."""
+        """Train until `total_steps` steps in total (resuming counts; see `steps_done`); returns a summary.
+
+        Every learner runs this loop: `training_step` (the algorithm) until the total, with logging every
+        `log_every` steps, evaluation every `eval_every`, a checkpoint every `checkpoint_every` and at the end.
+        Ctrl-C is held until the step in progress is done, then the checkpoint is written and StopRequested
+        (a KeyboardInterrupt) raised; a divergence (FloatingPointError) writes nothing, so the checkpoint on
+        disk stays the last finite one.
+        """
+        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 0:
+            raise ValueError(f"total_steps must be a non-negative integer, got {total_steps!r}")
+        cfg = self.config
+        checkpoint = Path(run_dir) / CHECKPOINT_NAME if run_dir is not None else None
+        self.logger = logger = RunLogger(run_dir, resume_step=self.steps_done)
+        self.last_eval = None
+        eval_every, eval_episodes = getattr(cfg, "eval_every", 0), getattr(cfg, "eval_episodes", 0)
+        self.on_train_start()
+        bar = progress_bar(total_steps, min(self.steps_done, total_steps), progress, desc=self.algo)
+        stop = GracefulStop().install()
+        finished = False
+        try:
+            while self.steps_done < total_steps:
+                stop.check()
+                before = self.steps_done
+                events = self.training_step()
+                now = self.steps_done
+                bar.update(now - before)
+                if events:
+                    logger.log(now, **events)
+                if crossed(before, now, cfg.log_every):
+                    logger.log(now, **self.training_metrics())
+                if eval_every and eval_episodes and crossed(before, now, eval_every):
+                    self.last_eval = self.evaluate(eval_episodes)
+                    if self.last_eval is not None:
+                        logger.log(now, **{"eval/return": self.last_eval["return_mean"],
+                                           "eval/return_std": self.last_eval["return_std"]})
+                if checkpoint is not None and crossed(before, now, cfg.checkpoint_every):
+                    logger.flush()
+                    self.save(checkpoint)
+            self.on_train_end()
+            finished = True
+        except StopRequested:
+            finished = True  # between two steps: the state is whole, keep what was learned
+            raise
+        finally:
+            stop.remove()
+            bar.close()
+            if checkpoint is not None and finished:
+                self.save(checkpoint)
+            logger.flush()
+            if finished:
+                logger.plot(*self.learning_curve())
+            logger.close()
+        return self.training_summary()
+
+    # Hooks of the loop, filled by each algorithm.
+    def on_train_start(self) -> None:
+        """Before the first step of a `train` call (e.g. collect demonstrations)."""
+
+    @abc.abstractmethod
+    def training_step(self) -> dict[str, float]:
+        """Advance training by at least one step of `steps_done` (an env step and its update, a rollout, a
+        gradient step); return scalars to log at the new step count now (e.g. a finished episode's return)."""
+
+    def training_metrics(self) -> dict[str, float]:
+        """Scalars logged every `log_every` steps (losses, rates); raise FloatingPointError if non-finite."""
+        return {}
+
+    def on_train_end(self) -> None:
+        """After the last step of a `train` call that reached its total."""
+
+    def training_summary(self) -> dict:
+        return {"steps": self.steps_done, "eval": self.last_eval}
+
+    def learning_curve(self) -> tuple[str, str]:
+        """(metric, title) of learning_curve.png."""
+        return "eval/return", f"{self.algo} on {getattr(getattr(self.env, 'spec', None), 'id', 'env')}"
+
+    # ---------------------------------------------------------------------------------- evaluation
+    def evaluate(self, episodes: int = 5, env=None, seed: int = 10_000) -> dict | None:
+        """Deterministic returns over `episodes` on `env`, by default an evaluation copy of the training env
+        (None when the env cannot be re-created)."""
+        env = env if env is not None else self.evaluation_env()
+        return None if env is None else evaluate_policy(env, self.act, episodes, seed)
+
+    def evaluation_env(self):
+        """A separate instance of the training env, made once (the training env is mid-episode)."""
+        if getattr(self, "_evaluation_env", None) is None and not getattr(self, "_no_evaluation_env", False):
+            import gymnasium as gym
+
+            spec = getattr(self.env, "spec", None)
+            try:
+                self._evaluation_env = gym.make(spec) if spec is not None else None
+            except Exception as exc:  # an env registered without a factory that can be called again
+                warnings.warn(f"no evaluation during training: cannot re-create the env ({exc})", stacklevel=2)
+                self._evaluation_env = None
+            self._no_evaluation_env = self._evaluation_env is None
+        return getattr(self, "_evaluation_env", None)
 
     @abc.abstractmethod
     def act(self, observation: Any, deterministic: bool = True) -> np.ndarray:

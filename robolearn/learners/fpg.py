@@ -17,8 +17,6 @@ action in [-1, 1]) as one torch module, exportable to ONNX.
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 from typing import Any, Mapping
 
 import gymnasium as gym
@@ -27,10 +25,10 @@ import torch
 from torch import nn
 
 from robolearn.control.problems import FeedbackProblem, ProblemOptions, affine_unscale, problem_for
-from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig
 from robolearn.learners.ghost import MeasuredRollout, ghost_loss
 from robolearn.learners.networks import make_adam
-from robolearn.learners.run import GracefulStop, RunLogger, StopRequested, finite_or_raise, progress_bar
+from robolearn.learners.run import RunLogger, finite_or_raise
 from robolearn.models.base import ModelError
 from robolearn.tasks.base import Task
 
@@ -186,45 +184,37 @@ class FpgLearner(Learner):
         return {"ghost_loss": finite_or_raise("fpg ghost loss", float(loss.detach())), "grad_norm": grad_norm,
                 "windows": float(result.windows), "input_mismatch": result.input_mismatch}
 
-    def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
-        cfg: FpgConfig = self.config  # type: ignore[assignment]
-        if run_dir is not None:
-            self.logger = RunLogger(run_dir, resume_step=self.steps_done)
-        first = len(self.history)
-        bar = progress_bar(total_steps, self.steps, progress, desc="fpg")
-        stop = GracefulStop().install()
+    # ------------------------------------------------------------- the training loop's hooks (base.py)
+    def on_train_start(self) -> None:
+        self._first_of_call = len(self.history)
+        self._logged_at = -1
+
+    def training_step(self) -> dict[str, float]:
+        """One rollout on the robot, then one update from it."""
         try:
-            while self.steps < total_steps:
-                stop.check()
-                try:
-                    rollout, stats = self.collect_rollout(seed=cfg.seed + self.episodes)
-                except ModelError as exc:
-                    raise ModelError(f"fpg: rollout {self.episodes} does not fit the model: {exc}") from exc
-                before = self.steps
-                self.episodes += 1
-                self.steps += stats["episode_length"]
-                bar.update(stats["episode_length"])
-                metrics = self.update(rollout)
-                self.history.append({**stats, **metrics})
-                if _crossed(before, self.steps, cfg.log_every) or self.steps >= total_steps:
-                    self.logger.log(self.steps, **{f"train/{k}": v for k, v in self.history[-1].items()})
-                    self.logger.flush()
-                if run_dir is not None and _crossed(before, self.steps, cfg.checkpoint_every):
-                    self.save(Path(run_dir) / CHECKPOINT_NAME)
-        except StopRequested:
-            if run_dir is not None:  # Ctrl-C between rollouts: the state is whole, keep what was learned
-                self.save(Path(run_dir) / CHECKPOINT_NAME)
-            raise
-        finally:
-            stop.remove()
-            bar.close()
-        if run_dir is not None:
-            self.save(Path(run_dir) / CHECKPOINT_NAME)
-            self.logger.plot("train/tracking_cost", "fpg: tracking cost per rollout")
-            self.logger.close()
-        costs = [h["tracking_cost"] for h in self.history[first:]]
+            rollout, stats = self.collect_rollout(seed=self.config.seed + self.episodes)
+        except ModelError as exc:
+            raise ModelError(f"fpg: rollout {self.episodes} does not fit the model: {exc}") from exc
+        self.episodes += 1
+        self.steps += stats["episode_length"]
+        self.history.append({**stats, **self.update(rollout)})
+        return {}
+
+    def training_metrics(self) -> dict[str, float]:
+        self._logged_at = self.steps
+        return {f"train/{k}": v for k, v in self.history[-1].items()}
+
+    def on_train_end(self) -> None:
+        if self.history[self._first_of_call:] and self._logged_at != self.steps:  # the last rollout, always
+            self.logger.log(self.steps, **self.training_metrics())
+
+    def training_summary(self) -> dict:
+        costs = [h["tracking_cost"] for h in self.history[self._first_of_call:]]
         return {"steps": self.steps, "updates": self.updates, "episodes": self.episodes,
                 "first_tracking_cost": costs[0] if costs else None, "last_tracking_cost": costs[-1] if costs else None}
+
+    def learning_curve(self) -> tuple[str, str]:
+        return "train/tracking_cost", "fpg: tracking cost per rollout"
 
     # --------------------------------------------------------------------------------- checkpoint
     def state_dict(self) -> dict:
@@ -235,8 +225,3 @@ class FpgLearner(Learner):
         self.feedback_policy.load_state_dict(state["policy"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.steps, self.updates, self.episodes = int(state["steps"]), int(state["updates"]), int(state["episodes"])
-
-
-def _crossed(before: int, after: int, every: int) -> bool:
-    """Did the step count pass a multiple of `every` (rollouts advance it by many steps at once)?"""
-    return after // every > before // every

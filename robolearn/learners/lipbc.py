@@ -28,11 +28,10 @@ import torch
 
 from robolearn.data import Transitions, collect_demonstrations
 from robolearn.files import write_atomically
-from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig
 from robolearn.learners.lipschitz import ACTIVATIONS, NORM, PROJECTIONS, LipschitzMLP, empirical_lower_bound
 from robolearn.learners.networks import make_adam
-from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
-                                    progress_bar)
+from robolearn.learners.run import finite_or_raise
 from robolearn.tasks.base import task_of
 
 CERTIFICATE_INPUT = "policy features (raw, before normalisation)"
@@ -149,52 +148,46 @@ class LipBCLearner(Learner):
         self.demo_act = torch.as_tensor(act, dtype=torch.float32, device=self.device)
         self._certificate = None
 
-    def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
-        cfg = self.config
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 0:
-            raise ValueError(f"total_steps must be a non-negative integer (gradient steps), got {total_steps!r}")
+    # ------------------------------------------------------------- the training loop's hooks (base.py)
+    def on_train_start(self) -> None:
         self._ensure_demonstrations()
-        logger = RunLogger(run_dir, resume_step=self.steps_done)
-        bar = progress_bar(total_steps, min(self.steps, total_steps), progress, desc="lipbc")
-        loss = float("nan")
-        evaluation: dict | None = None
-        evaluated_at = -1
-        stop = GracefulStop().install()
-        try:
-            while self.steps < total_steps:
-                stop.check()
-                # Checked every step, so a divergence stops the run where it starts.
-                loss = finite_or_raise("imitation loss", float(self._update()))
-                self.steps += 1
-                bar.update(1)
-                if due(self.steps, cfg.log_every):
-                    logger.log(self.steps, **{"train/loss": loss, "certificate/upper_bound": self.net.upper_bound()})
-                if cfg.eval_every and cfg.eval_episodes and due(self.steps, cfg.eval_every):
-                    evaluation, evaluated_at = self.evaluate(cfg.eval_episodes), self.steps
-                    logger.log(self.steps, **{"eval/return": evaluation["return_mean"]})
-                if run_dir is not None and due(self.steps, cfg.checkpoint_every):
-                    self.save(Path(run_dir) / CHECKPOINT_NAME)
-            if self.steps > 0:
-                loss = finite_or_raise("imitation loss", self.imitation_loss())
-            certificate = self.certificate()
-            logger.log(self.steps, **{"certificate/upper_bound": certificate["upper_bound"],
-                                      "certificate/lower_bound": certificate["lower_bound"]})
-            if cfg.eval_episodes and evaluated_at != self.steps:
-                evaluation = self.evaluate(cfg.eval_episodes)
-                logger.log(self.steps, **{"eval/return": evaluation["return_mean"]})
-            if run_dir is not None:
-                self.save(Path(run_dir) / CHECKPOINT_NAME)
-                # Without periodic evaluation the imitation loss is the learning curve worth drawing.
-                logger.plot("eval/return" if cfg.eval_every else "train/loss", title=f"lipbc alpha={cfg.alpha}")
-        except StopRequested:
-            if run_dir is not None:  # Ctrl-C between steps: the state is whole, keep what was learned
-                self.save(Path(run_dir) / CHECKPOINT_NAME)
-            raise
-        finally:
-            stop.remove()
-            bar.close()
-            logger.close()
-        return {"steps": self.steps, "loss": loss, "certificate": certificate, "eval": evaluation}
+        self._loss = float("nan")
+        self._evaluated_at = -1
+
+    def training_step(self) -> dict[str, float]:
+        """One projected gradient step on a minibatch of demonstrations; checked every step, so a divergence
+        stops the run where it starts."""
+        self._loss = finite_or_raise("imitation loss", float(self._update()))
+        self.steps += 1
+        return {}
+
+    def training_metrics(self) -> dict[str, float]:
+        return {"train/loss": self._loss, "certificate/upper_bound": self.net.upper_bound()}
+
+    def on_train_end(self) -> None:
+        if self.steps > 0:
+            self._loss = finite_or_raise("imitation loss", self.imitation_loss())
+        self._certificate_of_call = certificate = self.certificate()
+        self.logger.log(self.steps, **{"certificate/upper_bound": certificate["upper_bound"],
+                                       "certificate/lower_bound": certificate["lower_bound"]})
+        if self.config.eval_episodes and self._evaluated_at != self.steps:
+            self.last_eval = self.evaluate(self.config.eval_episodes)
+            self.logger.log(self.steps, **{"eval/return": self.last_eval["return_mean"]})
+
+    def training_summary(self) -> dict:
+        return {"steps": self.steps, "loss": self._loss, "certificate": self._certificate_of_call,
+                "eval": self.last_eval}
+
+    def learning_curve(self) -> tuple[str, str]:
+        # Without periodic evaluation the imitation loss is the learning curve worth drawing.
+        return ("eval/return" if self.config.eval_every else "train/loss"), f"lipbc alpha={self.config.alpha}"
+
+    def evaluation_env(self):
+        return self.env  # imitation never steps the env while training: it can be evaluated on directly
+
+    def evaluate(self, episodes: int = 5, env=None, seed: int = 10_000) -> dict | None:
+        self._evaluated_at = self.steps
+        return super().evaluate(episodes, env, seed)
 
     def act(self, observation: Any, deterministic: bool = True) -> np.ndarray:
         x = np.asarray(observation, dtype=np.float32)
@@ -209,9 +202,6 @@ class LipBCLearner(Learner):
         for p in net.parameters():
             p.requires_grad_(False)
         return net
-
-    def evaluate(self, episodes: int = 5, seed: int = 10_000) -> dict:
-        return evaluate_policy(self.env, self.act, episodes=episodes, seed=seed)
 
     def imitation_loss(self) -> float:
         """Mean squared error over all demonstrations of the (clamped) policy output."""

@@ -141,8 +141,10 @@ def evaluate_policy(env, act: Callable[[Any], np.ndarray], episodes: int = 5, se
     }
 
 
-def due(step: int, every: int) -> bool:
-    return every > 0 and step > 0 and step % every == 0
+def crossed(before: int, after: int, every: int) -> bool:
+    """Did the step count pass a multiple of `every` going from `before` to `after` (a rollout or a resumed
+    run advances it by many steps at once)?"""
+    return every > 0 and after // every > before // every
 
 
 def finite_or_raise(name: str, value: float) -> float:

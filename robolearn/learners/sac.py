@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import os
 import time
 import warnings
-from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 import gymnasium as gym
@@ -24,13 +22,12 @@ import torch
 from torch import nn
 
 from robolearn.data.transitions import Transitions, collect_demonstrations
-from robolearn.learners.base import CHECKPOINT_NAME, ConfigError, Learner, LearnerConfig
+from robolearn.learners.base import ConfigError, Learner, LearnerConfig
 from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.encoders import ConvEncoder, load_encoder_weights
 from robolearn.learners.networks import ACTIVATIONS, EnsembleMLP, make_adam, mlp, polyak_update
 from robolearn.learners.replay import Batch, ReplayBuffer, sample_mixed
-from robolearn.learners.run import (GracefulStop, RunLogger, StopRequested, due, evaluate_policy, finite_or_raise,
-                                    progress_bar)
+from robolearn.learners.run import finite_or_raise
 from robolearn.tasks.base import task_of
 
 
@@ -166,6 +163,22 @@ class DeterministicPolicy(nn.Module):
         return torch.tanh(mean)
 
 
+# ------------------------------------------------------------------------------------------------ losses
+def critic_loss(q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared TD error over every ensemble member and transition (q: [members, batch])."""
+    return (q - target).pow(2).mean()
+
+
+def actor_loss(log_prob: torch.Tensor, q: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """E[alpha log pi(a|s) - Q(s, a)] with a ~ pi(s) reparameterised, Q reduced over the ensemble."""
+    return (alpha * log_prob - q).mean()
+
+
+def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_entropy: float) -> torch.Tensor:
+    """-E[log alpha (log pi(a|s) + target entropy)]: raises alpha while the entropy is below its target."""
+    return -(log_alpha * (log_prob.detach() + target_entropy)).mean()
+
+
 class SAC(Learner):
     algo = "sac"
     config_class = SACConfig
@@ -204,8 +217,7 @@ class SAC(Learner):
         self.env_steps = 0
         self.updates = 0
         self.episodes = 0
-        self.eval_env = None  # set to evaluate on another instance; else re-created from env.spec
-        self._no_eval_env = False
+        self._last_episode_return: float | None = None
         self._obs: Any = None  # current observation of an unfinished episode (not checkpointed)
         self._episode_return = 0.0
         # The last update's tensors behind its logged losses, reduced only when logged (every log_every steps).
@@ -306,29 +318,21 @@ class SAC(Learner):
         target = self.td_target(batch)
         features = self.critic.features(batch.observations, batch.images, cfg.augment_pad)
         q = self.critic.q_values(features, batch.actions)
-        error = q - target
         self.critic_optimizer.zero_grad(set_to_none=True)
-        error.pow(2).mean().backward()
+        critic_loss(q, target).backward()
         self.critic_optimizer.step()
+        error = q.detach() - target
         polyak_update(*self._target_pairs, cfg.tau)
-        self._last_critic = (q.detach(), error.detach())
+        self._last_critic = (q.detach(), error)
 
     def _actor_step(self, batch: Batch) -> None:
         log_prob, q_pi, alpha = self._actor_gradients(batch)
         self.actor_optimizer.step()
         if self.config.temperature_lr > 0:
-            # The gradient of -mean(log_alpha * (log_prob + target_entropy)) with respect to log_alpha.
-            self.log_alpha.grad = -(log_prob + self.target_entropy).mean().reshape(self.log_alpha.shape)
+            self.alpha_optimizer.zero_grad(set_to_none=True)
+            temperature_loss(self.log_alpha, log_prob, self.target_entropy).backward()
             self.alpha_optimizer.step()
         self._last_actor = (log_prob, q_pi, alpha)
-
-    def _training_metrics(self) -> dict[str, float]:
-        """The last update's losses, Q and entropy; raises if any has become NaN or infinite."""
-        q, error = self._last_critic
-        log_prob, q_pi, alpha = self._last_actor
-        metrics = {"critic_loss": error.pow(2).mean(), "q_mean": q.mean(),
-                   "actor_loss": (alpha * log_prob - q_pi).mean(), "entropy": -log_prob.mean()}
-        return {f"train/{name}": finite_or_raise(name, float(value)) for name, value in metrics.items()}
 
     def _actor_gradients(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         cfg = self.config
@@ -346,9 +350,8 @@ class SAC(Learner):
                 p.requires_grad_(True)
         q = q.mean(0) if cfg.actor_q == "mean" else q.min(0).values
         alpha = self.log_alpha.detach().exp()
-        actor_loss = (alpha * log_prob - q).mean()
         self.actor_optimizer.zero_grad(set_to_none=True)
-        actor_loss.backward()
+        actor_loss(log_prob, q, alpha).backward()
         return log_prob.detach(), q.detach(), alpha
 
     # ------------------------------------------------------------------------------------------- data
@@ -387,87 +390,55 @@ class SAC(Learner):
         if info.get("intervention"):  # human corrections are demonstrations too
             self.demo_buffer.add(*args)
 
-    # ----------------------------------------------------------------------------------------- train
-    def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
-        cfg = self.config
-        if total_steps < 0:
-            raise ValueError(f"total_steps must be >= 0, got {total_steps}")
-        logger = RunLogger(run_dir, resume_step=self.steps_done)
+    # ------------------------------------------------------------- the training loop's hooks (base.py)
+    def on_train_start(self) -> None:
         self._prepare_demos()
-        bar = progress_bar(total_steps, initial=min(self.env_steps, total_steps), enabled=progress)
-        last_eval: dict | None = None
-        finished_cleanly = False
-        stop = GracefulStop().install()
-        try:
-            while self.env_steps < total_steps:
-                stop.check()
-                if self._obs is None:
-                    # Seeded per episode, so a resumed run replays exactly the episodes it would have seen.
-                    self._obs, _ = self.env.reset(seed=cfg.seed + self.episodes)
-                    self._episode_return = 0.0
-                started = time.perf_counter()
-                if self.env_steps < cfg.random_steps:
-                    action = self.rng.uniform(-1.0, 1.0, self.act_dim).astype(np.float32)
-                else:
-                    action = self.act(self._obs, deterministic=False)
-                acted = time.perf_counter()
-                next_obs, reward, terminated, truncated, info = self.env.step(action)
-                observed = time.perf_counter()
-                self._store(self._obs, action, float(reward), next_obs, terminated, truncated, info)
-                self._obs = next_obs
-                self._episode_return += float(reward)
-                self.env_steps += 1
-                bar.update(1)
-                if terminated or truncated:
-                    self.episodes += 1
-                    logger.log(self.env_steps, **{"train/episode_return": self._episode_return})
-                    bar.set_postfix(ret=f"{self._episode_return:.1f}")
-                    self._obs = None
-                if len(self.online) >= cfg.learning_starts:
-                    self.update()
-                self.compute_budget.add((acted - started) + (time.perf_counter() - observed))
-                if due(self.env_steps, cfg.log_every) and self._last_actor is not None:
-                    logger.log(self.env_steps, **self._training_metrics(), **{"train/alpha": self.alpha},
-                               **self.compute_budget.summary())
-                if due(self.env_steps, cfg.eval_every) and cfg.eval_episodes:
-                    last_eval = self._evaluate_during_training(logger)
-                if run_dir is not None and due(self.env_steps, cfg.checkpoint_every):
-                    logger.flush()
-                    self.save(Path(run_dir) / CHECKPOINT_NAME)
-            finished_cleanly = True
-        except StopRequested:
-            finished_cleanly = True  # Ctrl-C between steps: the state is whole, keep what was learned
-            raise
-        finally:
-            stop.remove()
-            bar.close()
-            # After a divergence or a robot error the last periodic checkpoint is the one worth keeping.
-            if run_dir is not None and finished_cleanly:
-                self.save(Path(run_dir) / CHECKPOINT_NAME)
-            logger.flush()
-            logger.plot("eval/return", title=f"SAC {getattr(getattr(self.env, 'spec', None), 'id', '')}")
-            logger.close()
-        returns = [v for _, v in logger.history.get("train/episode_return", [])]
+
+    def training_step(self) -> dict[str, float]:
+        """One env step with the exploring policy (uniform random for the first `random_steps`), stored,
+        then one round of updates once the buffer holds `learning_starts` transitions."""
+        cfg = self.config
+        if self._obs is None:
+            # Seeded per episode, so a resumed run replays exactly the episodes it would have seen.
+            self._obs, _ = self.env.reset(seed=cfg.seed + self.episodes)
+            self._episode_return = 0.0
+        started = time.perf_counter()
+        if self.env_steps < cfg.random_steps:
+            action = self.rng.uniform(-1.0, 1.0, self.act_dim).astype(np.float32)
+        else:
+            action = self.act(self._obs, deterministic=False)
+        acted = time.perf_counter()
+        next_obs, reward, terminated, truncated, info = self.env.step(action)
+        observed = time.perf_counter()
+        self._store(self._obs, action, float(reward), next_obs, terminated, truncated, info)
+        self._obs = next_obs
+        self._episode_return += float(reward)
+        self.env_steps += 1
+        events = {}
+        if terminated or truncated:
+            self.episodes += 1
+            events["train/episode_return"] = self._last_episode_return = self._episode_return
+            self._obs = None
+        if len(self.online) >= cfg.learning_starts:
+            self.update()
+        self.compute_budget.add((acted - started) + (time.perf_counter() - observed))
+        return events
+
+    def training_metrics(self) -> dict[str, float]:
+        """The last update's losses, Q and entropy (raising if any became NaN or infinite), the temperature
+        and the time per step against the control period."""
+        if self._last_actor is None:
+            return {}
+        q, error = self._last_critic
+        log_prob, q_pi, alpha = self._last_actor
+        metrics = {"critic_loss": error.pow(2).mean(), "q_mean": q.mean(),
+                   "actor_loss": actor_loss(log_prob, q_pi, alpha), "entropy": -log_prob.mean()}
+        return {**{f"train/{name}": finite_or_raise(name, float(value)) for name, value in metrics.items()},
+                "train/alpha": self.alpha, **self.compute_budget.summary()}
+
+    def training_summary(self) -> dict:
         return {"env_steps": self.env_steps, "updates": self.updates, "episodes": self.episodes,
-                "last_episode_return": returns[-1] if returns else None, "eval": last_eval}
-
-    def _evaluate_during_training(self, logger: RunLogger) -> dict | None:
-        if self.eval_env is None:
-            spec = getattr(self.env, "spec", None)
-            if spec is None or self._no_eval_env:
-                return None
-            try:
-                self.eval_env = gym.make(spec)
-            except Exception as exc:  # an env registered without a factory we can call again
-                warnings.warn(f"no evaluation during training: cannot re-create the env ({exc})", stacklevel=2)
-                self._no_eval_env = True
-                return None
-        result = evaluate_policy(self.eval_env, self.act, self.config.eval_episodes)
-        logger.log(self.env_steps, **{"eval/return": result["return_mean"], "eval/return_std": result["return_std"]})
-        return result
-
-    def evaluate(self, env=None, episodes: int = 5, seed: int = 10_000) -> dict:
-        return evaluate_policy(env if env is not None else self.env, self.act, episodes, seed)
+                "last_episode_return": self._last_episode_return, "eval": self.last_eval}
 
     # ------------------------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:

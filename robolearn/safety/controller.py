@@ -6,16 +6,21 @@ command to send and the interventions made; every intervention is counted by kin
 
 Order of checks for one command (the first that stops wins, the later ones still see the result):
 clock sanity, latched e-stop, freshness after a reset, NaN/inf, stale observation, watchdog, absolute
-limits, rate limit, measured-position limits, workspace. A stop means: hold the measured position
-(position commands) or zero (velocity, effort, twist).
+limits, rate limit, measured-position limits, workspace.
+
+A stop has one rule, `stop(reason)`, used by this filter, by `Robot.stop` and by the driver loop: its target
+is latched once, when the stop begins, and never re-derived from later measurements while it lasts. A
+position robot holds the position measured at that moment (or the last command that passed, where its
+limits file sets `hold: last_command`); a velocity, effort or twist robot ramps its last
+command to zero at the limits file's rate limit (its deceleration limit), except on an e-stop, a hazard, an
+overload or a disconnect, where zero is immediate. `stop_reason` says why the robot is stopped.
 """
 
 from __future__ import annotations
 
 import collections
 import math
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 import numpy as np
 
@@ -36,6 +41,10 @@ POSITION_LIMIT = "position_limit"
 WORKSPACE = "workspace"
 OVERLOAD = "overload"
 HAZARD = "hazard"
+DISCONNECT = "disconnect"
+IDLE = "no_command"  # stopped because no command has passed yet (or since the last reset)
+# Stops where braking gently is not safe: the command drops to zero at once.
+IMMEDIATE_STOPS = frozenset({ESTOP, HAZARD, OVERLOAD, DISCONNECT})
 
 
 class WorkspaceModel(Protocol):
@@ -50,9 +59,10 @@ class WorkspaceModel(Protocol):
     def predicted(self, command: np.ndarray, observation: Observation, dt: float) -> np.ndarray: ...
 
 
-@dataclass(frozen=True)
-class SafetyDecision:
-    """`command` is what to send to the actuator (None: send nothing, e.g. no state known yet to hold)."""
+class SafetyDecision(NamedTuple):
+    """`command` is what to send to the actuator (None: send nothing, e.g. no state known yet to hold).
+
+    A NamedTuple rather than a frozen dataclass: one is built per command, and it is 3x cheaper to build."""
 
     command: np.ndarray | None
     stopped: bool
@@ -66,6 +76,8 @@ class SafetyController:
         workspace: WorkspaceModel | None = None,
         on_intervention: Callable[[str, str], None] | None = None,
     ) -> None:
+        """`workspace`: the model behind the limits' workspace box (an arm's: `robolearn.robots.workspace.
+        ArmWorkspace(fk)` with any forward-kinematics callable)."""
         if (limits.workspace_low is None) != (workspace is None):
             raise ValueError(
                 f"{limits.robot}: a workspace box needs a workspace model and vice versa "
@@ -91,19 +103,33 @@ class SafetyController:
         self._last_command: np.ndarray | None = None
         self._last_command_time: float | None = None
         self._last_applied_at: float | None = None  # `now` when _last_command was let through
+        self._last_applied: np.ndarray | None = None  # the newest command that passed (kept across stops)
         self._last_now: float | None = None
         self._reset_time = -np.inf
-        self._hold: np.ndarray | None = None  # the latched stop target of a position robot
+        # The stop in progress ("" while commands pass), latched when it begins: a position robot's hold
+        # target, or the command a velocity robot ramps down from and when that ramp started.
+        self._stop_reason = ""
+        self._hold: np.ndarray | None = None
+        self._ramp_from: np.ndarray | None = None
+        self._ramp_start = 0.0
+        self._zero = np.zeros_like(self._low).clip(self._low, self._high)
+        self._hold_last_command = limits.hold == "last_command"
+        self._ws_low, self._ws_high = limits.workspace_low, limits.workspace_high
+        self._max_step_per_period = self._max_rate * self._dt
+        self._unlimited = ~np.isfinite(self._max_rate)
+        self._finite_rate = np.where(self._unlimited, 0.0, self._max_rate)
 
     # ----------------------------------------------------------------------------------- inputs
     def update_observation(self, observation: Observation) -> None:
         """Record the newest measurement; latches the e-stop on overload or a reported hazard."""
         self._observation = observation
+        # np.count_nonzero and ndarray.clip rather than np.any / np.clip here and in `filter`: on a few joints
+        # numpy's Python-level dispatch costs more than the arithmetic, 2-3x (bench/bench_safety.py).
         effort = observation.values.get("joint_effort")
-        if effort is not None and (np.abs(np.asarray(effort)) > self._effort[: len(effort)]).any():
+        if effort is not None and np.count_nonzero(np.abs(effort) > self._effort[: len(effort)]):
             self.trigger_estop(OVERLOAD)
         hazards = observation.values.get("hazards")
-        if hazards is not None and (np.asarray(hazards) > 0.5).any():
+        if hazards is not None and np.count_nonzero(np.asarray(hazards) > 0.5):
             self.trigger_estop(HAZARD)
 
     def trigger_estop(self, reason: str = ESTOP) -> None:
@@ -112,7 +138,7 @@ class SafetyController:
             self._count(reason, "e-stop latched")
         self.estopped = True
         self.estop_reason = reason
-        self._last_command = None
+        self.stop(reason)
 
     def reset(self, now: float) -> None:
         """Clear the e-stop. Commands issued at or before `now` stay rejected: the caller must send a fresh one.
@@ -126,7 +152,9 @@ class SafetyController:
             self._last_now = float(now)
         self._last_command = None
         self._last_command_time = None
-        self._hold = None  # re-latched at the pose measured after the reset (a sim reset teleports the robot)
+        self._last_applied = None  # a reset starts from rest
+        # The next stop is latched afresh, at the pose measured after the reset (a sim reset teleports the robot).
+        self.release_hold()
 
     # ---------------------------------------------------------------------------------- filters
     def filter(self, command: np.ndarray, now: float, command_time: float | None = None) -> SafetyDecision:
@@ -148,17 +176,16 @@ class SafetyController:
                 f"{self.limits.robot}: command has {cmd.size} values, expected {self._low.size} "
                 f"ordered as {list(self.limits.names)}"
             )
-        if not np.isfinite(cmd).all():
+        if np.count_nonzero(np.isfinite(cmd)) != cmd.size:
             self._count(NONFINITE, f"command {cmd.tolist()}")
             return self._stop((NONFINITE,))
         stop = self._check_freshness(now, command_time)
         if stop is not None:
             return stop
 
-        # ufuncs rather than numpy's Python-level wrappers (np.clip, np.array_equal): this runs on every command.
         interventions: list[str] = []
-        safe = np.minimum(np.maximum(cmd, self._low), self._high)
-        if not (safe == cmd).all():
+        safe = cmd.clip(self._low, self._high)
+        if np.count_nonzero(safe != cmd):
             interventions.append(LIMIT)
         reference = self._rate_reference()
         if reference is not None:
@@ -166,13 +193,12 @@ class SafetyController:
             # last command, capped at one control period so a stalled loop does not release a jump.
             # From the measured state (no previous command since a reset or stop) one full period is allowed.
             elapsed = (self._dt if self._last_command is None or self._last_applied_at is None
-                       else min(max(now - self._last_applied_at, 0.0), self._dt))
-            max_step = self._max_rate * elapsed
-            limited = np.minimum(np.maximum(safe, reference - max_step), reference + max_step)
-            # The reference may itself lie outside the limits (a measured position past a soft limit):
-            # clip again so the absolute limits always win.
-            limited = np.minimum(np.maximum(limited, self._low), self._high)
-            if not (limited == safe).all():
+                       else now - self._last_applied_at)
+            max_step = self._max_step_per_period if elapsed >= self._dt else self._max_step(elapsed)
+            # The reference (the last command, a hold or a ramp) always lies within the absolute limits, and
+            # so does `safe`: clipping `safe` towards it cannot leave them.
+            limited = safe.clip(reference - max_step, reference + max_step)
+            if np.count_nonzero(limited != safe):
                 interventions.append(RATE)
             safe = limited
         if self._position_limited:
@@ -187,9 +213,10 @@ class SafetyController:
         for kind in interventions:
             self._count(kind, f"command {cmd.tolist()} -> {safe.tolist()}")
         self._last_command = safe
+        self._last_applied = safe
         self._last_command_time = command_time
         self._last_applied_at = now
-        self._hold = None  # moving again: the next stop latches a new target
+        self.release_hold()  # moving again: the next stop latches a new target
         return SafetyDecision(safe.copy(), False, tuple(interventions))
 
     def tick(self, now: float) -> SafetyDecision:
@@ -201,7 +228,7 @@ class SafetyController:
         if self.estopped:
             return self._stop((ESTOP,))
         if self._last_command is None or self._last_command_time is None:
-            return self._stop(())
+            return self._stop((), IDLE)
         stop = self._check_freshness(now, self._last_command_time)
         if stop is not None:
             return stop
@@ -212,26 +239,72 @@ class SafetyController:
         """The workspace model, so another controller for the same robot (e.g. a client's mirror) can share it."""
         return self._workspace
 
+    def stop(self, reason: str) -> SafetyDecision:
+        """Stop the robot for `reason`: the one stop rule of every path (filter, `Robot.stop`, driver loop).
+
+        A stop already in progress keeps its latched target and its reason; an e-stop or another immediate
+        reason arriving during a velocity ramp drops the command to zero at once.
+        """
+        self._last_command = None
+        if not self._stop_reason:
+            self._stop_reason = reason or IDLE
+            if self.kind is CommandKind.JOINT_POSITION:
+                self._hold = (self._last_applied.copy() if self._hold_last_command and self._last_applied is not None
+                              else self._measured_position())
+            else:
+                # Ramp down from what the actuators were last told; the first stop command is already one
+                # period of deceleration below it.
+                self._ramp_from = self._last_applied
+                self._ramp_start = (self._last_now if self._last_now is not None else 0.0) - self._dt
+        if reason in IMMEDIATE_STOPS:
+            self._ramp_from = None
+        return SafetyDecision(self.stop_command(), True, (reason,) if reason and reason != IDLE else ())
+
     def stop_command(self) -> np.ndarray | None:
-        """The command that stops the robot (the one stop rule of every path): a position robot holds the
-        position measured when it stopped, latched once and kept until a command passes again, because a
-        target re-read from each new measurement follows a loaded joint's sag and lets the arm creep down;
-        velocity, effort and twist robots get zero."""
+        """The command of the stop in progress (or of one that began now), without entering a stop.
+
+        Position robots: the latched hold (None while no position was ever measured: send nothing).
+        Velocity, effort and twist robots: the ramp towards zero at this time, zero once it has ended.
+        """
         if self.kind is CommandKind.JOINT_POSITION:
             if self._hold is None:
                 self._hold = self._measured_position()
             return None if self._hold is None else self._hold.copy()
-        # Zero is always a permitted command for velocity, effort and twist robots.
-        return np.clip(np.zeros_like(self._low), self._low, self._high)
+        if self._ramp_from is None or self.estopped:
+            return self._zero.copy()
+        now = self._last_now if self._last_now is not None else self._ramp_start
+        braked = self._max_step(now - self._ramp_start)  # a command without a rate limit stops at once
+        remaining = np.abs(self._ramp_from) - braked
+        # Whatever float rounding leaves of a finished ramp is zero, not a creep of 1e-17.
+        ramp = np.where(remaining > 1e-9 * np.abs(self._ramp_from), np.sign(self._ramp_from) * remaining, 0.0)
+        if not np.any(ramp):
+            self._ramp_from = None  # the ramp has ended: zero from now on
+            return self._zero.copy()
+        return np.clip(ramp, self._low, self._high)
 
-    def release_hold(self) -> None:
-        """Forget the latched hold target (the robot is commanded again); the next stop latches anew."""
-        self._hold = None
+    @property
+    def stop_reason(self) -> str:
+        """Why the robot is stopped ("" while commands pass): the e-stop's reason, else the first reason of
+        the stop in progress."""
+        return self.estop_reason if self.estopped else self._stop_reason
+
+    @property
+    def ramping(self) -> bool:
+        """True while a velocity, effort or twist robot is still braking towards zero: keep sending
+        `stop_command()` every control tick until this turns false."""
+        return self._ramp_from is not None and not self.estopped
 
     @property
     def holding(self) -> np.ndarray | None:
         """The latched hold target while a position robot is stopped, else None."""
         return None if self._hold is None else self._hold.copy()
+
+    def release_hold(self) -> None:
+        """End the stop in progress (the robot is commanded again, here or by a client mirroring this
+        controller's stop rule): forget its latched target; the next stop latches anew."""
+        self._stop_reason = ""
+        self._hold = None
+        self._ramp_from = None
 
     def _measured_position(self) -> np.ndarray | None:
         if self._observation is None or "joint_pos" not in self._observation.values:
@@ -240,14 +313,13 @@ class SafetyController:
         if held.shape != self._low.shape or not np.all(np.isfinite(held)):
             return None
         return np.clip(held, self._low, self._high)
-        # Zero is always a permitted command for velocity, effort and twist robots.
-        return np.clip(np.zeros_like(self._low), self._low, self._high)
 
     def status(self) -> dict:
         """A snapshot for diagnostics and logs."""
         return {
             "estopped": self.estopped,
             "estop_reason": self.estop_reason,
+            "stop_reason": self.stop_reason,
             "counts": dict(self.counts),
             "last_command": None if self._last_command is None else self._last_command.tolist(),
         }
@@ -267,11 +339,14 @@ class SafetyController:
         return None
 
     def _rate_reference(self) -> np.ndarray | None:
-        if self._last_command is not None:
-            return self._last_command
-        if self.kind is CommandKind.JOINT_POSITION:
-            return self.stop_command()
-        return np.zeros_like(self._low)
+        # After a stop, rate-limit from the stop's own command (the hold, or where the ramp has got to).
+        return self._last_command if self._last_command is not None else self.stop_command()
+
+    def _max_step(self, elapsed: float) -> np.ndarray:
+        # A command without a rate limit may change by any amount, even with no time elapsed (inf * 0 is nan).
+        step = self._finite_rate * max(elapsed, 0.0)
+        step[self._unlimited] = np.inf
+        return step
 
     def _block_outward_motion(self, cmd: np.ndarray) -> tuple[np.ndarray, bool]:
         obs = self._observation
@@ -283,22 +358,22 @@ class SafetyController:
             return cmd, False
         out = cmd.copy()
         out[outward] = 0.0
-        return np.minimum(np.maximum(out, self._low), self._high), True
+        return out.clip(self._low, self._high), True
 
     def _leaves_workspace(self, cmd: np.ndarray) -> bool:
         assert self._workspace is not None and self._observation is not None
-        low, high = self.limits.workspace_low, self.limits.workspace_high
+        low, high = self._ws_low, self._ws_high
         predicted = np.asarray(self._workspace.predicted(cmd, self._observation, self._dt), dtype=np.float64)
+        if not np.count_nonzero(predicted < low) and not np.count_nonzero(predicted > high):
+            return False  # the common case, decided without the distance
         excess_next = _box_excess(predicted, low, high)
-        if excess_next <= 0.0:
-            return False
         current = np.asarray(self._workspace.current(self._observation), dtype=np.float64)
         # Outside already: allow commands that bring the robot back, refuse ones that take it further out.
         return excess_next > _box_excess(current, low, high) - 1e-9
 
-    def _stop(self, interventions: tuple[str, ...]) -> SafetyDecision:
-        self._last_command = None
-        return SafetyDecision(self.stop_command(), True, interventions)
+    def _stop(self, interventions: tuple[str, ...], reason: str | None = None) -> SafetyDecision:
+        decision = self.stop(reason if reason is not None else interventions[-1])
+        return SafetyDecision(decision.command, True, interventions)
 
     def _count(self, kind: str, detail: str) -> None:
         self.counts[kind] += 1

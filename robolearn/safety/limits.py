@@ -19,6 +19,9 @@ Schema (version 2)::
                                         # the controller multiplies it by the measured time between commands
         position: [-2.0, 2.0]           # optional: measured-position limits (velocity/effort commands)
         effort: 3.0                     # optional: |measured effort| above this latches the e-stop
+    hold: measured                      # optional, position commands: what a stop holds, latched once when
+                                        #   it begins: the position measured then (default), or the last
+                                        #   command that passed (last_command; stiffer under load)
     workspace:                          # optional box on the point the robot's workspace model reports
       low: [-0.4, -0.4, 0.0]
       high: [0.4, 0.4, 0.5]
@@ -76,6 +79,7 @@ class SafetyLimits:
     stale_observation_s: float = 0.25
     workspace_low: np.ndarray | None = None
     workspace_high: np.ndarray | None = None
+    hold: str = "measured"  # position robots' stop target: one of HOLD_TARGETS
     source: str = "<dict>"  # the file these limits were read from, for every message about them
 
     @property
@@ -120,6 +124,8 @@ class SafetyLimits:
             "stale_observation_s": self.stale_observation_s,
             "commands": [],
         }
+        if self.hold != "measured":
+            out["hold"] = self.hold
         for c in self.commands:
             entry: dict[str, Any] = {"name": c.name, "low": c.low, "high": c.high}
             if math.isfinite(c.max_rate):
@@ -143,9 +149,14 @@ def calibration_dir() -> Path:
     return project_data_dir("calibration")
 
 
+def default_limits_path(robot: str) -> Path:
+    """`<calibration dir>/<robot>/limits.yaml`, honouring $ROBOLEARN_CALIBRATION_DIR."""
+    return calibration_dir() / robot / "limits.yaml"
+
+
 def load_robot_limits(robot: str, path: str | os.PathLike | None = None) -> SafetyLimits:
     """Load the limits of `robot` from `path` or from `calibration/<robot>/limits.yaml`."""
-    limits = SafetyLimits.from_yaml(path if path is not None else calibration_dir() / robot / "limits.yaml")
+    limits = SafetyLimits.from_yaml(path if path is not None else default_limits_path(robot))
     if limits.robot != robot:
         raise LimitsError(
             f"limits file {limits.source} is for robot {limits.robot!r}, not {robot!r}: refusing to drive one "
@@ -197,8 +208,9 @@ def _pair(value: Any, where: str) -> tuple[float, float]:
 
 _TOP_KEYS = {
     "schema_version", "robot", "command_kind", "control_rate_hz", "watchdog_timeout_s",
-    "stale_observation_s", "commands", "workspace",
+    "stale_observation_s", "commands", "workspace", "hold",
 }
+HOLD_TARGETS = ("measured", "last_command")
 _COMMAND_KEYS = {"name", "low", "high", "position", "effort"}
 
 
@@ -258,7 +270,8 @@ def _parse(data: Any, source: str) -> SafetyLimits:
     rate_hz = _number(data["control_rate_hz"], f"{source}: control_rate_hz", positive=True)
     for i, c in enumerate(parsed):
         step = c.max_rate / rate_hz
-        if kind is CommandKind.JOINT_POSITION and step > c.high - c.low:
+        # For every kind: a step that can cross the command's whole range in one period never limits anything.
+        if math.isfinite(step) and step > c.high - c.low:
             raise LimitsError(
                 f"{source}: commands[{i}].{RATE_KEY[kind]} = {c.max_rate:g} allows a step of {step:g} per control "
                 f"period at {rate_hz:g} Hz, more than {c.name}'s whole range [{c.low:g}, {c.high:g}]: the rate "
@@ -286,5 +299,15 @@ def _parse(data: Any, source: str) -> SafetyLimits:
                                     positive=True),
         workspace_low=ws_low,
         workspace_high=ws_high,
+        hold=_hold(data.get("hold", "measured"), kind, source),
         source=source,
     )
+
+
+def _hold(value: Any, kind: CommandKind, source: str) -> str:
+    if value not in HOLD_TARGETS:
+        raise LimitsError(f"{source}: hold {value!r} unknown; use one of {list(HOLD_TARGETS)}")
+    if value != "measured" and kind is not CommandKind.JOINT_POSITION:
+        raise LimitsError(f"{source}: hold: {value} applies to joint_position commands only; a "
+                          f"{kind.value} robot's stop is a ramp to zero")
+    return value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from robolearn.robots.registry import robot_definition
 from robolearn.spec import Observation, RobotSpec
 from robolearn.tasks.base import StepOutcome, Task
 
@@ -89,12 +90,12 @@ def cartpole_model(cart_mass: float = 1.0, pole_mass: float = 0.1,
 
 def pendulum_balance() -> BalanceTask:
     return BalanceTask("balance", "pendulum", pole_index=0, n_joints=1, model=pendulum_model(),
-                       control_rate_hz=60.0, fall_angle=0.6, state_cost=np.array([1.0, 0.01]))
+                       control_rate_hz=robot_definition("pendulum").control_rate_hz, fall_angle=0.6, state_cost=np.array([1.0, 0.01]))
 
 
 def cartpole_balance() -> BalanceTask:
     return BalanceTask("balance", "cartpole", pole_index=1, n_joints=2, model=cartpole_model(),
-                       control_rate_hz=60.0, fall_angle=0.4, state_cost=np.array([0.05, 1.0, 0.01, 0.01]),
+                       control_rate_hz=robot_definition("cartpole").control_rate_hz, fall_angle=0.4, state_cost=np.array([0.05, 1.0, 0.01, 0.01]),
                        effort_cost=0.0005)
 
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pybullet as p
 
-from robolearn.safety.limits import SafetyLimits
-from robolearn.spec import CommandKind
 from robolearn_sim.base import SimRobot, joint_states, load_asset, load_ground, reset_option
-from robolearn.robots.kinematics import ArmKinematics
-from robolearn.robots.workspace import ArmWorkspace
+from robolearn.robots.so101_arm import DEFINITION as SO101_ARM, JOINTS
 
-JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 HOME = np.array([0.0, 0.0, 1.3, 0.6, 0.0, 0.0])
 
 
@@ -20,25 +16,16 @@ class SO101ArmRobot(SimRobot):
     position loop has a finite stiffness, so it lags and sags under load as the real ones do.
     """
 
-    robot_name = "so101_arm"
-    command_kind = CommandKind.JOINT_POSITION
-    command_names = JOINTS
-    joint_names = JOINTS
-    control_rate_hz = 30.0
-    observation_shapes = {"joint_pos": (6,), "joint_vel": (6,), "joint_effort": (6,)}
+    definition = SO101_ARM
     camera_view = ((0.55, -0.45, 0.45), (0.15, 0.0, 0.1))
     max_torque = 2.9  # N·m, STS3215 class servo at 12 V
     position_gain = 0.1  # with velocity_gain 1: settles a 0.05 rad step in ~3 control steps, no saturation
     velocity_gain = 1.0
     start_spread = 0.05  # rad, uniform around HOME
 
-    @classmethod
-    def workspace_model(cls, limits: SafetyLimits) -> ArmWorkspace | None:
-        return ArmWorkspace(ArmKinematics()) if limits.workspace_low is not None else None
-
     def _load(self, client: int) -> list[int]:
         load_ground(client)
-        self.body = load_asset(client, "so101_arm.urdf", useFixedBase=True)
+        self.body = load_asset(client, SO101_ARM.urdf, useFixedBase=True)
         self._joints = list(range(len(JOINTS)))
         return [self.body]
 

@@ -23,10 +23,11 @@ import pybullet as p
 import pybullet_data
 
 from robolearn.robots import URDF_DIR
+from robolearn.robots.definition import RobotDefinition
 from robolearn.robot import Robot, RobotError
-from robolearn.safety import SafetyController, WorkspaceModel, load_robot_limits
+from robolearn.safety import WorkspaceModel
 from robolearn.safety.limits import LimitsError, SafetyLimits
-from robolearn.spec import CommandKind, Observation, RobotSpec
+from robolearn.spec import Observation
 from robolearn_sim.camera import Camera
 from robolearn_sim.config import SimConfig
 
@@ -40,21 +41,20 @@ FLAG_KEYS = frozenset({"hazards"})
 class SimRobot(Robot, abc.ABC):
     """Base of all PyBullet robots. Subclasses set the class attributes and implement the hooks."""
 
-    robot_name: ClassVar[str]
-    command_kind: ClassVar[CommandKind]
-    command_names: ClassVar[tuple[str, ...]]
-    joint_names: ClassVar[tuple[str, ...]] = ()
-    control_rate_hz: ClassVar[float]
-    observation_shapes: ClassVar[dict[str, tuple[int, ...]]]
+    definition: ClassVar[RobotDefinition]  # layout, URDF, workspace: robolearn/robots/<robot>.py
     camera_view: ClassVar[tuple[tuple[float, float, float], tuple[float, float, float]]] = (
         (1.0, -1.0, 1.0), (0.0, 0.0, 0.3))
     # PyBullet forgets torque commands after each physics step but keeps position/velocity motor targets.
     actuate_every_physics_step: ClassVar[bool] = False
+    reset_clears_state_faults = True  # every reset rebuilds the scene
 
     def __init__(self, config: SimConfig | None = None, limits_path: str | os.PathLike | None = None) -> None:
         self.config = config or SimConfig()
-        limits = load_robot_limits(self.robot_name, limits_path)
-        self._check_limits(limits)
+        limits = self.definition.load_limits(limits_path)
+        if abs(limits.control_rate_hz - self.control_rate_hz) > 1e-9:
+            raise LimitsError(
+                f"{self.robot_name}: limits file {limits.source} says control_rate_hz {limits.control_rate_hz}, the "
+                f"simulated robot runs at {self.control_rate_hz} Hz; the rate limit and watchdog would be wrong")
         substeps = self.config.physics_hz / self.control_rate_hz
         if abs(substeps - round(substeps)) > 1e-9 or round(substeps) < 1:
             raise ValueError(
@@ -63,18 +63,8 @@ class SimRobot(Robot, abc.ABC):
         self._substeps = int(round(substeps))
         self._camera = (Camera(self.config.camera, *self.camera_view)
                         if self.config.camera is not None else None)
-        spec = RobotSpec(
-            name=self.robot_name,
-            command_kind=self.command_kind,
-            command_names=self.command_names,
-            command_low=limits.low,
-            command_high=limits.high,
-            control_rate_hz=self.control_rate_hz,
-            observation_shapes=self.observation_shapes,
-            joint_names=self.joint_names,
-            image_shape=self._camera.shape if self._camera is not None else None,
-        )
-        super().__init__(spec, SafetyController(limits, self.workspace_model(limits)))
+        spec = self.definition.spec(limits, self._camera.shape if self._camera is not None else None)
+        super().__init__(spec, self.definition.safety(limits))
         self._client: int | None = None
         self._rng = np.random.default_rng(self.config.seed)
         self._physics_steps = 0
@@ -107,14 +97,16 @@ class SimRobot(Robot, abc.ABC):
 
     @classmethod
     def workspace_model(cls, limits: SafetyLimits) -> WorkspaceModel | None:
-        """The model that maps state to the point the workspace box constrains (None without a box).
+        """The robot definition's workspace model (None without a box)."""
+        return cls.definition.workspace_model(limits)
 
-        Public so that the real robot's driver boxes the hardware in exactly as the sim robot is.
-        """
-        if limits.workspace_low is not None:
-            raise LimitsError(f"{cls.robot_name}: its limits file sets a workspace box, but this robot has no "
-                              f"workspace model; remove the 'workspace' entry")
-        return None
+    @property
+    def robot_name(self) -> str:
+        return self.definition.name
+
+    @property
+    def control_rate_hz(self) -> float:
+        return self.definition.control_rate_hz
 
     # ------------------------------------------------------------------------- Robot primitives
     @property
@@ -223,17 +215,6 @@ class SimRobot(Robot, abc.ABC):
     def _restart_actuation(self) -> None:
         self._active = self._rest_command()
         self._pending = collections.deque([None] * self.config.action_latency_steps)
-
-    def _check_limits(self, limits: SafetyLimits) -> None:
-        if limits.command_kind is not self.command_kind or limits.names != tuple(self.command_names):
-            raise LimitsError(
-                f"{self.robot_name}: limits file describes {limits.command_kind.value} commands "
-                f"{list(limits.names)}, the robot takes {self.command_kind.value} commands "
-                f"{list(self.command_names)}; fix {limits.source}")
-        if abs(limits.control_rate_hz - self.control_rate_hz) > 1e-9:
-            raise LimitsError(
-                f"{self.robot_name}: limits file {limits.source} says control_rate_hz {limits.control_rate_hz}, "
-                f"the robot runs at {self.control_rate_hz} Hz; the rate limit and watchdog would be wrong")
 
 
 def load_asset(client: int, filename: str, **kwargs) -> int:

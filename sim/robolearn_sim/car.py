@@ -9,6 +9,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
+from robolearn.robots.car import DEFINITION as CAR
 from robolearn_sim.base import load_ground
 from robolearn_sim.mobile import MobileBaseRobot
 
@@ -35,14 +36,11 @@ def twist_to_steering(linear: float, angular: float) -> float:
 class CarRobot(MobileBaseRobot):
     """TWIST [linear_x, angular_z] -> rear wheel speed and Ackermann steering angles (|delta| <= 0.5 rad)."""
 
-    robot_name = "car"
-    control_rate_hz = 40.0
-    observation_shapes = {"base_pose": (3,), "base_twist": (2,)}
+    definition = CAR
     camera_view = ((0.0, -4.5, 5.0), (0.0, 0.0, 0.0))
     spawn_height = 0.002
     start_yaw = math.atan(0.6)  # the heading of the default figure-eight where it starts, at its centre
     start_yaw_spread = 0.1
-    max_braking = 2.5  # m/s^2: measured ~2.9 from 3 m/s with the rear wheels locked
     wheel_torque = 2.0  # N·m cap per driven wheel
     steering_force = 10.0
     tyre_friction = 1.0  # rubber on a floor; the URDF's 0.5 lets the car slide out of every turn

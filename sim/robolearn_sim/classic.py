@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pybullet as p
 
-from robolearn.spec import CommandKind
+from robolearn.robots.cartpole import DEFINITION as CARTPOLE
+from robolearn.robots.pendulum import DEFINITION as PENDULUM
 from robolearn_sim.base import SimRobot, free_joints, joint_states, load_asset, reset_option
 
 
@@ -13,14 +14,13 @@ class _EffortJointsRobot(SimRobot):
     """Robots whose every joint is measured and whose commands are efforts on `actuated` joints."""
 
     actuate_every_physics_step = True
-    urdf: str
     actuated: tuple[int, ...]
     # Start state drawn uniformly from +-start_spread around `start_state` ([positions, velocities]).
     start_state: tuple[float, ...]
     start_spread: tuple[float, ...]
 
     def _load(self, client: int) -> list[int]:
-        self.body = load_asset(client, self.urdf, useFixedBase=True)
+        self.body = load_asset(client, self.definition.urdf, useFixedBase=True)
         self._joints = list(range(p.getNumJoints(self.body, physicsClientId=client)))
         free_joints(self.body, self._joints, client)
         for j in self._joints:  # no hidden friction: the effort command is the only actuator
@@ -50,14 +50,8 @@ class _EffortJointsRobot(SimRobot):
 class PendulumRobot(_EffortJointsRobot):
     """1 kg at 0.5 m on a motor capped at 2 N·m: it can hold about 24° from upright, never swing up."""
 
-    robot_name = "pendulum"
-    command_kind = CommandKind.JOINT_EFFORT
-    command_names = ("pivot",)
-    joint_names = ("pivot",)
-    control_rate_hz = 60.0
-    observation_shapes = {"joint_pos": (1,), "joint_vel": (1,)}
+    definition = PENDULUM
     camera_view = ((0.0, -2.0, 1.0), (0.0, 0.0, 1.0))
-    urdf = "pendulum.urdf"
     actuated = (0,)
     start_state = (0.0, 0.0)
     start_spread = (0.1, 0.1)
@@ -66,14 +60,8 @@ class PendulumRobot(_EffortJointsRobot):
 class CartPoleRobot(_EffortJointsRobot):
     """Force on a 1 kg cart carrying a 1 m, 0.1 kg pole; joint_pos = [cart x (m), pole angle (rad)]."""
 
-    robot_name = "cartpole"
-    command_kind = CommandKind.JOINT_EFFORT
-    command_names = ("cart_slide",)
-    joint_names = ("cart_slide", "pole_hinge")
-    control_rate_hz = 60.0
-    observation_shapes = {"joint_pos": (2,), "joint_vel": (2,)}
+    definition = CARTPOLE
     camera_view = ((0.0, -4.0, 0.8), (0.0, 0.0, 0.5))
-    urdf = "cartpole.urdf"
     actuated = (0,)
     start_state = (0.0, 0.0, 0.0, 0.0)
     start_spread = (0.05, 0.05, 0.05, 0.05)

@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 import pybullet as p
 
+from robolearn.robots.diffdrive_base import DEFINITION as DIFFDRIVE_BASE
 from robolearn_sim.base import load_asset, load_ground
 from robolearn_sim.config import SimConfig
 from robolearn_sim.mobile import MobileBaseRobot
@@ -31,9 +32,7 @@ class DiffDriveRobot(MobileBaseRobot):
     safety layer latches its e-stop on any of them. `walls` replaces the arena (pass [] for open floor).
     """
 
-    robot_name = "diffdrive_base"
-    control_rate_hz = 20.0
-    observation_shapes = {"base_pose": (3,), "base_twist": (2,), "hazards": (4,)}
+    definition = DIFFDRIVE_BASE
     camera_view = ((0.0, -3.2, 3.2), (0.0, 0.0, 0.0))
     spawn_height = WHEEL_RADIUS
     wheel_torque = 1.0  # N·m cap per wheel motor
@@ -45,7 +44,7 @@ class DiffDriveRobot(MobileBaseRobot):
 
     def _load(self, client: int) -> list[int]:
         self.floor = load_ground(client)
-        self.body = load_asset(client, "diffdrive_base.urdf")
+        self.body = load_asset(client, DIFFDRIVE_BASE.urdf)
         self._wheels = [0, 1]
         self._casters = [2, 3]
         for caster in self._casters:

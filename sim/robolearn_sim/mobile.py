@@ -1,5 +1,5 @@
-"""What every simulated mobile base shares: twist commands, pose/twist measurement, a start pose, and
-the planar workspace box."""
+"""What every simulated mobile base shares: twist commands, pose/twist measurement, a start pose.
+Their layout and planar workspace box are in robolearn/robots/."""
 
 from __future__ import annotations
 
@@ -8,34 +8,18 @@ import math
 import numpy as np
 import pybullet as p
 
-from robolearn.safety.limits import LimitsError, SafetyLimits
-from robolearn.spec import CommandKind
 from robolearn_sim.base import SimRobot, reset_option
-from robolearn.robots.workspace import PlanarBaseWorkspace
 
 
 class MobileBaseRobot(SimRobot):
     """A base driven by [linear_x m/s, angular_z rad/s]; observes base_pose (x, y, yaw) and
     base_twist (forward speed, yaw rate). Subclasses load `self.body` and turn twists into wheel motion."""
 
-    command_kind = CommandKind.TWIST
-    command_names = ("linear_x", "angular_z")
     spawn_height: float = 0.0  # z of the body frame when standing on the floor
     start_yaw_spread: float = math.pi  # start yaw drawn from U(-spread, spread) around `start_yaw`
     start_yaw: float = 0.0
-    max_braking: float = math.inf  # m/s^2 the base can really brake at (wheel grip), if below the rate limit
 
     body: int
-
-    @classmethod
-    def workspace_model(cls, limits: SafetyLimits) -> PlanarBaseWorkspace | None:
-        if limits.workspace_low is None:
-            return None
-        if limits.workspace_low.shape != (2,):
-            raise LimitsError(f"{cls.robot_name}: the workspace box of a base is on (x, y): give 2 values, "
-                              f"got {limits.workspace_low.tolist()}")
-        decel = min(float(limits.max_rate[0]), cls.max_braking)
-        return PlanarBaseWorkspace(max_decel=decel)
 
     def _place(self, rng: np.random.Generator, options: dict) -> None:
         yaw = self.start_yaw + rng.uniform(-self.start_yaw_spread, self.start_yaw_spread)

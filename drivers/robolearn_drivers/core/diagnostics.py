@@ -21,6 +21,7 @@ def safety_summary(name: str, robot: str, status: dict, stopped: tuple[str, ...]
     values = {
         "estopped": str(bool(status["estopped"])).lower(),
         "estop_reason": status["estop_reason"],
+        "stop_reason": status.get("stop_reason", ""),
         "last_stop": ",".join(stopped),
         "last_rejection": status.get("last_rejection", ""),
         "last_command": "" if status.get("last_command") is None

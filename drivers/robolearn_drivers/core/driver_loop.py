@@ -3,7 +3,8 @@
 Commands are queued with their receive time (robot clock) and applied at most one per control tick, so the
 safety rate limit keeps its meaning (max change per control step) however fast a client publishes. Each
 tick either applies the newest command through `Robot.send_action` or runs the watchdog
-(`SafetyController.tick`); a safety stop writes the stop command (hold position, or zero).
+(`SafetyController.tick`); every stop, a malformed command's included, goes through `Robot.stop`, i.e. the
+safety layer's one stop rule (a hold latched once, or a ramp to zero).
 """
 
 from __future__ import annotations
@@ -93,8 +94,7 @@ class DriverLoop:
         robot = self.robot
         applied: np.ndarray | None
         if self._held_for_malformed:
-            robot.stop(MALFORMED)
-            decision, applied = None, robot.safety.stop_command()
+            decision, applied = None, robot.stop(MALFORMED)
         elif self._pending is not None:
             command, received = self._pending
             self._pending = None
@@ -103,13 +103,14 @@ class DriverLoop:
             if not np.all(np.isfinite(applied)):
                 applied = None
         else:
+            braking = robot.safety.ramping  # before the tick, so the ramp's final zero is written too
             decision = robot.safety.tick(robot.now())
             applied = None
-            # Write the stop when a safety check stops the robot (watchdog, stale state, e-stop), not on every
-            # idle tick: a robot that was never commanded keeps its torque off, a stopped one keeps its stop.
-            if decision.stopped and decision.interventions:
-                robot.stop(",".join(decision.interventions))
-                applied = decision.command
+            # Write the stop when a safety check stops the robot (watchdog, stale state, e-stop) and while a
+            # velocity robot is still braking, not on every idle tick: a robot that was never commanded keeps
+            # its torque off, a stopped one keeps its latched stop.
+            if decision.stopped and (decision.interventions or braking):
+                applied = robot.stop(robot.safety.stop_reason)
         if self.advance_physics:
             robot.wait()
         self.last_observation = robot.observe()

@@ -7,12 +7,12 @@ import collections
 
 import numpy as np
 
+from robolearn.robots.registry import robot_definition
 from robolearn.safety import SafetyController
 from robolearn.spec import Observation, RobotSpec
 from robolearn.tasks.base import Task
 
 from robolearn_drivers.core.errors import ConfigurationError
-from robolearn_drivers.core.robot_definition import robot_definition
 from robolearn_drivers.core.state_layout import StateLayout
 
 BAD_FEATURES = "bad_features"
@@ -43,7 +43,11 @@ class PolicyLoop:
             runtime = PolicyRuntime(policy_path)
         except PolicyLoadError as exc:
             raise ConfigurationError(str(exc)) from exc
-        spec, safety = robot_definition(robot_model or runtime.metadata.robot, limits_file)
+        model = robot_model or runtime.metadata.robot
+        try:
+            spec, safety = robot_definition(model).describe(limits_file or None)
+        except (ValueError, FileNotFoundError) as exc:
+            raise ConfigurationError(f"cannot describe robot_model={model!r}: {exc}") from exc
         try:
             runtime.check_compatible(spec)
         except PolicyMismatchError as exc:

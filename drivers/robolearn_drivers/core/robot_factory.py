@@ -14,7 +14,6 @@ from robolearn.safety import LimitsError
 
 from robolearn_drivers.core.errors import ConfigurationError
 from robolearn_drivers.core.params import DriverParams
-from robolearn_drivers.core.robot_definition import robot_definition
 
 
 def build_robot(params: DriverParams) -> Robot:
@@ -59,18 +58,7 @@ def _build_hardware(params: DriverParams) -> Robot:
             f"parameter port is empty: set it to the serial port of the {params.robot_model} (e.g. /dev/ttyACM0)"
         )
     return factory(params.robot_model, port=params.port, calibration=params.calibration_file,
-                   limits=params.limits_file or None, workspace=_workspace_model(params))
-
-
-def _workspace_model(params: DriverParams):
-    """The robot model's workspace model (forward kinematics / base motion), shared with its simulation."""
-    from robolearn.safety import load_robot_limits
-
-    limits = load_robot_limits(params.robot_model, params.limits_file or None)
-    if limits.workspace_low is None:
-        return None
-    _, safety = robot_definition(params.robot_model, params.limits_file)
-    return safety.workspace
+                   limits=params.limits_file or None)
 
 
 def _import(name: str, what: str):

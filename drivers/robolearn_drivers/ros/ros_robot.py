@@ -25,10 +25,10 @@ from nav_msgs.msg import Odometry
 from sensor_msgs.msg import JointState
 
 from robolearn.robot import Robot, RobotError
+from robolearn.robots.registry import robot_definition
 from robolearn.safety import SafetyController
 from robolearn.spec import Observation, RobotSpec
 from robolearn_drivers.core.errors import MalformedMessageError
-from robolearn_drivers.core.robot_definition import robot_definition
 from robolearn_drivers.core.state_layout import StateLayout
 from robolearn_drivers.ros import conversions, qos, topics
 
@@ -56,7 +56,7 @@ class RosRobot(Robot):
     @classmethod
     def for_model(cls, robot_model: str, namespace: str = "", limits_file: str = "", **kwargs) -> "RosRobot":
         """A client for the driver of `robot_model` (spec and mirror safety from the model's definition)."""
-        spec, safety = robot_definition(robot_model, limits_file)
+        spec, safety = robot_definition(robot_model).describe(limits_file or None)
         return cls(spec, safety, namespace, **kwargs)
 
     # ------------------------------------------------------------------------------ primitives
