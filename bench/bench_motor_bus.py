@@ -92,14 +92,12 @@ def main() -> int:
     return 0
 
 
-class _PreviousBus:
-    """The bus before the wait-out and the per-period budget: the same class with both switched off."""
-
-    @staticmethod
-    def make(family, path: str):
-        bus = family.bus(path, retries=2, latency_ms=1.0)
-        bus._wait_out_owed = lambda owed_bytes, replies: None
-        return bus
+def previous_bus(family, path: str):
+    """The bus before this change: the same class with the wait-out and the period deadline switched off."""
+    bus = family.bus(path, retries=2, latency_ms=1.0)
+    bus._wait_out_owed = lambda owed_bytes, replies: None
+    bus.begin_period = lambda period_s=None: None
+    return bus
 
 
 def wire_floor_s(family, n: int) -> float:
@@ -141,7 +139,7 @@ def wire_and_faults(ticks: int) -> None:
                 with family.virtual({i: family.number for i in IDS}) as device:
                     bus = (family.bus(device.path, retries=2, latency_ms=1.0) if design == "today"
                            else family.bus(device.path, retries=2, latency_ms=1.0, retries_per_period=1)
-                           if design == "count budget" else _PreviousBus.make(family, device.path))
+                           if design == "count budget" else previous_bus(family, device.path))
                     with bus:
                         bus.check_models({i: family.model for i in IDS})
                         setattr(device, f"{fault}_probability", rate)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import select
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from robolearn.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
