@@ -100,8 +100,7 @@ class ServoArmRobot(Robot):
                 self.bus.write_position_limits(motor.id, motor.range_min, motor.range_max)
             self.bus.begin_period(None)  # set-up is not bound to a control period
             self._verify_calibration_registers()
-            self._measured_ticks = {i: s.position for i, s in self.bus.read_state(self._ids).items()}
-            self._check_encoder_range(self._measured_ticks)
+            self._check_encoder_range({i: s.position for i, s in self.bus.read_state(self._ids).items()})
             if self.camera is not None:
                 self.camera.start()
                 self.camera.wait_for_frame()
