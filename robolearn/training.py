@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seed_everything
-from robolearn.learners.checkpoint import CHECKPOINT_NAME, checkpoint_metadata
+from robolearn.learners.checkpoint import CHECKPOINT_NAME, CheckpointError, checkpoint_metadata
 
 LOCK_NAME = ".run.lock"
 # Fields that change how a run is observed or saved, not what it learns: a resume may change them.
@@ -30,6 +30,31 @@ SAFE_TO_CHANGE = frozenset({"checkpoint_every", "log_every", "eval_every", "eval
 
 class RunRefused(ValueError):
     """A run cannot start here as asked (folder in use, resume that does not match its checkpoint)."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run after the learner saved its checkpoint; the message says how to continue."""
+
+    def __init__(self, checkpoint: Path, step: int, resume_hint: str) -> None:
+        super().__init__(f"interrupted at step {step}; the checkpoint {checkpoint} holds everything up to there. "
+                         f"Resume with: {resume_hint}")
+        self.checkpoint = checkpoint
+
+
+class RunDiverged(FloatingPointError):
+    """Training produced a NaN or infinity; the last finite checkpoint (None if none was saved) is named."""
+
+    def __init__(self, reason: str, checkpoint: Path) -> None:
+        try:
+            step = checkpoint_metadata(checkpoint)["steps"]
+        except CheckpointError:
+            self.checkpoint: Path | None = None
+            kept = "No finite checkpoint was saved before it. Lower the learning rate(s) in the config and start again"
+        else:
+            self.checkpoint = checkpoint
+            kept = (f"The last finite checkpoint is {checkpoint} (step {step}); nothing after it was saved. Lower the "
+                    "learning rate(s) in the config and start again in another --run-dir, or evaluate that checkpoint")
+        super().__init__(f"training diverged: {reason}. {kept}")
 
 
 def make_env(task: str, image: bool = False, reward_classifier: str | None = None) -> gym.Env:
@@ -180,3 +205,17 @@ def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.
         note += "; applied " + ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in safe.items())
     start_run(learner.config, seed=False)
     return Started(learner, checkpoint, note)
+
+
+def train_started(started: Started, steps: int, run_dir: str | os.PathLike, *, resume_hint: str,
+                  progress: bool = False) -> dict:
+    """Train a `start_or_resume` learner to `steps`; Ctrl-C and divergence leave as RunInterrupted/RunDiverged
+    naming the checkpoint kept (`resume_hint`: the exact command or action that continues this run)."""
+    if started.learner is None:
+        raise ValueError("nothing to train: the run is already past the requested steps")
+    try:
+        return started.learner.train(steps, run_dir, progress=progress)
+    except KeyboardInterrupt:
+        raise RunInterrupted(started.checkpoint, started.learner.steps_done, resume_hint) from None
+    except FloatingPointError as exc:
+        raise RunDiverged(str(exc), started.checkpoint) from None

@@ -294,7 +294,7 @@ def test_every_node_of_the_launch_files_runs_with_its_parameter_files(tmp_path_f
                 launch = parse_launch(LAUNCH_DIR / name)
                 namespace = "/launch_" + name.split(".")[0]
                 nodes = started(launch, {**CI_ARGUMENTS, **extra})
-                diags = client.collect(DiagnosticArray, f"{namespace}/diagnostics", qos.DIAGNOSTICS)
+                diags = client.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
                 expected[name] = (namespace, [n.name for n in nodes], diags)
                 processes += [node_process(launch, n, namespace, extra) for n in nodes]
             for name, (namespace, names, diags) in expected.items():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -42,8 +43,10 @@ def test_the_wheel_carries_every_calibration_and_config_file(wheel):
     assert not missing, f"add these to [tool.setuptools.data-files] in pyproject.toml: {missing}"
 
 
-def test_an_installed_wheel_finds_its_data_and_trains_outside_the_checkout(wheel, tmp_path):
-    prefix = tmp_path / "env"
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory) -> Path:
+    """The wheel installed into a fresh prefix whose dependencies come from this interpreter."""
+    prefix = tmp_path_factory.mktemp("installed") / "env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True, timeout=120)
     site_packages = Path(sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)}))
     # The dependencies come from this interpreter's site-packages; a path added by a .pth file does not run
@@ -54,6 +57,11 @@ def test_an_installed_wheel_finds_its_data_and_trains_outside_the_checkout(wheel
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q",
                     "--prefix", str(prefix), str(wheel)], check=True, capture_output=True, text=True, timeout=300)
     subprocess.run([sys.executable, "-c", "import robolearn"], check=True, timeout=120)  # ours is intact
+    return prefix
+
+
+def test_an_installed_wheel_finds_its_data_and_trains_outside_the_checkout(installed, tmp_path):
+    prefix = installed
     python = prefix / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ROBOLEARN_CALIBRATION_DIR")}
     where = subprocess.run(
@@ -71,3 +79,43 @@ def test_an_installed_wheel_finds_its_data_and_trains_outside_the_checkout(wheel
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert any((tmp_path / "run").rglob("*.pt")), "training wrote no checkpoint"
+
+
+NODE_SCRIPTS = ("robolearn-driver", "robolearn-sim", "robolearn-policy", "robolearn-camera", "robolearn-train-on-robot")
+
+
+@pytest.mark.ros
+def test_every_node_has_a_console_script_and_the_sim_starts_by_name(installed, tmp_path):
+    """pip install gives each ROS node an executable by name (no colcon); robolearn-sim, run from outside the
+    checkout with the installed copy, publishes joint_states over real DDS."""
+    from ros_helpers import require_ros, ros_client, wait_for
+
+    require_ros()
+    from sensor_msgs.msg import JointState
+
+    from robolearn_drivers.ros import qos
+
+    missing = [name for name in NODE_SCRIPTS if not (installed / "bin" / name).is_file()]
+    assert not missing, f"add these to [project.scripts] in pyproject.toml: {missing}"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ROBOLEARN_CALIBRATION_DIR")}
+    log = tmp_path / "sim.log"
+    ns = "/by_name"
+    with ros_client("by_name_client") as client, log.open("w") as out:
+        states = client.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
+        node = subprocess.Popen([str(installed / "bin" / "robolearn-sim"), "--ros-args", "-p",
+                                 "robot_model:=pendulum", "-r", f"__ns:={ns}"], cwd=tmp_path, env=env,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            try:
+                wait_for(lambda: len(states) > 5, 60, "joint_states from robolearn-sim")
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{log.read_text()[-3000:]}") from None
+        finally:
+            os.killpg(node.pid, signal.SIGINT)
+            try:
+                node.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(node.pid, signal.SIGKILL)
+                node.wait(5)
+    assert node.returncode == 0, log.read_text()[-3000:]
+    assert "driving pendulum (simulated)" in log.read_text()

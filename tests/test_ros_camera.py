@@ -76,7 +76,7 @@ def test_camera_node_refuses_bad_sources_with_a_diagnostic(camera_files):
         started = []
         for i, (params, expected) in enumerate(cases):
             ns = f"{NS}_bad_{i}"
-            diags = client.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+            diags = client.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
             started.append((ns, expected, diags,
                             NodeProcess("robolearn_drivers.ros.camera_node", params=params, namespace=ns)))
         try:

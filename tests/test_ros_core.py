@@ -12,7 +12,7 @@ import yaml
 from robolearn.robots.registry import robot_definition
 from robolearn.safety import load_robot_limits
 from robolearn_drivers.core.camera_info import load_intrinsics, projection_matrix
-from robolearn_drivers.core.diagnostics import ERROR, OK, WARN, safety_summary
+from robolearn_drivers.core.diagnostics import ERROR, OK, STALE, WARN, safety_summary, stop_level
 from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
 from robolearn_drivers.core.errors import ConfigurationError, MalformedMessageError
 from robolearn_drivers.core.params import DriverParams
@@ -32,10 +32,29 @@ from robolearn_drivers.core.ticker import Ticker
     ({"robot_model": "so101_arm", "calibration_file": "/no/such.yaml"}, "/no/such.yaml does not exist"),
     ({"robot_model": "pendulum", "use_sim": True, "limits_file": "/no/limits.yaml"}, "/no/limits.yaml does not exist"),
     ({"robot_model": "pendulum", "use_sim": True, "diagnostics_period_s": 0}, "diagnostics_period_s=0.0"),
+    ({"robot_model": "pendulum", "use_sim": True, "real_time_factor": 0}, "real_time_factor=0.0 is invalid"),
+    ({"robot_model": "pendulum", "use_sim": True, "real_time_factor": float("inf")}, "real_time_factor=inf is invalid"),
+    ({"robot_model": "so101_arm", "calibration_file": "/x.yaml", "real_time_factor": 2}, "applies to simulated robots only"),
 ])
 def test_bad_parameters_are_refused_with_what_to_fix(values, message):
     with pytest.raises(ConfigurationError, match=message.replace("(", r"\(").replace(".", r"\.")):
         DriverParams.from_mapping(values)
+
+
+def test_a_faster_than_real_time_sim_ticks_faster_on_the_wall_clock():
+    params = DriverParams.from_mapping({"robot_model": "pendulum", "use_sim": True, "real_time_factor": 4})
+    assert params.tick_period_s(1 / 60) == pytest.approx(1 / 240)
+    assert DriverParams.from_mapping({"robot_model": "pendulum", "use_sim": True}).tick_period_s(0.1) == 0.1
+
+
+def test_the_loop_clock_never_runs_backwards_across_robot_resets(pendulum_loop):
+    for _ in range(5):
+        pendulum_loop.step()
+    before = pendulum_loop.clock()
+    pendulum_loop.reset_robot(seed=1)
+    assert pendulum_loop.robot.now() < before, "the sim's own clock restarts with the episode"
+    pendulum_loop.step()
+    assert pendulum_loop.clock() > before
 
 
 def test_unknown_model_and_wrong_rate_are_configuration_errors():
@@ -161,6 +180,18 @@ def test_status_reports_levels():
     assert summary.values["count.watchdog"] == "2" and summary.values["last_command"] == "0.5"
 
 
+def test_levels_follow_the_meaning_of_the_stop():
+    assert stop_level(("no_command",)) == OK
+    assert stop_level(("watchdog",)) == WARN
+    assert stop_level(("stale_observation",)) == STALE
+    for reason in ("estop", "malformed_command", "nonfinite_command", "driver_fault", "a_reason_added_later"):
+        assert stop_level(("watchdog", reason)) == ERROR, reason
+    status = {"estopped": False, "estop_reason": "", "counts": {}, "last_command": None}
+    assert safety_summary("n", "r", status, adjusted=("command_limit",)).level == WARN
+    problem = safety_summary("n", "r", status, qos_problems=("publish with durability=transient_local",))
+    assert problem.level == ERROR and "transient_local" in problem.message
+
+
 # ------------------------------------------------------------------------------------- ticker
 def test_ticker_keeps_its_period_and_does_not_burst_after_an_overrun():
     times: list[float] = []
@@ -212,3 +243,31 @@ def test_camera_intrinsics_load_and_bad_files_are_explained(tmp_path):
     path.write_text(yaml.safe_dump({**good, "camera_matrix": [1, 2, 3]}))
     with pytest.raises(ConfigurationError, match="finite 3x3 matrix"):
         load_intrinsics(str(path))
+
+
+# --------------------------------------------------------------------------------- trajectories
+def test_trajectory_is_reordered_interpolated_from_the_current_position_and_held_at_the_end():
+    from robolearn_drivers.core.trajectory import JointTrajectory
+
+    traj = JointTrajectory.parse("arm", ["a", "b"], ["b", "a"], [1.0, 2.0], [[10.0, 1.0], [20.0, 2.0]],
+                                 start=5.0, current=np.array([0.0, 0.0]))
+    assert traj.sample(5.0).tolist() == [0.0, 0.0]
+    assert traj.sample(5.5).tolist() == pytest.approx([0.5, 5.0])
+    assert traj.sample(6.5).tolist() == pytest.approx([1.5, 15.0])
+    assert traj.sample(100.0).tolist() == [2.0, 20.0] and traj.end == 7.0
+
+
+@pytest.mark.parametrize("names, times, positions, message", [
+    (["a", "b"], [], [], "no points"),
+    (["a", "c"], [1.0], [[0, 0]], "must be each of"),
+    (["a", "a"], [1.0], [[0, 0]], "must be each of"),
+    (["a", "b"], [1.0], [[0]], "needs 2 positions"),
+    (["a", "b"], [1.0, 1.0], [[0, 0], [1, 1]], "strictly increasing"),
+    (["a", "b"], [-1.0], [[0, 0]], "strictly increasing"),
+    (["a", "b"], [1.0], [[0, float("nan")]], "NaN"),
+])
+def test_bad_trajectories_are_refused_with_what_to_fix(names, times, positions, message):
+    from robolearn_drivers.core.trajectory import JointTrajectory
+
+    with pytest.raises(MalformedMessageError, match=message):
+        JointTrajectory.parse("arm", ["a", "b"], names, times, positions, start=0.0, current=np.zeros(2))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import time
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -39,7 +40,7 @@ def client(driver):
 
     with ros_client("driver_test_client") as c:
         c.states = c.collect(JointState, f"{NS}/joint_states", qos.STATE_SUB)
-        c.diags = c.collect(DiagnosticArray, f"{NS}/diagnostics", qos.DIAGNOSTICS)
+        c.diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
         c.commands = c.publisher(Float64MultiArray, f"{NS}/joint_commands", qos.COMMAND)
         c.estop = c.publisher(Bool, f"{NS}/estop", qos.ESTOP)
         wait_for(lambda: len(c.states) > 5, 30, "joint_states from the sim node", driver)
@@ -54,6 +55,12 @@ def latest_safety(client) -> dict:
         if values is not None:
             return values
     return {}
+
+
+def safety_history(client) -> list[dict]:
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    return [v for _, msg in list(client.diags) if (v := diagnostic_values(msg).get(DIAG_NAME)) is not None]
 
 
 def count(client, kind: str) -> int:
@@ -91,6 +98,8 @@ def test_command_beyond_the_limit_is_clipped_and_counted(client, driver):
         send(client, [50.0])  # the pendulum's torque limit is 2 N·m
         time.sleep(0.02)
     wait_for(lambda: count(client, "command_limit") > before, 5, "a command_limit count in diagnostics", driver)
+    assert any(v["level"] == "1" and "command_limit" in v["last_adjustment"] for v in safety_history(client)), \
+        "a clipped command is reported as WARN, with what adjusted it"
 
 
 def test_watchdog_stops_the_robot_when_commands_stop(client, driver):
@@ -108,8 +117,14 @@ def test_malformed_and_nonfinite_commands_are_rejected_counted_and_stop(client, 
     send(client, [0.1, 0.2, 0.3])
     wait_for(lambda: count(client, "malformed_command") > malformed, 5, "the malformed command count", driver)
     assert "pendulum: command has 3 values, expected 1" in latest_safety(client)["last_rejection"]
+    wait_for(lambda: latest_safety(client).get("last_stop") == "malformed_command", 5, "the malformed stop", driver)
+    assert latest_safety(client)["level"] == "2", "a malformed command is an ERROR"
     send(client, [math.nan])
     wait_for(lambda: count(client, "nonfinite_command") > nonfinite, 5, "the NaN command count", driver)
+    time.sleep(0.3)  # several control ticks after the NaN: the stop keeps its reason
+    assert latest_safety(client)["last_stop"] == "nonfinite_command"
+    assert latest_safety(client)["level"] == "2"
+    assert "robot stopped: nonfinite_command" in driver.output(), "each stop reason gets a /rosout line"
 
 
 def test_estop_latches_until_reset_and_a_fresh_command(client, driver):
@@ -146,12 +161,84 @@ def test_late_subscriber_sees_a_latched_estop(mode):
     with ros_client("late_estop_client") as c:
         pub = c.publisher(Bool, f"{ns}/estop", qos.ESTOP)
         pub.publish(Bool(data=True))
-        diags = c.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
         with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=ns) as node:
             def estopped():
                 return any(diagnostic_values(m).get(f"{ns}/sim_driver: safety", {}).get("estopped") == "true"
                            for _, m in list(diags))
             wait_for(estopped, 30, "the late driver to latch the e-stop", node)
+
+
+@pytest.mark.parametrize("reliability, durability", [("best_effort", "volatile"), ("reliable", "volatile"),
+                                                     ("best_effort", "transient_local")])
+def test_estop_from_any_publisher_qos_stops_and_an_unlatched_one_is_an_error(mode, reliability, durability):
+    """An e-stop is never dropped for its QoS; a publisher whose e-stop a restarted driver would miss is an ERROR
+    on /diagnostics saying how to fix it. Commands from a sensor-data (best-effort) publisher are accepted."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+    from std_msgs.msg import Bool, Float64MultiArray
+
+    from robolearn_drivers.ros import qos
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    ns = f"/qos_{reliability}_{durability}"
+    profile = QoSProfile(depth=1, reliability=ReliabilityPolicy[reliability.upper()],
+                         durability=DurabilityPolicy[durability.upper()])
+    with ros_client(f"qos_client_{reliability}_{durability}") as c:
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
+        commands = c.publisher(Float64MultiArray, f"{ns}/joint_commands", qos_profile_sensor_data)
+        with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=ns) as node:
+            def safety() -> dict:
+                for _, m in reversed(list(diags)):
+                    if (v := diagnostic_values(m).get(f"{ns}/sim_driver: safety")) is not None:
+                        return v
+                return {}
+            wait_for(safety, 30, "the driver's diagnostics", node)
+            before = int(safety().get("count.command_limit", 0))
+            for _ in range(10):
+                commands.publish(Float64MultiArray(data=[50.0]))
+                time.sleep(0.03)
+            wait_for(lambda: int(safety().get("count.command_limit", 0)) > before, 5,
+                     "a best-effort command to be applied (and clipped)", node)
+            pub = c.publisher(Bool, f"{ns}/estop", profile)
+            wait_for(lambda: pub.get_subscription_count() > 0, 10, "the e-stop publisher to match", node)
+            # Sent until seen, as an e-stop button does: a best-effort sample may be lost by design.
+            wait_for(lambda: pub.publish(Bool(data=True)) or safety().get("estopped") == "true", 5,
+                     "the e-stop to stop the robot", node)
+            assert safety()["level"] == "2"
+            wait_for(lambda: safety().get("qos_problem.0"), 5, "the incompatible-QoS diagnostic", node)
+            assert "durability=transient_local" in safety()["qos_problem.0"]
+            assert "offers incompatible QoS" in node.output()
+
+
+def test_sim_publishes_clock_and_stamps_with_it_under_use_sim_time(mode):
+    """The sim owns time: /clock carries simulated time, joint_states are stamped with it, and the node's own
+    ROS clock follows it under use_sim_time (its diagnostics stamps are simulated seconds, not wall time).
+    /clock is remapped so this sim does not share a clock with the other tests' sims."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from rosgraph_msgs.msg import Clock
+    from sensor_msgs.msg import JointState
+
+    from robolearn_drivers.ros import qos
+
+    ns, clock_topic = "/clock_test", "/clock_test/clock"
+    with ros_client("clock_client") as c:
+        clocks = c.collect(Clock, clock_topic, qos.STATE_SUB)
+        states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
+        with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=ns,
+                         params={"use_sim_time": True, "real_time_factor": 2.0},
+                         remaps={"/clock": clock_topic}) as node:
+            wait_for(lambda: len(clocks) > 30 and len(states) > 30, 30, "/clock and joint_states", node)
+            ours = lambda: [m for _, m in list(diags) if m.status and m.status[0].name == f"{ns}/sim_driver: safety"]
+            wait_for(ours, 10, "diagnostics from the sim", node)
+        seconds = [m.clock.sec + m.clock.nanosec * 1e-9 for _, m in clocks]
+        assert all(b > a for a, b in zip(seconds, seconds[1:])), "simulated time only moves forward"
+        assert seconds[0] < 60.0, "the clock is simulated time from 0, not wall time"
+        stamps = {m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for _, m in states}
+        clock_ns = {m.clock.sec * 10**9 + m.clock.nanosec for _, m in clocks}
+        assert len(stamps & clock_ns) > 0.8 * min(len(stamps), len(clock_ns)), "states are stamped with /clock"
+        assert all(m.header.stamp.sec < 600 for m in ours()), "use_sim_time: the node's clock is the sim's"
 
 
 BAD_CONFIGURATIONS = [
@@ -176,7 +263,7 @@ def test_bad_configuration_is_refused_with_a_diagnostic_and_no_motion(mode):
         cases = []
         for i, (params, expected) in enumerate(BAD_CONFIGURATIONS):
             ns = f"/bad_config_{i}"
-            diags = c.collect(DiagnosticArray, f"{ns}/diagnostics", qos.DIAGNOSTICS)
+            diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
             states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
             node = NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", params=params,
                                namespace=ns)
@@ -228,3 +315,118 @@ def test_sim_arm_moves_to_commanded_joint_positions_under_the_rate_limit(mode):
         # The per-step change of the measured position never exceeds the rate limit (plus tracking overshoot).
         positions = np.array([m.position[0] for t, m in states if t >= begin])
         assert np.max(np.abs(np.diff(positions))) < 0.1 + 0.02
+
+
+def test_arm_publishes_its_urdf_and_follows_a_joint_trajectory_and_refuses_bad_ones_without_motion(mode):
+    """trajectory_msgs/JointTrajectory on joint_trajectory (joint_trajectory_controller's topic): sampled at the
+    control rate through the SafetyController. Names in any order; one beyond the joint limits is clipped and
+    counted; non-monotonic times, unknown names and NaN are rejected with a diagnostic and no motion."""
+    from builtin_interfaces.msg import Duration
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import String
+    from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+    from robolearn_drivers.ros import qos
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    ns = "/traj_test"
+
+    def trajectory(names, points):
+        return JointTrajectory(joint_names=list(names), points=[
+            JointTrajectoryPoint(positions=[float(v) for v in q], time_from_start=Duration(sec=int(t), nanosec=int(t % 1 * 1e9)))
+            for t, q in points])
+
+    with ros_client("traj_client") as c, NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "sim.yaml",
+                                                     params={"robot_model": "so101_arm"}, namespace=ns) as node:
+        states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
+        pub = c.publisher(JointTrajectory, f"{ns}/joint_trajectory", qos.COMMAND)
+
+        def safety() -> dict:
+            for _, m in reversed(list(diags)):
+                if (v := diagnostic_values(m).get(f"{ns}/sim_driver: safety")) is not None:
+                    return v
+            return {}
+
+        wait_for(lambda: len(states) > 3 and safety(), 30, "the arm's joint_states and diagnostics", node)
+        wait_for(lambda: pub.get_subscription_count() > 0, 10, "the trajectory subscription", node)
+        names = list(states[-1][1].name)
+        start = np.array(states[-1][1].position)
+        description = c.collect(String, f"{ns}/robot_description", qos.LATCHED)  # subscribed late: latched
+        urdf = wait_for(lambda: description and description[-1][1].data, 10, "robot_description", node)
+        joints = {j.get("name") for j in ET.fromstring(urdf).iter("joint") if j.get("type") != "fixed"}
+        assert set(names) <= joints, "every joint_states name is a movable joint of robot_description"
+
+        # Bad trajectories: rejected, counted as malformed, the arm does not move.
+        target = start.copy()
+        target[0] += 0.3
+        bad = [trajectory(names, [(1.0, target), (0.5, target)]),
+               trajectory(["no_such_joint"] + names[1:], [(1.0, target)]),
+               trajectory(names, [(1.0, [math.nan] * len(names))])]
+        for msg in bad:
+            before = int(safety().get("count.malformed_command", 0))
+            pub.publish(msg)
+            wait_for(lambda: int(safety().get("count.malformed_command", 0)) > before, 5, "the rejection", node)
+        time.sleep(0.5)
+        assert np.all(np.abs(np.array(states[-1][1].position) - start) < 0.02), "a rejected trajectory never moves"
+
+        # A good one, its names reversed: shoulder_pan +0.3 rad over 1.5 s, then held.
+        reversed_names = names[::-1]
+        points = [(0.75, start + (target - start) / 2), (1.5, target)]
+        pub.publish(trajectory(reversed_names, [(t, q[::-1]) for t, q in points]))
+        wait_for(lambda: abs(states[-1][1].position[0] - target[0]) < 0.03, 10, "the arm to reach the trajectory end",
+                 node)
+        assert np.all(np.abs(np.array(states[-1][1].position[1:]) - start[1:]) < 0.05)
+
+        # Beyond the joint limits: clipped by the safety layer and counted.
+        before = int(safety().get("count.command_limit", 0)) + int(safety().get("count.position_limit", 0))
+        far = target.copy()
+        far[0] = 50.0
+        pub.publish(trajectory(names, [(0.5, far)]))
+        wait_for(lambda: int(safety().get("count.command_limit", 0)) + int(safety().get("count.position_limit", 0))
+                 > before, 5, "the out-of-limits trajectory to be clipped and counted", node)
+        assert states[-1][1].position[0] < 4.0, "clipped, never sent 50 rad"
+
+
+def test_base_takes_plain_twist_on_cmd_vel_unstamped_and_refuses_a_stamp_from_the_future(mode):
+    """A teleop-style Twist on cmd_vel_unstamped drives the base; a TwistStamped stamped a minute ahead is
+    refused (counted as malformed, with the reason) and the base does not move."""
+    from diagnostic_msgs.msg import DiagnosticArray
+    from geometry_msgs.msg import Twist, TwistStamped, Vector3
+    from nav_msgs.msg import Odometry
+
+    from robolearn_drivers.ros import qos
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    ns = "/twist_test"
+    with ros_client("twist_client") as c, NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "sim.yaml",
+                                                      params={"robot_model": "diffdrive_base"}, namespace=ns) as node:
+        odom = c.collect(Odometry, f"{ns}/odom", qos.STATE_SUB)
+        diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
+        stamped = c.publisher(TwistStamped, f"{ns}/cmd_vel", qos.COMMAND)
+        plain = c.publisher(Twist, f"{ns}/cmd_vel_unstamped", qos.COMMAND)
+
+        def safety() -> dict:
+            for _, m in reversed(list(diags)):
+                if (v := diagnostic_values(m).get(f"{ns}/sim_driver: safety")) is not None:
+                    return v
+            return {}
+
+        wait_for(lambda: len(odom) > 3 and safety(), 30, "odom and diagnostics from the base", node)
+        wait_for(lambda: stamped.get_subscription_count() and plain.get_subscription_count(), 10, "subscriptions", node)
+        x0 = odom[-1][1].pose.pose.position.x
+        future = TwistStamped()
+        future.header.stamp = c.node.get_clock().now().to_msg()
+        future.header.stamp.sec += 60
+        future.twist.linear.x = 0.2
+        for _ in range(15):
+            stamped.publish(future)
+            time.sleep(0.05)
+        wait_for(lambda: int(safety().get("count.malformed_command", 0)) > 0, 5, "the future stamp's rejection", node)
+        assert "in the future" in safety()["last_rejection"]
+        assert abs(odom[-1][1].pose.pose.position.x - x0) < 0.01, "a refused command never moves the base"
+        for _ in range(30):
+            plain.publish(Twist(linear=Vector3(x=0.2)))
+            time.sleep(0.05)
+        assert odom[-1][1].pose.pose.position.x - x0 > 0.05, "Twist on cmd_vel_unstamped drove the base forward"

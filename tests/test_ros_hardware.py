@@ -53,7 +53,7 @@ def test_hardware_driver_node_drives_a_virtual_servo_bus_safely(arm_files):
     with FAMILY.virtual({i: FAMILY.number for i in IDS.values()}) as bus, ros_client("hw_client") as client:
         servo = bus.servos[IDS["shoulder_pan"]]
         states = client.collect(JointState, f"{NS}/joint_states", qos.STATE_SUB)
-        diags = client.collect(DiagnosticArray, f"{NS}/diagnostics", qos.DIAGNOSTICS)
+        diags = client.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
         commands = client.publisher(Float64MultiArray, f"{NS}/joint_commands", qos.COMMAND)
         estop = client.publisher(Bool, f"{NS}/estop", qos.ESTOP)
 
@@ -104,3 +104,63 @@ def test_hardware_driver_node_drives_a_virtual_servo_bus_safely(arm_files):
 
         assert eventually(lambda: not any(s.torque for s in bus.servos.values()), 5), \
             "after the node shut down every servo's torque is off"
+
+
+def test_lifecycle_driver_turns_torque_on_and_off_through_its_transitions(arm_files):
+    """The managed driver over DDS on the virtual bus: nothing moves before activate, a command after it turns
+    the torque on, deactivate ignores commands and holds, cleanup turns the torque off; a transition out of
+    order is refused."""
+    require_ros()
+    from lifecycle_msgs.msg import Transition
+    from lifecycle_msgs.srv import ChangeState, GetState
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+
+    from robolearn_drivers.ros import qos
+
+    calibration, limits = arm_files
+    ns = "/lifecycle_test"
+    with FAMILY.virtual({i: FAMILY.number for i in IDS.values()}) as bus, ros_client("lifecycle_client") as client:
+        servo = bus.servos[IDS["shoulder_pan"]]
+        states = client.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
+        commands = client.publisher(Float64MultiArray, f"{ns}/joint_commands", qos.COMMAND)
+
+        def change(transition_id: int) -> bool:
+            service = client.node.create_client(ChangeState, f"{ns}/robot_driver/change_state")
+            assert service.wait_for_service(timeout_sec=20), "change_state did not appear"
+            future = service.call_async(ChangeState.Request(transition=Transition(id=transition_id)))
+            return wait_for(lambda: future.done() and (future.result(),), 20, "change_state", node)[0].success
+
+        def state_label() -> str:
+            service = client.node.create_client(GetState, f"{ns}/robot_driver/get_state")
+            assert service.wait_for_service(timeout_sec=20)
+            future = service.call_async(GetState.Request())
+            return wait_for(lambda: future.done() and (future.result(),), 20, "get_state", node)[0].current_state.label
+
+        def push(value: float, n: int = 20) -> None:
+            for _ in range(n):
+                commands.publish(Float64MultiArray(data=[value, 0, 0, 0, 0, 0]))
+                time.sleep(1 / 30)
+
+        node = NodeProcess("robolearn_drivers.ros.lifecycle_driver_node", CONFIG / "robot.yaml", namespace=ns,
+                           params={"port": bus.path, "calibration_file": str(calibration),
+                                   "limits_file": str(limits)})
+        with node:
+            assert state_label() == "unconfigured"
+            assert not change(Transition.TRANSITION_ACTIVATE), "activate before configure is refused"
+            assert change(Transition.TRANSITION_CONFIGURE), node.output()[-2000:]
+            assert state_label() == "inactive"
+            push(0.3, 10)
+            assert not servo.torque and not states, "inactive: no state published, no command applied"
+            assert change(Transition.TRANSITION_ACTIVATE)
+            push(0.3)
+            wait_for(lambda: servo.torque, 5, "torque on after a command while active", node)
+            wait_for(lambda: states and abs(states[-1][1].position[0] - 0.3) < 0.02, 10, "the commanded position", node)
+            assert change(Transition.TRANSITION_DEACTIVATE)
+            held = servo.get(servo.regs.goal_position)
+            push(-0.3)
+            assert abs(servo.get(servo.regs.goal_position) - held) <= 2, "inactive: commands ignored, goal held"
+            assert change(Transition.TRANSITION_CLEANUP)
+            assert eventually(lambda: not any(s.torque for s in bus.servos.values()), 5), "cleanup: torque off"
+            assert state_label() == "unconfigured"
+            assert change(Transition.TRANSITION_CONFIGURE), "configure again after cleanup"

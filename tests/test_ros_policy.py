@@ -36,7 +36,7 @@ def sim(policies):
             ros_client("policy_test_client") as client:
         client.node_process = node
         client.states = client.collect(JointState, f"{NS}/joint_states", qos.STATE_SUB)
-        client.diags = client.collect(DiagnosticArray, f"{NS}/diagnostics", qos.DIAGNOSTICS)
+        client.diags = client.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
         client.estop = client.publisher(Bool, f"{NS}/estop", qos.ESTOP)
         wait_for(lambda: client.states, 30, "joint_states from the sim node", node)
         yield client

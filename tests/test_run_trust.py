@@ -3,7 +3,10 @@ subprocess (exit code, stderr, never a traceback)."""
 
 import csv
 import hashlib
+import os
+import shlex
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -186,3 +189,83 @@ def test_os_errors_become_one_line_naming_the_path(tmp_path):
         assert result.returncode in (1, 2), (args, result.stderr)
         lines = [line for line in result.stderr.splitlines() if not line.startswith("pybullet build time")]
         assert expected in result.stderr and len(lines) == 1, (args, result.stderr)
+
+
+def test_divergence_during_training_is_one_line_naming_what_was_kept(tmp_path):
+    # Finite, so the config check passes, but the first updates overflow.
+    config = _config(tmp_path, "huge_lr.yaml", critic_lr=1e30, actor_lr=1e30)
+    result = _train(tmp_path, tmp_path / "run", 400, config=config)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("pybullet build time")]
+    assert len(lines) == 1 and "training diverged" in lines[0], result.stderr
+    assert "No finite checkpoint was saved" in lines[0] and "learning rate" in lines[0]
+    assert not (tmp_path / "run" / CHECKPOINT_NAME).exists()
+
+
+def test_the_printed_resume_command_continues_the_run(tmp_path):
+    run_dir = tmp_path / "run with space"
+    process = _start(tmp_path, run_dir)
+    _wait_for(lambda: _checkpoint_step(run_dir) >= 100)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Resume with: " in err, err
+    command = shlex.split(err.split("Resume with: ", 1)[1].strip())
+    assert command[:2] == ["robolearn", "train"] and "--resume" in command
+    step = checkpoint_metadata(run_dir / CHECKPOINT_NAME)["steps"]
+    command[command.index("--steps") + 1] = str(step + 50)  # the printed one asks for the original 1e6 steps
+    result = _cli(*command[1:], "--eval-episodes", 0, "--no-progress", "--device", "cpu", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"resuming sac from {run_dir / CHECKPOINT_NAME} at step {step}" in result.stdout
+    assert checkpoint_metadata(run_dir / CHECKPOINT_NAME)["steps"] == step + 50
+
+
+def test_ctrl_c_in_eval_is_one_line(tmp_path):
+    run_dir = tmp_path / "run"
+    assert _train(tmp_path, run_dir, 100).returncode == 0
+    process = subprocess.Popen(_cmd("eval", run_dir / CHECKPOINT_NAME, "--episodes", 100_000), cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "evaluating sac" in process.stdout.readline()  # the episodes have started
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    lines = [line for line in err.splitlines() if not line.startswith("pybullet build time")]
+    assert process.returncode == 130 and "Traceback" not in err
+    assert lines == ["robolearn eval: interrupted (Ctrl-C); nothing was left half-written"], err
+
+
+def test_export_never_replaces_a_device_or_pipe(tmp_path):
+    run_dir = tmp_path / "run"
+    assert _train(tmp_path, run_dir, 100).returncode == 0
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)  # stands for /dev/null: as root, a rename over it would replace the device
+    result = _cli("export", run_dir / CHECKPOINT_NAME, "-o", pipe, "--parity-samples", 64, cwd=tmp_path)
+    assert result.returncode == 1 and "not a regular file" in result.stderr and str(pipe) in result.stderr
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 64 KiB file system (tmpfs), so a full disk is the OS's ENOSPC, not a stand-in."""
+    mount_point = tmp_path / "small_disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)],
+                             capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root (CAP_SYS_ADMIN)")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+def test_a_full_disk_and_a_read_only_one_are_one_line_each(tmp_path, small_disk):
+    full = _train(tmp_path, small_disk / "run", 300)
+    errors = [line for line in full.stderr.splitlines() if line.startswith("robolearn train")]
+    assert full.returncode == 1 and "Traceback" not in full.stderr  # TensorBoard's writer thread included
+    assert errors and all("the disk is full" in line for line in errors), full.stderr
+    assert str(small_disk / "run") in full.stderr
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    read_only = _train(tmp_path, small_disk / "run2", 100)
+    assert read_only.returncode == 1 and "read-only" in read_only.stderr and "--run-dir" in read_only.stderr

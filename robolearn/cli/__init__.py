@@ -8,10 +8,13 @@ own command.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import threading
+from typing import Iterator
 
-from robolearn.cli.errors import TrainingDiverged, TrainingInterrupted, report
+from robolearn.cli.errors import report
 
 COMMANDS = {
     "demo": ("robolearn.cli.demo", "run every sim task with a scripted controller through the safety layer"),
@@ -21,6 +24,9 @@ COMMANDS = {
     "calibrate": ("robolearn.cli.calibrate", "calibrate motors, camera intrinsics or hand-eye"),
     "doctor": ("robolearn.cli.doctor", "check a servo bus against the calibration (never moves anything)"),
     "vision": ("robolearn.cli.vision", "record frames, pretrain an image encoder, train a reward classifier"),
+    "record": ("robolearn.cli.record", "record episodes (teleop, expert or policy) into a LeRobot v3 dataset"),
+    "teleop": ("robolearn.cli.teleop", "drive a task's robot with the keyboard, a gamepad or a SpaceMouse"),
+    "dataset": ("robolearn.cli.dataset", "dataset info, validate, convert (LeRobot v3 <-> MCAP), plot"),
     "main": ("robolearn.cli.main_job", "the README's main job: demo, train, evaluate, export"),
 }
 
@@ -39,6 +45,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     module_name, help_text = COMMANDS[argv[0]]
+    with _background_errors(argv[0]) as background:
+        code, message = _run_command(argv, module_name, help_text)
+    for line in dict.fromkeys(background):  # a writer thread's failure, unless the command said the same
+        if line != message:
+            print(line, file=sys.stderr)
+            code = code or 1
+    return code
+
+
+def _run_command(argv: list[str], module_name: str, help_text: str) -> tuple[int, str | None]:
+    """(exit code, the error line printed or None)."""
     try:
         module = importlib.import_module(module_name)
         # The module docstring's body (examples, notes) follows the options in --help, laid out as written.
@@ -48,13 +65,32 @@ def main(argv: list[str] | None = None) -> int:
                                              formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(cmd_parser)
         args = cmd_parser.parse_args(argv[1:])
-        return int(module.run(args) or 0)
-    except (ValueError, OSError, RuntimeError, ImportError, ArithmeticError, KeyboardInterrupt,
-            TrainingInterrupted, TrainingDiverged) as exc:
+        return int(module.run(args) or 0), None
+    except (ValueError, OSError, RuntimeError, ImportError, ArithmeticError, KeyboardInterrupt) as exc:
         # Library errors carry what was wrong and what to do; show that, not a traceback.
         message, code = report(argv[0], exc)
         print(message, file=sys.stderr)
-        return code
+        return code, message
+
+
+@contextlib.contextmanager
+def _background_errors(command: str) -> Iterator[list[str]]:
+    """OS errors in library threads (TensorBoard's event writer on a full disk) as report lines instead of
+    a thread traceback; anything else is a bug and keeps the default traceback."""
+    lines: list[str] = []
+    default = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if isinstance(args.exc_value, OSError):
+            lines.append(report(command, args.exc_value)[0])
+        else:
+            default(args)
+
+    threading.excepthook = hook
+    try:
+        yield lines
+    finally:
+        threading.excepthook = default
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
 """How a command's failure reaches the user: one line naming what went wrong and what to do, never a
 traceback. `report` maps every error the library raises on purpose (and the OS's) to that line and an
-exit code: 1 for a failure, 2 for a refused request, 130 for Ctrl-C."""
+exit code: 1 for a failure or a refused request, 130 for Ctrl-C (argparse exits 2 on a usage error)."""
 
 from __future__ import annotations
 
 import errno
-from pathlib import Path
 
 
 # The pip extra that brings each optional top-level package a command may need.
@@ -13,39 +12,11 @@ EXTRA_OF = {"torch": "learn", "gymnasium": "learn", "tensorboard": "learn", "mat
             "onnxscript": "learn", "tqdm": "learn", "pybullet": "sim", "serial": "hardware", "cv2": "hardware"}
 
 
-class TrainingInterrupted(Exception):
-    """Ctrl-C during training, after the learner saved its checkpoint."""
-
-    def __init__(self, checkpoint: Path, step: int, resume_command: str) -> None:
-        super().__init__(f"interrupted at step {step}; the checkpoint {checkpoint} holds everything up to there. "
-                         f"Resume with: {resume_command}")
-
-
-class TrainingDiverged(Exception):
-    """Training produced a NaN or infinity; the last finite checkpoint (if any) is kept and named."""
-
-    def __init__(self, reason: str, checkpoint: Path) -> None:
-        kept = _last_checkpoint(checkpoint)
-        super().__init__(f"training diverged: {reason}. {kept} Lower the learning rate(s) in the config and "
-                         "resume from there, or start again")
-
-
-def _last_checkpoint(checkpoint: Path) -> str:
-    from robolearn.learners.checkpoint import CheckpointError, checkpoint_metadata
-
-    try:
-        step = checkpoint_metadata(checkpoint)["steps"]
-    except CheckpointError:
-        return "No finite checkpoint was saved before it."
-    return f"The last finite checkpoint is {checkpoint} (step {step}); nothing after it was saved."
-
-
 def report(command: str, exc: BaseException) -> tuple[str, int]:
     """(one-line message, exit code) for an error a command raised."""
     if isinstance(exc, KeyboardInterrupt):
-        return f"robolearn {command}: interrupted (Ctrl-C); nothing was left half-written", 130
-    if isinstance(exc, TrainingInterrupted):
-        return f"robolearn {command}: {exc}", 130
+        # A run's RunInterrupted says which checkpoint was kept and how to resume; a bare Ctrl-C says nothing.
+        return f"robolearn {command}: {str(exc) or 'interrupted (Ctrl-C); nothing was left half-written'}", 130
     if isinstance(exc, ModuleNotFoundError) and exc.name in EXTRA_OF:
         # A robot-side install lacks the learning stack: name the extra instead of an import error.
         return (f"robolearn {command}: needs {exc.name}, which this install lacks (a robot-side install has only "

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
                                       "--force-task to evaluate it there anyway")
             print(f"warning: --force-task: evaluating a policy trained on {recorded} on {actual}")
         learner = learner_cls.load(args.checkpoint, env, args.device)
+        print(f"evaluating {data['algo']} on {task} over {args.episodes} episodes", flush=True)
         result = evaluate_policy(env, learner.act, args.episodes, seed=args.seed)
     finally:
         env.close()

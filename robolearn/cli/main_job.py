@@ -12,6 +12,7 @@ Re-running it resumes training from the run folder's checkpoint instead of start
 from __future__ import annotations
 
 import argparse
+import shlex
 import time
 from pathlib import Path
 
@@ -74,7 +75,7 @@ def _train(run_dir: Path, config_path: Path, steps: int) -> Path:
     """Train SAC in `run_dir`, resuming its checkpoint when one is there (re-running the job continues it)."""
     from robolearn.learners.base import learner_class
     from robolearn.learners.checkpoint import CHECKPOINT_NAME
-    from robolearn.training import load_config, make_env, open_run, start_or_resume
+    from robolearn.training import load_config, make_env, open_run, start_or_resume, train_started
 
     sac = learner_class("sac")
     env = make_env(TASK)
@@ -85,7 +86,10 @@ def _train(run_dir: Path, config_path: Path, steps: int) -> Path:
                                       seed_given=False, device="cpu")
             print(f"  {started.message}")
             if started.learner is not None:
-                started.learner.train(steps, run_dir, progress=False)
+                # Re-running the job resumes the checkpoint; the demo has nothing to add on the way back.
+                again = shlex.join(["robolearn", "main", "--run-dir", str(run_dir), "--steps", str(steps),
+                                    "--config", str(config_path), "--skip-demo"])
+                train_started(started, steps, run_dir, resume_hint=again)
     finally:
         env.close()
     return started.checkpoint

@@ -13,9 +13,8 @@ import json
 import shlex
 from pathlib import Path
 
-from robolearn.cli.errors import TrainingDiverged, TrainingInterrupted
 from robolearn.learners.base import CHECKPOINT_NAME, KNOWN_ALGOS, ConfigError, learner_class
-from robolearn.training import load_config, make_env, open_run, start_or_resume
+from robolearn.training import load_config, make_env, open_run, start_or_resume, train_started
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,12 +53,8 @@ def run(args: argparse.Namespace) -> int:
             learner = started.learner
             print(f"training {args.algo} on {args.task} for {args.steps} steps on {learner.device}; "
                   f"run folder {run_dir}")
-            try:
-                summary = learner.train(args.steps, run_dir, progress=not args.no_progress)
-            except KeyboardInterrupt:
-                raise TrainingInterrupted(started.checkpoint, learner.steps_done, _resume_command(args)) from None
-            except FloatingPointError as exc:
-                raise TrainingDiverged(str(exc), started.checkpoint) from None
+            summary = train_started(started, args.steps, run_dir, resume_hint=_resume_command(args, run_dir),
+                                    progress=not args.no_progress)
         print(json.dumps({k: v for k, v in summary.items() if k != "eval"}, default=str))
         if args.eval_episodes > 0:
             from robolearn.learners.run import evaluate_policy
@@ -73,13 +68,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resume_command(args: argparse.Namespace) -> str:
-    parts = ["robolearn", "train", args.task, "--algo", args.algo, "--steps", str(args.steps), "--resume"]
-    if args.run_dir:
-        parts += ["--run-dir", shlex.quote(str(args.run_dir))]
-    if args.seed is not None and not args.run_dir:
-        parts += ["--seed", str(args.seed)]
-    return " ".join(parts)
+def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:
+    """The command that continues this run as recorded: same task, env options and folder (the default folder
+    name depends on the seed, so it is always spelled out)."""
+    parts = ["robolearn", "train", args.task, "--algo", args.algo, "--steps", str(args.steps),
+             "--run-dir", str(run_dir), "--resume"]
+    if args.image:
+        parts.append("--image")
+    if args.reward_classifier:
+        parts += ["--reward-classifier", args.reward_classifier]
+    return shlex.join(parts)
 
 
 def _slug(task: str) -> str:

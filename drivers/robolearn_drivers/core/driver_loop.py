@@ -48,6 +48,7 @@ class DriverLoop:
         self.last_rejection = ""
         self._pending: tuple[np.ndarray, float] | None = None
         self._held_for_malformed = False
+        self._clock_offset = 0.0  # robot clock time before the last robot reset (a sim restarts at 0)
         self.last_observation = robot.observe()
 
     @property
@@ -60,14 +61,19 @@ class DriverLoop:
         try:
             command = self.layout.parse_command(values)
         except MalformedMessageError as exc:
-            self.counts[MALFORMED] += 1
-            self.last_rejection = str(exc)
-            self._pending = None
-            self._held_for_malformed = True
+            self.reject(str(exc))
             return False
         self._pending = (command, self.robot.now())
         self._held_for_malformed = False
         return True
+
+    def reject(self, reason: str) -> None:
+        """A command the node could not accept (bad shape, a stamp from the future, a bad trajectory): counted
+        as malformed, and the robot stops at the next tick until a valid command arrives."""
+        self.counts[MALFORMED] += 1
+        self.last_rejection = reason
+        self._pending = None
+        self._held_for_malformed = True
 
     def estop(self, reason: str = EXTERNAL_ESTOP) -> None:
         """Latch the e-stop and stop the actuators now, not at the next tick."""
@@ -86,8 +92,14 @@ class DriverLoop:
         """A new episode: the robot's own reset (sim: new start state; hardware: its homing under safety)."""
         self._pending = None
         self._held_for_malformed = False
+        self._clock_offset += self.robot.now()
         self.last_observation = self.robot.reset(seed=seed)
         return self.last_observation
+
+    def clock(self) -> float:
+        """The robot's clock made monotonic across robot resets (a sim's clock restarts at 0 each episode);
+        what a sim publishes on /clock."""
+        return self._clock_offset + self.robot.now()
 
     # ------------------------------------------------------------------------------- control tick
     def step(self) -> TickResult:

@@ -13,6 +13,7 @@ from robolearn_drivers.core.errors import ConfigurationError
 
 # Above this the Python loop cannot keep its period on a loaded machine; ros2_control runs faster in C++.
 MAX_CONTROL_RATE_HZ = 1000.0
+MAX_REAL_TIME_FACTOR = 100.0
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,12 @@ class DriverParams:
     control_rate_hz: float = 0.0  # 0: the rate in the robot's limits.yaml
     sim_seed: int = 0
     diagnostics_period_s: float = 0.5
+    real_time_factor: float = 1.0  # sim only: simulated seconds per wall-clock second
+
+    def tick_period_s(self, control_period_s: float) -> float:
+        """Wall-clock period of the control thread: shorter than the robot's control period when a
+        simulation runs faster than real time, so simulated time advances one period per tick either way."""
+        return control_period_s / self.real_time_factor
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> "DriverParams":
@@ -41,6 +48,7 @@ class DriverParams:
             control_rate_hz=_float(values.get("control_rate_hz", 0.0), "control_rate_hz"),
             sim_seed=int(values.get("sim_seed", 0)),
             diagnostics_period_s=_float(values.get("diagnostics_period_s", 0.5), "diagnostics_period_s"),
+            real_time_factor=_float(values.get("real_time_factor", 1.0), "real_time_factor"),
         )
         params.validate()
         return params
@@ -55,6 +63,16 @@ class DriverParams:
         if not math.isfinite(self.diagnostics_period_s) or self.diagnostics_period_s <= 0:
             raise ConfigurationError(
                 f"parameter diagnostics_period_s={self.diagnostics_period_s} must be a positive number of seconds"
+            )
+        if not math.isfinite(self.real_time_factor) or not 0 < self.real_time_factor <= MAX_REAL_TIME_FACTOR:
+            raise ConfigurationError(
+                f"parameter real_time_factor={self.real_time_factor} is invalid: use a number in "
+                f"(0, {MAX_REAL_TIME_FACTOR:g}] (simulated seconds per wall-clock second; 1 is real time)"
+            )
+        if not self.use_sim and self.real_time_factor != 1.0:
+            raise ConfigurationError(
+                f"parameter real_time_factor={self.real_time_factor} applies to simulated robots only: real "
+                f"hardware ({self.robot_model}) runs in real time; set it to 1.0 or use_sim to true"
             )
         if self.limits_file and not Path(self.limits_file).is_file():
             raise ConfigurationError(

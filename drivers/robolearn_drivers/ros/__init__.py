@@ -17,10 +17,12 @@ Topics and services, relative to the node's namespace (DESIGN.md section 3; QoS 
     joint_commands  std_msgs/Float64MultiArray      -> driver, in the robot's command order
     odom            nav_msgs/Odometry               driver -> (bases)
     hazards         std_msgs/Float64MultiArray      driver -> (bases: bump_left, bump_right, cliff, wheel_drop)
-    cmd_vel         geometry_msgs/Twist             -> driver (bases: linear.x, angular.z)
-    estop           std_msgs/Bool                   -> driver; true latches; RELIABLE + TRANSIENT_LOCAL
+    cmd_vel         geometry_msgs/TwistStamped      -> driver (bases: linear.x, angular.z; Twist on cmd_vel_unstamped)
+    joint_trajectory trajectory_msgs/JointTrajectory -> driver (position arms; interpolated at the control rate)
+    estop           std_msgs/Bool                   -> driver; true latches; any QoS received (qos.py)
     safety/reset    std_srvs/Trigger                clears the e-stop; motion resumes on a fresh command
     robot/reset     std_srvs/Trigger                a new episode (sim: new start state; hardware: home)
-    diagnostics     diagnostic_msgs/DiagnosticArray safety status: level, e-stop, intervention counts
+    /diagnostics    diagnostic_msgs/DiagnosticArray safety status (absolute, named "<ns>/<node>: safety")
+    /clock          rosgraph_msgs/Clock             sim_node -> (simulated time; set use_sim_time:=true)
     camera/image_raw, camera/camera_info            camera_node -> (rgb8 + intrinsics)
 """

@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Twist
+from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray, MultiArrayDimension
@@ -19,6 +19,12 @@ from robolearn_drivers.core.diagnostics import DiagnosticSummary
 from robolearn_drivers.core.state_layout import StateLayout
 
 _JOINT_FIELDS = {"joint_pos": "position", "joint_vel": "velocity", "joint_effort": "effort"}
+
+
+def time_msg(seconds: float) -> Time:
+    """A builtin_interfaces/Time for a clock reading in seconds (e.g. simulated time for /clock)."""
+    nanoseconds = int(round(seconds * 1e9))
+    return Time(sec=nanoseconds // 10**9, nanosec=nanoseconds % 10**9)
 
 
 # ------------------------------------------------------------------------------------- state
@@ -64,24 +70,30 @@ def labelled_array(values: Sequence[float], label: str) -> Float64MultiArray:
 
 
 # ---------------------------------------------------------------------------------- commands
-def command_msg(layout: StateLayout, command: np.ndarray) -> Float64MultiArray | Twist:
+def command_msg(layout: StateLayout, command: np.ndarray, stamp: Time | None = None) -> Float64MultiArray | TwistStamped:
+    """The command message of `layout`'s robot; bases get a TwistStamped (Jazzy diff_drive_controller's type)
+    stamped `stamp` (None: zero, which receivers read as 'now')."""
     if layout.twist_commands:
-        msg = Twist()
-        msg.linear.x, msg.angular.z = float(command[0]), float(command[1])
+        msg = TwistStamped()
+        if stamp is not None:
+            msg.header.stamp = stamp
+        msg.twist.linear.x, msg.twist.angular.z = float(command[0]), float(command[1])
         return msg
     msg = Float64MultiArray()
     msg.data = [float(v) for v in command]
     return msg
 
 
-def command_values(msg: Float64MultiArray | Twist) -> list[float]:
+def command_values(msg: Float64MultiArray | Twist | TwistStamped) -> list[float]:
+    if isinstance(msg, TwistStamped):
+        msg = msg.twist
     if isinstance(msg, Twist):
         return [msg.linear.x, msg.angular.z]
     return list(msg.data)
 
 
 def command_type(layout: StateLayout) -> type:
-    return Twist if layout.twist_commands else Float64MultiArray
+    return TwistStamped if layout.twist_commands else Float64MultiArray
 
 
 # ------------------------------------------------------------------------------- diagnostics

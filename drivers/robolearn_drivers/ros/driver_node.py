@@ -10,33 +10,52 @@ from __future__ import annotations
 
 import threading
 
+from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.node import Node
-from std_msgs.msg import Bool, Float64MultiArray
+from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
 from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
 
 from robolearn.robot import RobotError
-from robolearn_drivers.core.diagnostics import DiagnosticSummary, fault_summary, safety_summary
+from robolearn.robots import URDF_DIR
+from robolearn.spec import CommandKind
+from robolearn_drivers.core.diagnostics import ERROR, STALE, WARN, DiagnosticSummary, fault_summary, safety_summary, \
+    stop_level
 from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
 from robolearn_drivers.core.params import DriverParams
 from robolearn_drivers.core.robot_factory import build_robot
+from robolearn_drivers.core.errors import MalformedMessageError
 from robolearn_drivers.core.ticker import Ticker
+from robolearn_drivers.core.trajectory import JointTrajectory
 from robolearn_drivers.ros import conversions, qos, topics
 from robolearn_drivers.ros.node_main import run_node
 
 DRIVER_FAULT = "driver_fault"
+# A TwistStamped stamped further ahead than this is refused: its sender's clock is wrong (or not ours).
+MAX_FUTURE_STAMP_S = 0.5
 
 
 class DriverNode(Node):
-    def __init__(self, node_name: str = "robot_driver", use_sim_default: bool = False) -> None:
+    """`managed=False` (a plain node) opens the robot and starts at construction; the lifecycle node
+    (lifecycle_driver_node.py) does the same steps, `_open` and `_activate`, on its transitions."""
+
+    def __init__(self, node_name: str = "robot_driver", use_sim_default: bool = False, managed: bool = False) -> None:
         super().__init__(node_name)
         self.loop: DriverLoop | None = None
+        self.fault = ""
+        self._active = False  # commands are accepted only while active
         self._ticker: Ticker | None = None
         # Callbacks (executor thread) and control ticks (ticker thread) take turns on the loop and robot.
         self._lock = threading.RLock()
         self._last_stop: tuple[str, ...] = ()
+        self._last_adjustment: tuple[str, ...] = ()
+        self._qos_problems: list[str] = []
+        self._trajectory: JointTrajectory | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.DIAGNOSTICS)
         self._diag_name = f"{self.get_fully_qualified_name()}: safety"
         raw = {
@@ -48,8 +67,16 @@ class DriverNode(Node):
             "control_rate_hz": self.declare_parameter("control_rate_hz", 0.0).value,
             "sim_seed": self.declare_parameter("sim_seed", 0).value,
             "diagnostics_period_s": self.declare_parameter("diagnostics_period_s", 0.5).value,
+            "real_time_factor": self.declare_parameter("real_time_factor", 1.0).value,
         }
+        self._raw = raw
         self._robot_model = str(raw["robot_model"])
+        if not managed and self._open():
+            self._activate()
+
+    def _open(self) -> bool:
+        """Validate the parameters, connect the robot and create the topics; False (reported) if refused."""
+        raw = self._raw
         try:
             params = DriverParams.from_mapping(raw)
             robot = build_robot(params)
@@ -61,8 +88,10 @@ class DriverNode(Node):
                 raise
         except (ValueError, RobotError, OSError) as exc:  # ConfigurationError, LimitsError, ... are ValueErrors
             self._refuse(str(exc))
-            return
-        self._start(params)
+            return False
+        self._params = params
+        self._create_interfaces(params)
+        return True
 
     # ------------------------------------------------------------------------------------ setup
     def _refuse(self, reason: str) -> None:
@@ -72,9 +101,12 @@ class DriverNode(Node):
         self._publish_diagnostics(summary)
         self.create_timer(1.0, lambda: self._publish_diagnostics(summary))
 
-    def _start(self, params: DriverParams) -> None:
+    def _create_interfaces(self, params: DriverParams) -> None:
         assert self.loop is not None
         self.fault = ""
+        # A simulated robot owns time: it publishes its simulated clock on /clock, and every node started with
+        # use_sim_time:=true (this one included) stamps with it, so stamps and the sim's watchdog agree.
+        self._clock_pub = (self.create_publisher(Clock, topics.CLOCK, qos.CLOCK) if params.use_sim else None)
         layout = self.loop.layout
         spec = self.loop.robot.spec
         if layout.is_base:
@@ -84,8 +116,18 @@ class DriverNode(Node):
         else:
             self._joint_pub = self.create_publisher(JointState, topics.JOINT_STATES, qos.STATE_PUB)
         command_topic = topics.CMD_VEL if layout.twist_commands else topics.JOINT_COMMANDS
-        self.create_subscription(conversions.command_type(layout), command_topic, self._on_command, qos.COMMAND)
-        self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP)
+        self.create_subscription(conversions.command_type(layout), command_topic, self._on_command, qos.COMMAND_SUB)
+        if layout.twist_commands:
+            self.create_subscription(Twist, topics.CMD_VEL_UNSTAMPED, self._on_command, qos.COMMAND_SUB)
+        if spec.command_kind is CommandKind.JOINT_POSITION and layout.command_size == len(layout.joint_names):
+            self.create_subscription(JointTrajectoryMsg, topics.JOINT_TRAJECTORY, self._on_trajectory,
+                                     qos.COMMAND_SUB)
+        # Two e-stop subscriptions (see qos.py): the latched one, and one that matches any publisher. A publisher
+        # the latched one cannot match is reported as an ERROR, since its e-stop would miss a restarted driver.
+        self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP, event_callbacks=SubscriptionEventCallbacks(
+            incompatible_qos=lambda info: self._on_incompatible_qos(topics.ESTOP, info)))
+        self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP_ANY)
+        self._publish_robot_description(spec.name)
         self.create_service(Trigger, topics.SAFETY_RESET, self._on_safety_reset)
         self.create_service(Trigger, topics.ROBOT_RESET, self._on_robot_reset)
         self.create_timer(params.diagnostics_period_s, self._publish_safety)
@@ -93,22 +135,99 @@ class DriverNode(Node):
             f"driving {spec.name} ({'simulated' if params.use_sim else 'hardware'}) at {spec.control_rate_hz:g} Hz; "
             f"commands on {command_topic}"
         )
+
+    def _activate(self) -> None:
+        """Start the control thread and accept commands (the first one turns the actuators' torque on)."""
+        assert self.loop is not None
+        spec = self.loop.robot.spec
         self._publish_state()
-        self._ticker = Ticker(spec.control_period_s, self._tick, name=f"{spec.name}-control")
+        self._active = True
+        self._ticker = Ticker(self._params.tick_period_s(spec.control_period_s), self._tick,
+                              name=f"{spec.name}-control")
         self._ticker.start()
+
+    def _deactivate(self, reason: str) -> None:
+        """Stop accepting commands and hold: the control thread stops, the robot gets its stop command once."""
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        with self._lock:
+            self._active = False
+            self._trajectory = None
+            if self.loop is not None:
+                self.loop.robot.stop(reason)
+
+    def _publish_robot_description(self, robot: str) -> None:
+        """The robot's URDF from the library, latched, as robot_state_publisher and controller_manager read it."""
+        urdf = URDF_DIR / f"{robot}.urdf"
+        if not urdf.is_file():
+            self.get_logger().info(f"no URDF for {robot} in {URDF_DIR}: robot_description is not published")
+            return
+        self._description_pub = self.create_publisher(String, topics.ROBOT_DESCRIPTION, qos.LATCHED)
+        self._description_pub.publish(String(data=urdf.read_text()))
 
     # -------------------------------------------------------------------------------- callbacks
     def _on_command(self, msg) -> None:
         assert self.loop is not None
+        if not self._active:
+            self.get_logger().warning("not active: command ignored (activate the node first)",
+                                      throttle_duration_sec=1.0)
+            return
         with self._lock:
-            accepted = self.loop.submit(conversions.command_values(msg))
+            self._trajectory = None  # a direct command replaces a trajectory in progress
+            ahead = self._stamp_age(msg.header.stamp) if isinstance(msg, TwistStamped) else 0.0
+            if ahead < -MAX_FUTURE_STAMP_S:
+                self.loop.reject(f"cmd_vel stamped {-ahead:.3f} s in the future: the sender's clock differs "
+                                 f"from this node's (use_sim_time?); stamp with now, or leave the stamp zero")
+                accepted = False
+            else:
+                accepted = self.loop.submit(conversions.command_values(msg))
         if not accepted:
             self.get_logger().error(f"rejected command, robot held: {self.loop.last_rejection}",
                                     throttle_duration_sec=1.0)
 
+    def _stamp_age(self, stamp) -> float:
+        """Seconds since `stamp` on this node's clock (negative: from the future); a zero stamp means now."""
+        if stamp.sec == 0 and stamp.nanosec == 0:
+            return 0.0
+        return (self.get_clock().now().nanoseconds - (stamp.sec * 10**9 + stamp.nanosec)) * 1e-9
+
+    def _on_trajectory(self, msg: JointTrajectoryMsg) -> None:
+        """A joint_trajectory_controller-style trajectory: validated, then sampled every control tick, each
+        sample a position command through the SafetyController. A new one replaces the old."""
+        assert self.loop is not None
+        if not self._active:
+            self.get_logger().warning("not active: trajectory ignored (activate the node first)")
+            return
+        with self._lock:
+            self._trajectory = None
+            robot = self.loop.robot
+            try:
+                # Stamp zero: start now; otherwise start when the stamp says (a stamp in the past starts late).
+                start = robot.now() - self._stamp_age(msg.header.stamp)
+                self._trajectory = JointTrajectory.parse(
+                    robot.spec.name, self.loop.layout.joint_names, list(msg.joint_names),
+                    [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
+                    [list(p.positions) for p in msg.points], start, self.loop.last_observation["joint_pos"])
+            except MalformedMessageError as exc:
+                self.loop.reject(str(exc))
+                self.get_logger().error(f"rejected trajectory, robot held: {exc}")
+
+    def _on_incompatible_qos(self, topic: str, info: QoSRequestedIncompatibleQoSInfo) -> None:
+        policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))
+        problem = (f"a publisher on {self.resolve_topic_name(topic)} offers incompatible QoS ({policy}): its "
+                   f"e-stop is received but not latched, so a restarted driver would miss it; publish with "
+                   f"reliability=reliable, durability=transient_local (robolearn_drivers.ros.qos.ESTOP)")
+        self.get_logger().error(problem)
+        with self._lock:
+            if problem not in self._qos_problems:
+                self._qos_problems.append(problem)
+        self._publish_safety()
+
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and self.loop is not None and not self.loop.safety.estopped:
             with self._lock:
+                self._trajectory = None
                 self.loop.estop()
             self.get_logger().warning("e-stop received: robot stopped; call safety/reset and send a fresh command")
             self._publish_safety()
@@ -143,20 +262,38 @@ class DriverNode(Node):
             if self.loop is None:
                 return
             try:
+                if self._trajectory is not None:
+                    self.loop.submit(self._trajectory.sample(self.loop.robot.now()))
                 result = self.loop.step()
             except Exception as exc:  # any fault in the loop must leave the actuators stopped, not running
                 self._fail(exc)
                 return
+        adjusted: tuple[str, ...] = ()
         if result.decision is None:
             stopped: tuple[str, ...] = (MALFORMED,)
         elif result.decision.stopped:
-            stopped = result.decision.interventions or ("no_command",)
+            # A stop keeps the reason it started with: the ticks after it have no new intervention to report.
+            stopped = result.decision.interventions or self._last_stop or ("no_command",)
         else:
             stopped = ()
-        if stopped != self._last_stop:
-            self._last_stop = stopped
+            adjusted = result.decision.interventions if result.applied is not None else self._last_adjustment
+        if stopped != self._last_stop or adjusted != self._last_adjustment:
+            if stopped and stopped != self._last_stop:
+                self._log_stop(stopped)
+            self._last_stop, self._last_adjustment = stopped, adjusted
             self._publish_safety()
         self._publish_state()
+
+    def _log_stop(self, reasons: tuple[str, ...]) -> None:
+        """One /rosout line per stop, at the level its reason means."""
+        line = f"robot stopped: {', '.join(reasons)}"
+        level = stop_level(reasons)
+        if level == ERROR:
+            self.get_logger().error(line)
+        elif level in (WARN, STALE):
+            self.get_logger().warning(line)
+        else:
+            self.get_logger().info(line)
 
     def _fail(self, exc: BaseException) -> None:
         assert self.loop is not None
@@ -174,6 +311,13 @@ class DriverNode(Node):
             return
         obs = self.loop.last_observation
         stamp = self.get_clock().now().to_msg()
+        if self._clock_pub is not None:
+            sim_stamp = conversions.time_msg(self.loop.clock())
+            self._clock_pub.publish(Clock(clock=sim_stamp))
+            # Under use_sim_time the clock in use is this sim's: stamp with it exactly, not with the copy that
+            # comes back over /clock a moment later.
+            if self.get_parameter("use_sim_time").value:
+                stamp = sim_stamp
         if self.loop.layout.is_base:
             self._odom_pub.publish(conversions.odometry_msg(obs, stamp))
             if self._hazard_pub is not None:
@@ -185,7 +329,8 @@ class DriverNode(Node):
         with self._lock:
             if self.loop is None:
                 return
-            summary = safety_summary(self._diag_name, self.loop.robot.spec.name, self.loop.status(), self._last_stop)
+            summary = safety_summary(self._diag_name, self.loop.robot.spec.name, self.loop.status(), self._last_stop,
+                                     self._last_adjustment, tuple(self._qos_problems))
         self._publish_diagnostics(summary)
 
     def _publish_diagnostics(self, summary: DiagnosticSummary) -> None:

@@ -88,7 +88,7 @@ class PolicyNode(Node):
         if command is None:
             self.get_logger().error(f"no command: {self.loop.last_error}", throttle_duration_sec=1.0)
             return
-        self._command_pub.publish(conversions.command_msg(self.loop.layout, command))
+        self._command_pub.publish(conversions.command_msg(self.loop.layout, command, self.get_clock().now().to_msg()))
         self._published += 1
 
     # ------------------------------------------------------------------------------- reporting
@@ -116,7 +116,7 @@ class PolicyNode(Node):
             return
         stop = self.loop.stop_command(self._last_obs)
         if stop is not None:
-            self._command_pub.publish(conversions.command_msg(self.loop.layout, stop))
+            self._command_pub.publish(conversions.command_msg(self.loop.layout, stop, self.get_clock().now().to_msg()))
             time.sleep(0.05)  # let DDS deliver it before the participant goes away
 
 

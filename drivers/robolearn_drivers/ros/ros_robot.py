@@ -107,7 +107,7 @@ class RosRobot(Robot):
 
     def _write(self, command: np.ndarray | None) -> None:
         if command is not None:
-            self._command_pub.publish(conversions.command_msg(self.layout, command))
+            self._command_pub.publish(conversions.command_msg(self.layout, command, self._node.get_clock().now().to_msg()))
 
     def _advance(self) -> None:
         period = self.spec.control_period_s

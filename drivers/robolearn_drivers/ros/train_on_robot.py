@@ -1,7 +1,7 @@
 """Train a learner on a robot through ROS: RosRobot + the task's RobotEnv + a robolearn learner.
 
 Started by train.launch.py next to a driver (or sim) node in the same namespace. Parameters (from YAML):
-robot_model, task, algo, config_file, steps, run_dir, seed. The checkpoint records the task id, so
+robot_model, task, algo, config_file, steps, run_dir, seed, resume. The checkpoint records the task id, so
 `robolearn export <run_dir>/checkpoint.pt` works on it directly. Ctrl-C stops the robot and keeps the last
 checkpoint the learner wrote.
 """
@@ -15,7 +15,7 @@ import rclpy
 from rclpy.signals import SignalHandlerOptions
 
 DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "steps": 10_000,
-            "run_dir": "runs/on_robot", "seed": 0, "device": "auto"}
+            "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False}
 
 
 def read_parameters(args: list[str] | None) -> tuple[dict, str]:
@@ -32,13 +32,14 @@ def read_parameters(args: list[str] | None) -> tuple[dict, str]:
 
 
 def train(params: dict, namespace: str) -> Path:
+    """One run in `run_dir` through the library's run start (folder lock, seeding, resume checks); a run
+    folder that already holds a checkpoint is resumed only when the `resume` parameter says so."""
     import gymnasium as gym
 
-    from robolearn.learners.checkpoint import CHECKPOINT_NAME
-    from robolearn.training import load_config
-    from robolearn.tasks.registry import task_entry
     from robolearn.envs.robot_env import RobotEnv
     from robolearn.learners.base import learner_class
+    from robolearn.tasks.registry import task_entry
+    from robolearn.training import load_config, open_run, start_or_resume, train_started
     from robolearn_drivers.ros.ros_robot import RosRobot
 
     entry = task_entry(str(params["task"]))
@@ -46,17 +47,22 @@ def train(params: dict, namespace: str) -> Path:
     if model != entry.robot:
         raise ValueError(f"task {entry.id} is written for {entry.robot}, not robot_model={model!r}")
     learner_cls = learner_class(str(params["algo"]))
-    config = load_config(learner_cls, str(params["config_file"]) or None, int(params["seed"]))
+    config_file = str(params["config_file"]) or None
+    config = load_config(learner_cls, config_file, int(params["seed"]))
+    run_dir = Path(str(params["run_dir"]))
+    steps = int(params["steps"])
     env = RobotEnv(RosRobot.for_model(model, namespace=namespace), entry.make_task(),
                    max_episode_steps=entry.max_episode_steps)
     env.spec = gym.spec(entry.id)  # the checkpoint's env_id, for `robolearn export`
     try:
-        learner = learner_cls(env, config, str(params["device"]))
-        run_dir = Path(str(params["run_dir"]))
-        learner.train(int(params["steps"]), run_dir, progress=False)
-        checkpoint = run_dir / CHECKPOINT_NAME
-        learner.save(checkpoint)
-        return checkpoint
+        with open_run(run_dir):
+            started = start_or_resume(learner_cls, env, run_dir, steps=steps, config=config,
+                                      resume=bool(params["resume"]), config_given=config_file is not None,
+                                      seed_given=True, device=str(params["device"]))
+            print(f"train_on_robot: {started.message}")
+            if started.learner is not None:
+                train_started(started, steps, run_dir, resume_hint="relaunch with the parameter resume:=true")
+        return started.checkpoint
     finally:
         env.close()
 
@@ -65,10 +71,10 @@ def main(args: list[str] | None = None) -> int:
     params, namespace = read_parameters(args)
     try:
         checkpoint = train(params, namespace)
-    except KeyboardInterrupt:
-        print("train_on_robot: interrupted; the robot was stopped", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"train_on_robot: the robot was stopped; {exc or 'interrupted'}", file=sys.stderr)
         return 130
-    except (ValueError, RuntimeError, FileNotFoundError) as exc:
+    except (ValueError, RuntimeError, OSError, ArithmeticError) as exc:
         print(f"train_on_robot: error: {exc}", file=sys.stderr)
         return 1
     print(f"train_on_robot: checkpoint {checkpoint}")

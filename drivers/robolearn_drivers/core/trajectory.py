@@ -1,0 +1,64 @@
+"""A joint trajectory sampled at the control rate, without ROS: what the driver does with a
+trajectory_msgs/JointTrajectory (the joint_trajectory_controller's topic interface).
+
+Each sample is an ordinary position command and goes through the robot's SafetyController, so a trajectory
+can never move the robot faster or further than a direct command could. Points are interpolated linearly in
+position (the controller's behaviour for position-only points); after the last point the final position is
+held. A new trajectory replaces the old one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from robolearn_drivers.core.errors import MalformedMessageError
+
+
+@dataclass(frozen=True)
+class JointTrajectory:
+    start: float  # robot clock time of time_from_start = 0
+    times: np.ndarray  # (n,) seconds from start, strictly increasing, the first 0
+    positions: np.ndarray  # (n, joints) in the robot's joint order; row 0 is where the robot was
+
+    @classmethod
+    def parse(cls, robot: str, joint_names: Sequence[str], names: Sequence[str], times: Sequence[float],
+              positions: Sequence[Sequence[float]], start: float, current: np.ndarray) -> "JointTrajectory":
+        """Validate a received trajectory and reorder its columns into the robot's joint order.
+
+        Refused (MalformedMessageError, saying what to fix): no points, unknown or missing or repeated joint
+        names, a point whose size differs from the names, non-finite values, times that are negative or not
+        strictly increasing. `current` (robot joint order) is where the motion starts when the first point
+        lies after time 0, as the controller's first segment does."""
+        expected = list(joint_names)
+        if not times:
+            raise MalformedMessageError(f"{robot}: trajectory has no points; send at least one")
+        if sorted(names) != sorted(expected) or len(set(names)) != len(names):
+            raise MalformedMessageError(
+                f"{robot}: trajectory joint names {list(names)} must be each of {expected} exactly once")
+        if any(len(p) != len(names) for p in positions) or len(positions) != len(times):
+            raise MalformedMessageError(
+                f"{robot}: every trajectory point needs {len(names)} positions (one per joint name)")
+        t = np.asarray(times, dtype=float)
+        q = np.asarray(positions, dtype=float).reshape(len(times), len(names))
+        if not (np.all(np.isfinite(t)) and np.all(np.isfinite(q)) and math.isfinite(start)):
+            raise MalformedMessageError(f"{robot}: trajectory contains NaN or infinite times or positions")
+        if t[0] < 0 or np.any(np.diff(t) <= 0):
+            raise MalformedMessageError(
+                f"{robot}: trajectory time_from_start must be >= 0 and strictly increasing, got {t.tolist()}")
+        q = q[:, [list(names).index(name) for name in expected]]
+        if t[0] > 0:
+            t, q = np.concatenate(([0.0], t)), np.vstack((np.asarray(current, dtype=float), q))
+        return cls(start, t, q)
+
+    @property
+    def end(self) -> float:
+        return self.start + float(self.times[-1])
+
+    def sample(self, now: float) -> np.ndarray:
+        """The position command at robot time `now` (the final position once the trajectory has ended)."""
+        t = now - self.start
+        return np.array([np.interp(t, self.times, self.positions[:, j]) for j in range(self.positions.shape[1])])
