@@ -146,3 +146,48 @@ def test_the_zero_pose_reading_is_part_of_the_range():
     ranges = record_ranges(lambda: next(readings), iter([False, True]).__next__, {"a": 4096}, period_s=0.0,
                            start={"a": 2048})
     assert ranges == {"a": (2048, 3000)}
+
+
+@pytest.mark.parametrize("family_name", ["dynamixel", "feetech"])
+def test_range_by_stall_stops_at_each_hard_stop_without_pushing_on(family_name):
+    from robolearn.calibration.motors import range_by_stall
+
+    family = FAMILIES[family_name]
+    with family.virtual({1: family.number}) as device, \
+            family.bus(device.path, latency_ms=TEST_LATENCY_MS) as bus:
+        bus.check_models({1: family.model})
+        servo = device.servos[1]
+        servo.hard_stop = (900, 3300)
+        goals: list[int] = []
+
+        def move_to(ticks: int) -> None:
+            goals.append(ticks)
+            bus.write_goal_positions({1: ticks})
+            bus.ping(1)  # the sync write has no reply: a round trip proves it was applied
+
+        def read() -> tuple[int, float]:
+            state = bus.read_state([1])[1]
+            return state.position, state.load
+
+        bus.write_goal_positions({1: 2048})
+        bus.set_torque([1], True)
+        try:
+            low, high = range_by_stall(read, move_to, 4096, step=50, stall_load=0.3, margin=40)
+        finally:
+            bus.set_torque([1], False)
+    assert (low, high) == (940, 3260)
+    # each stop was pushed past by at most one step, and the goal came back off it at once
+    assert min(goals) >= 900 - 50 and max(goals) <= 3300 + 50
+    assert goals[goals.index(min(goals)) + 1] == 900 and goals[goals.index(max(goals)) + 1] == 3300
+
+
+def test_range_by_stall_refuses_a_joint_without_a_stop():
+    from robolearn.calibration.motors import range_by_stall
+
+    position = [2000]
+
+    def move_to(ticks: int) -> None:
+        position[0] = ticks
+
+    with pytest.raises(CalibrationError, match="without meeting a stop"):
+        range_by_stall(lambda: (position[0], 0.0), move_to, 4096, step=100)

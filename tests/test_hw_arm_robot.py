@@ -16,7 +16,9 @@ from robolearn.safety import SafetyLimits
 from robolearn.hardware import make_hardware_robot
 from robolearn.hardware.arm_robot import ServoArmRobot
 from robolearn.hardware.camera import OpenCVCamera
-from robolearn.hardware.errors import HardwareError, ModelMismatchError, MotorFaultError, StaleFrameError
+from robolearn.hardware.guards import GuardLimits
+from robolearn.hardware.errors import (CalibrationMismatchError, HardwareError, ModelMismatchError, MotorFaultError,
+                                       StaleFrameError)
 
 JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 IDS = {name: i + 1 for i, name in enumerate(JOINTS)}
@@ -213,3 +215,91 @@ def test_the_repository_limits_and_workspace_box_apply_to_the_real_arm(device, c
     assert robot.safety.limits.workspace_low is not None
     with pytest.raises(CalibrationError, match="without a motor calibration"):
         make_hardware_robot("so101_arm", device.path, "")  # an unset ROS parameter
+
+
+def test_torque_comes_on_holding_the_measured_pose(robot, device):
+    for servo in device.servos.values():
+        servo.set(servo.regs.goal_position, 100)  # a stale goal left by another program
+    with robot:
+        device.servos[IDS["elbow_flex"]].position = 2300  # moved by hand before the first command
+        robot.observe()
+        robot.safety.reset(robot.now())
+        robot.observe()
+        robot.send_action(np.full(6, 0.05))
+        assert all_torque(device, True)
+        for servo in device.servos.values():
+            [(goal, position)] = servo.goals_at_torque_on
+            assert goal == position  # no jump when torque came on
+        assert device.servos[IDS["elbow_flex"]].goals_at_torque_on == [(2300, 2300)]
+
+
+def test_a_limit_register_that_does_not_read_back_is_refused_with_torque_off(family, device, calibration_file):
+    wrist = device.servos[IDS["wrist_roll"]]
+    wrist.stuck_addresses = set(range(wrist.regs.max_limit[0], wrist.regs.max_limit[0] + wrist.regs.max_limit[1]))
+    arm = make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(), latency_ms=TEST_LATENCY_MS)
+    with pytest.raises(CalibrationMismatchError, match=r"wrist_roll \(servo 5\): position limit registers read back"):
+        arm.connect()
+    assert all_torque(device, False)
+
+
+def test_an_encoder_reading_outside_one_turn_is_refused(family, device, calibration_file):
+    servo = device.servos[IDS["gripper"]]
+    servo.position = -50 if family.name == "dynamixel" else 0x8000 | 50  # a homing offset the calibration lacks
+    arm = make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(), latency_ms=TEST_LATENCY_MS)
+    with pytest.raises(CalibrationMismatchError, match=r"gripper \(servo 6\): present position -?\d+ ticks lies outside"):
+        arm.connect()
+    assert all_torque(device, False)
+
+
+def guarded_arm(device, calibration_file, **options):
+    return make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(),
+                               latency_ms=TEST_LATENCY_MS, guard_limits=GuardLimits(stall_ticks=3, stall_load=0.1), **options)
+
+
+def energise(arm) -> None:
+    arm.observe()
+    arm.safety.reset(arm.now())
+    arm.observe()
+    arm.send_action(np.zeros(6))
+    arm.observe()  # a round trip: the goal broadcast has been applied
+
+
+def test_a_stalled_joint_latches_the_stop_and_switches_torque_off(family, device, calibration_file):
+    with guarded_arm(device, calibration_file) as arm:
+        energise(arm)
+        assert all_torque(device, True)
+        elbow = device.servos[IDS["elbow_flex"]]
+        elbow.set(elbow.regs.load, 220 if family.name == "dynamixel" else 150)  # 0.15 of stall (under the effort limit), not moving
+        for _ in range(4):
+            arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "stall"
+        assert all_torque(device, False)
+
+
+def test_overheating_latches_the_stop(family, device, calibration_file):
+    with guarded_arm(device, calibration_file) as arm:
+        energise(arm)
+        device.servos[IDS["wrist_flex"]].table[146 if family.name == "dynamixel" else 63] = 70
+        arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "overheat"
+        assert all_torque(device, False)
+
+
+def test_an_encoder_jump_latches_the_stop_and_a_joint_configured_to_hold_keeps_torque(device, calibration_file):
+    with guarded_arm(device, calibration_file, hold_on_fault=["shoulder_lift"]) as arm:
+        energise(arm)
+        device.servos[IDS["wrist_roll"]].position += 1500  # no joint turns 130 degrees in one tick
+        arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "encoder_jump"
+        assert eventually(lambda: torques(device) == [name == "shoulder_lift" for name in JOINTS])
+
+
+def test_a_servo_that_disappears_mid_run_stops_the_arm_and_a_held_joint_keeps_holding(device, calibration_file):
+    with guarded_arm(device, calibration_file, hold_on_fault=["shoulder_lift"]) as arm:
+        energise(arm)
+        del device.servos[IDS["wrist_flex"]]  # its cable came loose
+        with pytest.raises(HardwareError, match="servo 4"):
+            arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "bus_fault"
+        assert eventually(lambda: [device.servos[IDS[n]].torque for n in JOINTS if n != "wrist_flex"]
+                          == [n == "shoulder_lift" for n in JOINTS if n != "wrist_flex"])

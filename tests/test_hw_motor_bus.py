@@ -73,9 +73,13 @@ def test_position_limits_are_written_into_the_servo_and_enforced_by_it(family, b
     if family.name == "feetech":
         assert device.unlocked_eeprom_writes == 2
         assert device.servos[1].table[55] == 1  # locked again
+    bus.write_goal_positions({1: 2000})
     bus.set_torque([1], True)
-    bus.write_goal_positions({1: 4000})  # past the limit: the firmware stops at it
-    assert bus.read_state([1])[1].position == 2500
+    assert eventually(lambda: device.servos[1].position == 2000)
+    bus.write_goal_positions({1: 4000})  # past the limit
+    bus.ping(1)  # the sync write has no reply; a ping proves the device processed it
+    # X-series firmware rejects the goal (Data Limit; silently in a sync write), an STS servo stops at the limit
+    assert bus.read_state([1])[1].position == (2000 if family.name == "dynamixel" else 2500)
 
 
 def test_dynamixel_refuses_eeprom_write_with_torque_on():
@@ -201,3 +205,62 @@ def test_unconfirmed_torque_off_is_an_error(family, device):
         device.drop_replies = 100
         with pytest.raises(BusError, match="torque-off was not confirmed by servos 1 .*cut the servo power"):
             b.set_torque(IDS, False)
+
+
+def test_a_partly_failed_sync_read_leaves_no_late_reply_for_the_next_request(family, device):
+    """Servo 1's reply is corrupt and there are no retries: servos 2 and 3 are still answering when the read
+    fails. Every later read must get its own answer, not one of those late replies."""
+    device.reply_gap_s = 0.012  # each servo answers 12 ms after the previous one, as in a slow daisy chain
+    with family.bus(device.path, retries=0, latency_ms=TEST_LATENCY_MS) as bus:
+        bus.check_models({i: family.model for i in IDS})
+        device.servos[3].position = 1111
+        device.corrupt_replies = 1
+        with pytest.raises(BusError, match="corrupt"):
+            bus.read_state(IDS)
+        assert bus.counters.corrupt_replies == 1
+        for motor_id in (3, 2, 1):
+            assert bus.read_position_limits(motor_id) == (0, 4095)
+        assert bus.read_state(IDS)[3].position == 1111
+        assert bus.counters.drained_bytes > 0
+
+
+def test_the_retry_budget_is_per_control_period(family, device):
+    with family.bus(device.path, retries=2, latency_ms=TEST_LATENCY_MS, retries_per_period=1) as bus:
+        bus.check_models({i: family.model for i in IDS})
+        bus.begin_period()
+        device.corrupt_replies = 2 * len(IDS)  # two whole attempts fail; the period allows one retry
+        with pytest.raises(BusError):
+            bus.read_state(IDS)
+        assert bus.counters.budget_exhausted == 1
+        bus.begin_period()
+        device.corrupt_replies = 1
+        assert set(bus.read_state(IDS)) == set(IDS)  # one retry, within the new period's budget
+        assert bus.counters.retries == 2
+
+
+def test_no_retry_is_made_that_would_overrun_the_period(family, device):
+    with family.bus(device.path, retries=2, latency_ms=TEST_LATENCY_MS) as bus:
+        bus.check_models({i: family.model for i in IDS})
+        bus.begin_period(0.0)  # the period is already over: a failed read must not be retried
+        device.corrupt_replies = len(IDS)
+        with pytest.raises(BusError, match="failed 1 times"):
+            bus.read_state(IDS)
+        assert bus.counters.budget_exhausted == 1 and bus.counters.retries == 0
+        bus.begin_period(1.0)
+        device.corrupt_replies = 1
+        assert set(bus.read_state(IDS)) == set(IDS)
+        assert bus.counters.retries == 1
+
+
+def test_a_fault_in_a_sync_read_is_decoded_after_every_reply_is_in(family, device):
+    """A faulted first servo: its fault is reported (Dynamixel reads Hardware Error Status to name it) only
+    after the other servos' replies have arrived, so that extra read gets its own answer."""
+    device.reply_gap_s = 0.012
+    with family.bus(device.path, retries=0, latency_ms=TEST_LATENCY_MS) as bus:
+        bus.check_models({i: family.model for i in IDS})
+        device.servos[1].error = 0x20
+        with pytest.raises(MotorFaultError) as fault:
+            bus.read_state(IDS)
+        assert fault.value.flags == ("overload",)
+        device.servos[1].error = 0
+        assert bus.read_position_limits(3) == (0, 4095)

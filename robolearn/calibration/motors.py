@@ -254,3 +254,43 @@ def build_calibration(
         for name, motor_id, model, resolution in motors
     ))
 
+
+
+def range_by_stall(
+    read: Callable[[], tuple[int, float]],
+    move_to: Callable[[int], None],
+    resolution: int,
+    step: int = 20,
+    stall_load: float = 0.3,
+    margin: int = 40,
+    name: str = "joint",
+) -> tuple[int, int]:
+    """Find a joint's range by driving it slowly to each hard stop: (min, max) ticks, `margin` inside the stops.
+
+    `read()` -> (position ticks, |load| as a fraction of stall torque); `move_to(ticks)` sets the goal (torque
+    on, and a low current/torque limit set by the caller so that a stop is met gently). The joint advances
+    `step` ticks at a time; a reading with load at or over `stall_load` that did not advance means the stop is
+    reached, and the goal is pulled back to the last position at once, so the servo never keeps pushing."""
+    start, _ = read()
+    stops = []
+    for direction in (-1, 1):
+        position = start
+        while True:
+            goal = position + direction * step
+            if not 0 <= goal < resolution:
+                raise CalibrationError(
+                    f"{name}: reached the end of the encoder turn ({goal} ticks) without meeting a stop: the "
+                    f"range crosses the encoder's wrap point or the joint has no hard stop; record it by hand")
+            move_to(goal)
+            reached, load = read()
+            if abs(load) >= stall_load and direction * (reached - position) < step // 2:
+                move_to(reached)  # stop pushing: hold where it stalled
+                stops.append(reached)
+                break
+            position = reached
+        move_to(start)
+    low, high = stops[0] + margin, stops[1] - margin
+    if low >= high:
+        raise CalibrationError(f"{name}: the stops at {stops[0]} and {stops[1]} ticks leave no range inside a "
+                               f"{margin}-tick margin; check that the joint moves freely")
+    return low, high

@@ -22,10 +22,13 @@ COMMANDS = {
     "eval": ("robolearn.cli.evaluate", "evaluate a checkpoint on a task"),
     "export": ("robolearn.cli.export", "export a checkpoint's policy to ONNX (and C), verified"),
     "calibrate": ("robolearn.cli.calibrate", "calibrate motors, camera intrinsics or hand-eye"),
+    "doctor": ("robolearn.cli.doctor", "check a servo bus against the calibration (never moves anything)"),
     "vision": ("robolearn.cli.vision", "record frames, pretrain an image encoder, train a reward classifier"),
     "record": ("robolearn.cli.record", "record episodes (teleop, expert or policy) into a LeRobot v3 dataset"),
     "teleop": ("robolearn.cli.teleop", "drive a task's robot with the keyboard, a gamepad or a SpaceMouse"),
     "dataset": ("robolearn.cli.dataset", "dataset info, validate, convert (LeRobot v3 <-> MCAP), plot"),
+    "learner": ("robolearn.cli.learner", "run SAC's updates for a remote actor (--listen HOST:PORT)"),
+    "actor": ("robolearn.cli.actor", "run the policy at the control rate, learning from a remote learner"),
     "main": ("robolearn.cli.main_job", "the README's main job: demo, train, evaluate, export"),
 }
 

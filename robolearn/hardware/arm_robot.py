@@ -3,9 +3,9 @@
 Joint positions in radians go through the motor calibration to ticks and back. Layers of protection:
 the SafetyController filters every command (in `Robot.send_action`); the calibrated range is written into
 each servo's own limit registers at connect, so the firmware enforces it too; commands are clamped to the
-calibrated range in software as well. Torque is only switched on by the first command, after the goal
-register holds that command, and it is switched off on disconnect and on any bus error or servo fault;
-it stays off while the e-stop is latched.
+calibrated range in software as well; connect reads those registers back and refuses a mismatch. Torque is
+only switched on by the first command, with the goal registers holding the measured pose, and it is switched
+off on disconnect and on any bus error or servo fault; it stays off while the e-stop is latched.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from robolearn.safety.controller import OVERLOAD, RATE
 from robolearn.robot import Robot
 from robolearn.robots.registry import robot_definition
 from robolearn.spec import CommandKind, Observation, RobotSpec
-from robolearn.hardware.errors import HardwareError, MotorFaultError, StaleFrameError
+from robolearn.hardware.errors import CalibrationMismatchError, HardwareError, MotorFaultError, StaleFrameError
+from robolearn.hardware.guards import GuardLimits, ServoGuard, Trip
 from robolearn.hardware.motor_bus import MotorBus
 from robolearn.hardware.timing import TickClock
 
@@ -45,11 +46,14 @@ class ServoArmRobot(Robot):
     """Joint-position arm on one servo bus, optionally with a camera whose frames join each observation.
 
     `home`: joint positions `reset()` moves to under the safety layer (None: an episode starts where the
-    arm stands)."""
+    arm stands). `guard_limits`: stall, overheating and encoder-jump thresholds checked every tick; a trip
+    latches the e-stop and switches torque off, except on the joints in `hold_on_fault`, which keep holding
+    (a joint that would drop the arm when limp)."""
 
     def __init__(self, bus: MotorBus, calibration: ArmCalibration, safety: SafetyController,
                  camera: OpenCVCamera | None = None, home: Sequence[float] | None = None,
-                 home_timeout_s: float = 10.0) -> None:
+                 home_timeout_s: float = 10.0, guard_limits: GuardLimits | None = None,
+                 hold_on_fault: Sequence[str] = ()) -> None:
         if safety.limits.command_kind is not CommandKind.JOINT_POSITION:
             raise ValueError(f"{safety.limits.robot}: a servo arm takes joint_position commands, the limits file "
                              f"says {safety.limits.command_kind.value}")
@@ -76,6 +80,12 @@ class ServoArmRobot(Robot):
         self.home = None if home is None else np.asarray(home, dtype=np.float64)
         self.home_timeout_s = home_timeout_s
         self._ids = [m.id for m in self.motors]
+        unknown = sorted(set(hold_on_fault) - set(self.spec.joint_names))
+        if unknown:
+            raise ValueError(f"{self.spec.name}: hold_on_fault names unknown joints {unknown}; joints are "
+                             f"{list(self.spec.joint_names)}")
+        self._held_on_fault = [m.id for m in self.motors if m.name in hold_on_fault]
+        self._guard = ServoGuard(self.spec.joint_names, guard_limits or GuardLimits())
         self._torque_on = False
         self._ticks = TickClock(self.spec.control_period_s)
 
@@ -88,7 +98,9 @@ class ServoArmRobot(Robot):
             self.bus.set_position_mode(self._ids)
             for motor in self.motors:
                 self.bus.write_position_limits(motor.id, motor.range_min, motor.range_max)
-            self.bus.read_state(self._ids)
+            self.bus.begin_period(None)  # set-up is not bound to a control period
+            self._verify_calibration_registers()
+            self._check_encoder_range({i: s.position for i, s in self.bus.read_state(self._ids).items()})
             if self.camera is not None:
                 self.camera.start()
                 self.camera.wait_for_frame()
@@ -99,6 +111,7 @@ class ServoArmRobot(Robot):
                 self.camera.stop()
             raise
         self._torque_on = False
+        self._guard.restart()
         self._ticks.restart()
 
     def _disconnect(self) -> None:
@@ -113,6 +126,8 @@ class ServoArmRobot(Robot):
         return time.monotonic()
 
     def _read(self) -> Observation:
+        # A tick's bus work (this read, then the command's write) may retry only within the control period.
+        self.bus.begin_period(self.spec.control_period_s)
         try:
             states = self.bus.read_state(self._ids)
         except MotorFaultError as exc:
@@ -122,6 +137,12 @@ class ServoArmRobot(Robot):
             self._fail_safe(BUS_FAULT)
             raise
         stamp = self._now()
+        temperatures = [states[m.id].temperature_c for m in self.motors]
+        trip = self._guard.check(np.array([states[m.id].position for m in self.motors], dtype=float),
+                                 np.array([states[m.id].load for m in self.motors]),
+                                 None if None in temperatures else np.array(temperatures, dtype=float))
+        if trip is not None and not self.safety.estopped:
+            self._guard_stop(trip)
         pos = np.array([m.to_radians(states[m.id].position) for m in self.motors])
         vel = np.array([m.velocity_to_radians(states[m.id].velocity) for m in self.motors])
         effort = np.array([m.direction * states[m.id].load * self.bus.model(m.model).stall_torque_nm
@@ -142,11 +163,15 @@ class ServoArmRobot(Robot):
             return
         goals = {m.id: m.to_ticks(float(q)) for m, q in zip(self.motors, command)}
         try:
-            self.bus.write_goal_positions(goals)
             if not self._torque_on:
-                # The goal register already holds this command, so enabling torque cannot jump elsewhere.
+                # Torque comes on holding the pose just measured (no jump at t=0, whatever an earlier program left
+                # in the goal registers); the command follows, already rate-limited by the safety layer from there.
+                measured = self.bus.read_state(self._ids)
+                self._check_encoder_range({i: s.position for i, s in measured.items()})
+                self.bus.write_goal_positions({i: s.position for i, s in measured.items()})
                 self.bus.set_torque(self._ids, True)
                 self._torque_on = True
+            self.bus.write_goal_positions(goals)
         except HardwareError:
             self._fail_safe(BUS_FAULT)
             raise
@@ -179,15 +204,64 @@ class ServoArmRobot(Robot):
             obs = self.observe()
 
     # --------------------------------------------------------------------------------- helpers
-    def _fail_safe(self, reason: str) -> None:
-        self.safety.trigger_estop(reason)
-        self._torque_off_quietly()
+    def _verify_calibration_registers(self) -> None:
+        """Read back every register connect wrote: a servo that silently kept an old value (failed EEPROM write,
+        a replaced servo, a reply taken for another's) must not be driven. Torque is still off here."""
+        for motor in self.motors:
+            limits = self.bus.read_position_limits(motor.id)
+            if limits != (motor.range_min, motor.range_max):
+                raise CalibrationMismatchError(
+                    f"{motor.name} (servo {motor.id}): position limit registers read back {limits}, the "
+                    f"calibration wrote ({motor.range_min}, {motor.range_max}); torque stays off. Check the servo "
+                    f"(EEPROM lock, a replaced servo) and re-run `robolearn calibrate motors` if it was replaced")
+            if not self.bus.in_position_mode(motor.id):
+                raise CalibrationMismatchError(
+                    f"{motor.name} (servo {motor.id}): operating mode register reads back a mode other than "
+                    f"position control after it was written; torque stays off. Power-cycle the servo and retry")
 
-    def _torque_off_quietly(self) -> None:
+    def _check_encoder_range(self, ticks: dict[int, int]) -> None:
+        """A reading outside one turn means the servo applies an offset the calibration does not know (homing
+        offset overflow, multi-turn mode): every radian computed from it would be wrong."""
+        for motor in self.motors:
+            if not 0 <= ticks[motor.id] < motor.resolution:
+                raise CalibrationMismatchError(
+                    f"{motor.name} (servo {motor.id}): present position {ticks[motor.id]} ticks lies outside "
+                    f"0..{motor.resolution - 1}; the servo holds a homing offset or mode the calibration does "
+                    f"not know. Reset the servo's homing offset to 0 and re-run `robolearn calibrate motors`")
+
+    def _guard_stop(self, trip: Trip) -> None:
+        """Latch the stop; torque off except on the joints configured to hold (they keep the latched stop pose)."""
+        self.safety.trigger_estop(trip.reason)
+        limp = [i for i in self._ids if i not in self._held_on_fault]
+        log.error("%s: %s on %s (%s): e-stop latched, torque off on servos %s%s; find the cause (obstacle, load, "
+                  "heat, loose encoder magnet) before resetting the e-stop", self.spec.name, trip.reason, trip.joint,
+                  trip.detail, limp, f", servos {self._held_on_fault} hold" if self._held_on_fault else "")
+        try:
+            if limp:
+                self.bus.set_torque(limp, False)
+        except HardwareError:
+            self._fail_safe(BUS_FAULT)
+            raise
+        if not self._held_on_fault:
+            self._torque_on = False
+
+    def _fail_safe(self, reason: str) -> None:
+        """Latch the stop and switch torque off, except on the joints configured to hold: a servo holds its last
+        goal on its own, so a joint that would drop the arm stays up even with the bus gone."""
+        self.safety.trigger_estop(reason)
+        if self._held_on_fault and self._torque_on:
+            log.error("%s: %s: servos %s keep holding their last goal; support the arm before cutting power",
+                      self.spec.name, reason, self._held_on_fault)
+            self._torque_off_quietly([i for i in self._ids if i not in self._held_on_fault])
+        else:
+            self._torque_off_quietly()
+
+    def _torque_off_quietly(self, ids: list[int] | None = None) -> None:
         # Best effort: the bus may be the thing that failed, and this runs while another error is raised.
         try:
-            self.bus.set_torque(self._ids, False)
+            self.bus.set_torque(self._ids if ids is None else ids, False)
         except HardwareError as exc:
             log.error("%s: could not switch torque off (%s); cut the servo power if the arm is energised",
                       self.spec.name, exc)
-        self._torque_on = False
+        if ids is None:
+            self._torque_on = False

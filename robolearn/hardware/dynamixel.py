@@ -36,6 +36,7 @@ _INSTRUCTION_ERRORS = {1: "result fail", 2: "instruction error", 3: "CRC error",
 
 class DynamixelBus(SdkMotorBus):
     sdk = dynamixel_sdk
+    status_overhead = 11  # FF FF FD 00, id, length (2), 0x55, error, CRC (2)
     models = DYNAMIXEL_MODELS
     table = ControlTable(
         torque_enable=Register(64, 1),
@@ -45,7 +46,12 @@ class DynamixelBus(SdkMotorBus):
         max_position_limit=Register(48, 4),
         operating_mode=Register(11, 1),
         position_mode=3,
-        state_block=Register(126, 10),  # present load/current (2), velocity (4), position (4)
+        # present current (2), velocity (4), position (4), ..., input voltage (2), temperature (1): read each tick
+        # so a stall or overheating is seen (11 more bytes per servo, ~0.1 ms at 1 Mbaud)
+        state_block=Register(126, 21),
+        firmware=Register(6, 1),
+        present_voltage=Register(144, 2),
+        present_temperature=Register(146, 1),
     )
 
     def _sdk_port_class(self) -> type:
@@ -62,7 +68,8 @@ class DynamixelBus(SdkMotorBus):
         load = int.from_bytes(raw[0:2], "little", signed=True)
         velocity = int.from_bytes(raw[2:6], "little", signed=True)
         position = int.from_bytes(raw[6:10], "little", signed=True)
-        return MotorState(position=position, velocity=velocity * model.velocity_unit, load=load * model.load_unit)
+        return MotorState(position=position, velocity=velocity * model.velocity_unit, load=load * model.load_unit,
+                          temperature_c=float(raw[20]))
 
     def _decode_position(self, raw: int) -> int:
         return raw - (1 << 32) if raw & (1 << 31) else raw

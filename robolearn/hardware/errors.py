@@ -31,5 +31,10 @@ class ModelMismatchError(HardwareError):
     """A servo's model number differs from the one the calibration was recorded with."""
 
 
+class CalibrationMismatchError(HardwareError):
+    """A servo's registers, read back after connect wrote them, differ from the calibration, or a reading lies
+    outside what the calibration can map (homing-offset overflow, encoder out of range)."""
+
+
 class StaleFrameError(HardwareError):
     """The newest camera frame is older than the allowed age (camera stalled or unplugged)."""

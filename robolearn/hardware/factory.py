@@ -46,8 +46,9 @@ def make_hardware_robot(
     `limits`: a SafetyLimits or a path; default `calibration/<robot>/limits.yaml`.
     `workspace`: the model for the limits' workspace box; by default the robot definition's, which the
     simulated robot uses too (robolearn/robots/<robot>.py).
-    `hardware_options`: for arms `baudrate`, `retries`, `latency_ms`, `home`; for the base `full_mode`,
-    `sensor_timeout_s`.
+    `hardware_options`: for arms `baudrate`, `retries`, `retries_per_period`, `latency_ms`, `home`,
+    `guard_limits` (a GuardLimits), `hold_on_fault` (joints that keep holding when a guard trips); for the
+    base `full_mode`, `sensor_timeout_s`.
     """
     definition = robot_definition(model)
     robot_name = definition.name
@@ -66,11 +67,12 @@ def make_hardware_robot(
             f"refusing to drive {robot_name!r} without a motor calibration: run `robolearn calibrate motors "
             f"--robot {robot_name} --port {port}` and pass the file it writes")
     arm_calibration = ArmCalibration.load(calibration, robot=robot_name)
-    bus_options = _pick(hardware_options, ("baudrate", "retries", "latency_ms", "home"), robot_name)
-    home = bus_options.pop("home", None)
+    bus_options = _pick(hardware_options, ("baudrate", "retries", "retries_per_period", "latency_ms", "home",
+                                           "guard_limits", "hold_on_fault"), robot_name)
+    arm_options = {k: bus_options.pop(k) for k in ("home", "guard_limits", "hold_on_fault") if k in bus_options}
     bus = BUS_CLASSES[arm_calibration.bus](port, **bus_options)
     safety = definition.safety(safety_limits, workspace, on_intervention)
-    return ServoArmRobot(bus, arm_calibration, safety, camera=camera, home=home)
+    return ServoArmRobot(bus, arm_calibration, safety, camera=camera, **arm_options)
 
 
 def _pick(options: dict[str, Any], allowed: tuple[str, ...], robot: str) -> dict[str, Any]:

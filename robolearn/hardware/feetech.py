@@ -30,6 +30,7 @@ _STS_LITTLE_ENDIAN = 0  # the SDK's "protocol_end" for STS/SMS; SCS servos are b
 
 class FeetechBus(SdkMotorBus):
     sdk = scservo_sdk
+    status_overhead = 6  # FF FF, id, length, error, checksum
     models = FEETECH_MODELS
     table = ControlTable(
         torque_enable=Register(40, 1),
@@ -39,7 +40,10 @@ class FeetechBus(SdkMotorBus):
         max_position_limit=Register(11, 2),
         operating_mode=Register(33, 1),
         position_mode=0,
-        state_block=Register(56, 6),  # present position (2), velocity (2), load (2)
+        state_block=Register(56, 8),  # present position (2), velocity (2), load (2), voltage (1), temperature (1)
+        firmware=Register(0, 1),  # firmware major version
+        present_voltage=Register(62, 1),
+        present_temperature=Register(63, 1),
     )
 
     def _sdk_port_class(self) -> type:
@@ -55,7 +59,8 @@ class FeetechBus(SdkMotorBus):
         position = data[0] | data[1] << 8
         velocity = _from_sign_magnitude(data[2] | data[3] << 8, 15)
         load = _from_sign_magnitude(data[4] | data[5] << 8, 10)
-        return MotorState(position=position, velocity=velocity * model.velocity_unit, load=load * model.load_unit)
+        return MotorState(position=position, velocity=velocity * model.velocity_unit, load=load * model.load_unit,
+                          temperature_c=float(data[7]))
 
     def _encode_position(self, ticks: int) -> int:
         if not 0 <= ticks <= 4095:

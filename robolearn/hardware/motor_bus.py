@@ -32,6 +32,18 @@ class MotorState:
     position: int  # encoder ticks
     velocity: float  # ticks per second
     load: float  # signed fraction of the stall torque (1.0 = stalled)
+    temperature_c: float | None = None  # where the servo reports it in the same read
+
+
+@dataclass(frozen=True)
+class ServoHealth:
+    """What a servo reports about itself, for `robolearn doctor`; read without moving anything."""
+
+    model_number: int
+    firmware: int
+    voltage_v: float
+    temperature_c: float
+    faults: tuple[str, ...]  # hardware-error flags the servo reports (empty: none)
 
 
 class MotorBus(abc.ABC):
@@ -65,10 +77,18 @@ class MotorBus(abc.ABC):
                  tb: TracebackType | None) -> None:
         self.close()
 
+    def begin_period(self, period_s: float | None = None) -> None:
+        """Start a control period: retries after a failure are limited to what still fits in `period_s`
+        (None: only the per-transaction retry count applies). A bus without retries ignores it."""
+
     # -------------------------------------------------------------------------------- transfers
     @abc.abstractmethod
     def ping(self, motor_id: int) -> int:
         """Return the model number servo `motor_id` reports; raise BusError if it does not answer."""
+
+    @abc.abstractmethod
+    def read_health(self, motor_id: int) -> ServoHealth:
+        """Model, firmware, supply voltage, temperature and fault flags of one servo (never moves it)."""
 
     @abc.abstractmethod
     def set_torque(self, motor_ids: Iterable[int], enabled: bool) -> None: ...
@@ -89,6 +109,10 @@ class MotorBus(abc.ABC):
     def set_position_mode(self, motor_ids: Iterable[int]) -> None:
         """Put each servo in position-control mode (an EEPROM register: torque must be off). A servo left in
         velocity or current mode by another program would otherwise ignore goal positions."""
+
+    @abc.abstractmethod
+    def in_position_mode(self, motor_id: int) -> bool:
+        """Whether the servo's operating-mode register says position control (read back, not assumed)."""
 
     @abc.abstractmethod
     def write_position_limits(self, motor_id: int, low: int, high: int) -> None:

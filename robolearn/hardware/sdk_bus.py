@@ -4,23 +4,47 @@ Both SDKs expose the same packet-handler calls (ping, readTxRx, writeTxRx, syncR
 syncWriteTxOnly); the register map, value encodings and error bits differ and live in the subclasses.
 What is added here: exclusive port opening with clear errors, flushing stale input before each packet,
 a configurable reply timeout, bounded retries, and fault decoding.
+
+Bus discipline: the SDKs match a reply to a request by servo id alone, so a reply that comes late (the rest
+of a sync read that failed partway, or an answer slower than its timeout) would be taken for the answer to
+the next request, and on a half-duplex bus the next instruction would collide with it. After every failed
+attempt the bus therefore waits out what is still owed (until the owed bytes have arrived or the line has
+been quiet for one reply window) before it transmits again. Retries are also budgeted per control period
+(`begin_period`), so one bad tick cannot stall the loop.
 """
 
 from __future__ import annotations
 
 import abc
 import select
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, TypeVar
 
 from robolearn.hardware.errors import BusError, ModelMismatchError, MotorFaultError, PortError
-from robolearn.hardware.motor_bus import MotorBus, MotorModel, MotorState
+from robolearn.hardware.motor_bus import MotorBus, MotorModel, MotorState, ServoHealth
 from robolearn.hardware.serial_port import SERIAL_FAILURES, open_serial, port_error
 
 COMM_SUCCESS = 0  # the same in both SDKs; their failure codes differ (see `sdk`)
 
 T = TypeVar("T")
 Failure = tuple[int, "int | None"]  # SDK result code, and the servo that caused it when known
+
+
+@dataclass
+class BusCounters:
+    """What went wrong on the bus since it was opened, for diagnostics (`robolearn doctor`, logs)."""
+
+    transactions: int = 0
+    timeouts: int = 0
+    corrupt_replies: int = 0
+    other_failures: int = 0
+    retries: int = 0
+    budget_exhausted: int = 0  # failures not retried because the period's retry budget was spent
+    drained_bytes: int = 0  # late bytes discarded before the next instruction
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
 
 
 @dataclass(frozen=True)
@@ -41,6 +65,9 @@ class ControlTable:
     operating_mode: Register
     position_mode: int  # the operating-mode value for position control
     state_block: Register  # contiguous span covering present load, velocity and position
+    firmware: Register
+    present_voltage: Register  # in 0.1 V
+    present_temperature: Register  # in degrees C
 
 
 class SdkMotorBus(MotorBus):
@@ -48,19 +75,28 @@ class SdkMotorBus(MotorBus):
 
     table: ControlTable
     sdk: Any  # the SDK module, for its result codes
+    status_overhead: int  # bytes of a status packet around its parameters (header, id, length, error, checksum)
 
     def __init__(self, port: str, baudrate: int = 1_000_000, retries: int = 2,
-                 latency_ms: float = 16.0) -> None:
+                 latency_ms: float = 16.0, retries_per_period: int | None = None) -> None:
         super().__init__(port, baudrate)
         if retries < 0:
             raise ValueError(f"retries must be >= 0, got {retries}")
+        if retries_per_period is not None and retries_per_period < 0:
+            raise ValueError(f"retries_per_period must be >= 0 or None, got {retries_per_period}")
         self.retries = retries
+        # None: only the per-transaction limit applies (set-up, calibration). A control loop sets a budget and
+        # calls begin_period() every tick, so a bad read costs at most that tick.
+        self.retries_per_period = retries_per_period
+        self._period_retries_left: int | None = retries_per_period
+        self.counters = BusCounters()
+        self._owed_bytes, self._owed_replies = 0, 1  # set by a failed attempt that leaves replies on the way
+        self._period_deadline: float | None = None
         # USB serial adapters deliver bytes in bursts every latency-timer period (16 ms on FTDI by default);
         # the reply timeout is built from it as the SDKs do, but configurable.
         self.latency_ms = latency_ms
         self._port_handler: Any = None
         self._packets: Any = None
-        self.failed_transfers = 0  # retried or failed attempts, for diagnostics
 
     # ------------------------------------------------------------------------- subclass hooks
     @abc.abstractmethod
@@ -113,11 +149,39 @@ class SdkMotorBus(MotorBus):
     def is_open(self) -> bool:
         return self._port_handler is not None and self._port_handler.is_open
 
+    def begin_period(self, period_s: float | None = None) -> None:
+        """Start a control period: the per-period retry budget is refilled, and with `period_s` a retry is only
+        made while another attempt (as long as the last one took) still fits before the period ends."""
+        self._period_retries_left = self.retries_per_period
+        self._period_deadline = None if period_s is None else time.monotonic() + period_s
+
+    @property
+    def failed_transfers(self) -> int:
+        """Failed attempts of any kind (retried or not)."""
+        c = self.counters
+        return c.timeouts + c.corrupt_replies + c.other_failures
+
     # -------------------------------------------------------------------------------- transfers
     def ping(self, motor_id: int) -> int:
         model, _ = self._transfer(f"ping servo {motor_id}", motor_id,
                                   lambda: self._packets.ping(self._port_handler, motor_id))
         return int(model)
+
+    def read_health(self, motor_id: int) -> ServoHealth:
+        # A faulted servo still answers (its replies carry the fault): read it anyway, that is the point here.
+        model, error = self._transfer(f"ping servo {motor_id}", motor_id,
+                                      lambda: self._packets.ping(self._port_handler, motor_id), faults_ok=True)
+        fault = self._fault(motor_id, error)
+        values = []
+        for register in (self.table.firmware, self.table.present_voltage, self.table.present_temperature):
+            data, _ = self._transfer(
+                f"read of register {register.address} on servo {motor_id}", motor_id,
+                lambda: self._packets.readTxRx(self._port_handler, motor_id, register.address, register.size),
+                faults_ok=True)
+            values.append(int.from_bytes(bytes(data[: register.size]), "little"))
+        firmware, voltage, temperature = values
+        faults = fault.flags if isinstance(fault, MotorFaultError) else ()
+        return ServoHealth(int(model), firmware, voltage / 10.0, float(temperature), faults)
 
     def set_torque(self, motor_ids: Iterable[int], enabled: bool) -> None:
         """One broadcast switches every servo at the same instant. A broadcast is never acknowledged, so
@@ -153,14 +217,22 @@ class SdkMotorBus(MotorBus):
             if result != COMM_SUCCESS:
                 return None, (result, None)
             replies: dict[int, list[int]] = {}
-            for motor_id in ids:
+            errors: dict[int, int] = {}
+            for index, motor_id in enumerate(ids):
                 data, result, error = self._packets.readRx(self._port_handler, motor_id, block.size)
                 if result != COMM_SUCCESS:
+                    # the servos after this one may still be answering: their replies are owed
+                    self._owed_replies = len(ids) - index
+                    self._owed_bytes = self._owed_replies * (self.status_overhead + block.size)
                     return None, (result, motor_id)
+                replies[motor_id] = list(data)
+                errors[motor_id] = error
+            # Faults are decoded once every reply is in: decoding may read another register, which must not
+            # meet the rest of this sync read on the bus.
+            for motor_id, error in errors.items():
                 fault = self._fault(motor_id, error)
                 if fault is not None:
                     raise fault
-                replies[motor_id] = list(data)
             return replies, None
 
         raw = self._retry(f"sync read of servos {ids}", attempt)
@@ -177,6 +249,9 @@ class SdkMotorBus(MotorBus):
             # Written only when different: EEPROM has a limited number of write cycles.
             if self._read(motor_id, self.table.operating_mode) != self.table.position_mode:
                 self._write_eeprom(motor_id, [(self.table.operating_mode, self.table.position_mode)])
+
+    def in_position_mode(self, motor_id: int) -> bool:
+        return self._read(motor_id, self.table.operating_mode) == self.table.position_mode
 
     def write_position_limits(self, motor_id: int, low: int, high: int) -> None:
         if low >= high:
@@ -218,14 +293,16 @@ class SdkMotorBus(MotorBus):
             raise BusError(f"sync write to servos {list(values)} on {self.port} failed: "
                            f"{self._packets.getTxRxResult(result)}")
 
-    def _transfer(self, what: str, motor_id: int, call: Callable[[], tuple]) -> tuple[Any, int]:
-        """Run a single-servo transaction `call` -> (data, result, error) with retries; return (data, error)."""
+    def _transfer(self, what: str, motor_id: int, call: Callable[[], tuple],
+                  faults_ok: bool = False) -> tuple[Any, int]:
+        """Run a single-servo transaction `call` -> (data, result, error) with retries; return (data, error).
+        `faults_ok`: a hardware fault in the reply is returned in `error` instead of raised."""
 
         def attempt() -> tuple[tuple[Any, int] | None, Failure | None]:
             data, result, error = call()
             if result != COMM_SUCCESS:
                 return None, (result, motor_id)
-            fault = self._fault(motor_id, error)
+            fault = None if faults_ok and error else self._fault(motor_id, error)
             if fault is not None:
                 raise fault
             return (data, error), None
@@ -233,16 +310,67 @@ class SdkMotorBus(MotorBus):
         return self._retry(what, attempt)
 
     def _retry(self, what: str, attempt: Callable[[], tuple[T | None, Failure | None]]) -> T:
-        """Run `attempt` up to 1 + retries times; it returns (value, None) or (None, (result, servo id))."""
+        """Run `attempt` up to 1 + retries times (fewer once the period's retry budget is spent); it returns
+        (value, None) or (None, (result, servo id)). Every failure is followed by waiting out owed replies."""
         self._require_open()
         failures: list[Failure] = []
-        for _ in range(self.retries + 1):
+        while True:
+            self._owed_bytes, self._owed_replies = 0, 1
+            self.counters.transactions += 1
+            started = time.monotonic()
             value, failure = self._guarded(attempt)
             if failure is None:
                 return value  # type: ignore[return-value]
-            self.failed_transfers += 1
+            self._count_failure(failure[0])
             failures.append(failure)
+            # A timed-out single reply may still come; a failed sync read leaves the later servos' replies.
+            self._guarded(lambda: self._wait_out_owed(max(self._owed_bytes, self.status_overhead),
+                                                      self._owed_replies))
+            if len(failures) > self.retries:
+                break
+            now = time.monotonic()
+            if self._period_deadline is not None and now + (now - started) > self._period_deadline:
+                self.counters.budget_exhausted += 1  # another attempt would overrun the tick
+                break
+            if self._period_retries_left is not None:
+                if self._period_retries_left <= 0:
+                    self.counters.budget_exhausted += 1
+                    break
+                self._period_retries_left -= 1
+            self.counters.retries += 1
         raise BusError(self._describe_failure(what, failures))
+
+    def _count_failure(self, code: int) -> None:
+        if code == self.sdk.COMM_RX_TIMEOUT:
+            self.counters.timeouts += 1
+        elif code == self.sdk.COMM_RX_CORRUPT:
+            self.counters.corrupt_replies += 1
+        else:
+            self.counters.other_failures += 1
+
+    def _wait_out_owed(self, owed_bytes: int, replies: int) -> None:
+        """Discard input until `owed_bytes` have arrived or the line has been quiet for one adapter latency.
+
+        Silence ends the wait, so a dropped reply costs one quiet window, not one timeout per owed reply; the
+        cap (the owed replies' wire time plus a quiet window each) only bounds a line that keeps babbling."""
+        handler = self._port_handler
+        if handler is None or handler.ser is None:
+            return
+        # A USB adapter hands bytes over once per latency-timer period: a longer gap means the line is idle.
+        quiet_s = (self.latency_ms + 1.0) / 1000.0
+        now = time.monotonic()
+        deadline = now + owed_bytes * handler.tx_time_per_byte / 1000.0 + quiet_s * max(1, replies)
+        last_byte = now
+        drained = 0
+        while drained < owed_bytes:
+            now = time.monotonic()
+            if now >= deadline or now - last_byte >= quiet_s:
+                break
+            chunk = handler.readPort(4096)
+            if chunk:
+                drained += len(chunk)
+                last_byte = time.monotonic()
+        self.counters.drained_bytes += drained
 
     def _describe_failure(self, what: str, failures: list[Failure]) -> str:
         reasons = []

@@ -1,13 +1,16 @@
 """Virtual serial servo buses: Dynamixel Protocol 2.0 (CRC-16, byte stuffing, status error byte with the
 alert bit) and Feetech STS (one-byte checksum, error bits), with faults a test can inject.
 
-Each servo is a 256-byte control table. A servo with torque on moves to its goal at once, clamped to its
-own position-limit registers (as firmware does); with torque off a test sets `position` as if a hand moved
+Each servo is a 256-byte control table. A servo with torque on moves to its goal at once. The Dynamixel
+bus refuses a goal past the position limits with Data Limit error (X-series firmware; in a sync write the old
+goal is silently kept); the Feetech servo clamps it to its limits; with torque off a test sets `position` as if a hand moved
 it. Written from the vendors' protocol documentation; checksums are computed here independently of the SDKs.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass, field
 
 from virtual_devices.pty_device import PtyDevice
@@ -44,6 +47,10 @@ class VirtualServo:
     table: bytearray = field(default_factory=lambda: bytearray(256))
     error: int = 0  # status error byte bits (Feetech) / hardware error status (Dynamixel)
     position_writes: int = 0
+    goals_at_torque_on: list = field(default_factory=list)  # (goal, position) each time torque came on
+    stuck_addresses: set = field(default_factory=set)  # bytes a write acknowledges but never changes (worn EEPROM)
+    hard_stop: tuple[int, int] | None = None  # mechanical stops: pushing past one stalls the servo
+    stall_load_raw: int = 1000  # what the load register reads while stalled (0.68 of stall on XL330, 100 % on STS)
 
     def __post_init__(self) -> None:
         self.table[self.regs.model: self.regs.model + 2] = self.model_number.to_bytes(2, "little")
@@ -75,7 +82,11 @@ class VirtualServo:
         return self.get(self.regs.min_limit), self.get(self.regs.max_limit)
 
     def write(self, address: int, data: bytes) -> None:
-        self.table[address: address + len(data)] = data
+        if address <= self.regs.torque < address + len(data) and data[self.regs.torque - address] and not self.torque:
+            self.goals_at_torque_on.append((self.get(self.regs.goal_position, signed=True), self.position))
+        for offset, byte in enumerate(data):
+            if address + offset not in self.stuck_addresses:
+                self.table[address + offset] = byte
         if address <= self.regs.goal_position[0] < address + len(data):
             self.position_writes += 1
         self.step()
@@ -85,8 +96,12 @@ class VirtualServo:
             self.table[self.regs.torque] = 0  # a servo in a hardware-error state keeps its torque off
         if self.torque and self.table[self.regs.operating_mode] == self.regs.position_mode:
             low, high = self.limits
-            goal = self.get(self.regs.goal_position)
-            self.position = min(max(goal, low), high)
+            goal = min(max(self.get(self.regs.goal_position), low), high)
+            if self.hard_stop is not None:
+                stopped = min(max(goal, self.hard_stop[0]), self.hard_stop[1])
+                self.set(self.regs.load, self.stall_load_raw if stopped != goal else 0)
+                goal = stopped
+            self.position = goal
 
 
 class VirtualServoBus(PtyDevice):
@@ -100,6 +115,18 @@ class VirtualServoBus(PtyDevice):
         self.drop_instructions = 0  # the next N instruction packets are lost on the wire
         self.corrupt_replies = 0  # the next N replies carry a wrong checksum
         self.replies_sent = 0
+        # Seconds between consecutive replies. A real servo answers after its return delay time, and in a sync
+        # read each servo waits for the one before it, so the last replies of a sync read arrive late.
+        self.reply_gap_s = 0.0
+        # Random faults per reply (a noisy cable), seeded so runs compare: probability of drop / of corruption.
+        self.drop_probability = 0.0
+        self.corrupt_probability = 0.0
+        self.rng = random.Random(0)
+        self._pending: list[tuple[float, bytes]] = []  # (due time, frame)
+
+    def tick(self, now: float) -> None:
+        while self._pending and self._pending[0][0] <= now:
+            self.send(self._pending.pop(0)[1])
 
     def on_bytes(self, data: bytes) -> None:
         self._buffer.extend(data)
@@ -113,15 +140,19 @@ class VirtualServoBus(PtyDevice):
             self._dispatch(*packet)
 
     def reply(self, servo_id: int, error: int, params: bytes = b"") -> None:
-        if self.drop_replies > 0:
-            self.drop_replies -= 1
+        if self.drop_replies > 0 or (self.drop_probability and self.rng.random() < self.drop_probability):
+            self.drop_replies = max(0, self.drop_replies - 1)
             return
         frame = bytearray(self._frame_status(servo_id, error, params))
-        if self.corrupt_replies > 0:
-            self.corrupt_replies -= 1
+        if self.corrupt_replies > 0 or (self.corrupt_probability and self.rng.random() < self.corrupt_probability):
+            self.corrupt_replies = max(0, self.corrupt_replies - 1)
             frame[-1] ^= 0x5A
         self.replies_sent += 1
-        self.send(bytes(frame))
+        if self.reply_gap_s <= 0:
+            self.send(bytes(frame))
+            return
+        after = self._pending[-1][0] if self._pending else time.monotonic()
+        self._pending.append((after + self.reply_gap_s, bytes(frame)))
 
     def _dispatch(self, servo_id: int, instruction: int, params: bytes) -> None:
         raise NotImplementedError
@@ -166,12 +197,31 @@ def unstuff(payload: bytes) -> bytes:
     return bytes(out)
 
 
+# Protocol 2.0 status error numbers (e-Manual, protocol2 "Error" field); bit 7 is the hardware Alert.
+RESULT_FAIL, INSTRUCTION_ERROR, CRC_ERROR, DATA_RANGE_ERROR, DATA_LENGTH_ERROR, DATA_LIMIT_ERROR, ACCESS_ERROR = \
+    range(1, 8)
+ALERT = 0x80
+BROADCAST_ID = 0xFE
+# X-series read-only items: model number/info and firmware (0-6), hardware error status (70), and the present
+# values from Moving (122) to Present Temperature (146).
+X_READ_ONLY = set(range(0, 7)) | {70} | set(range(122, 147))
+X_FIRMWARE = 0x2D
+X_PRESENT_VOLTAGE = (144, 2)  # 0.1 V
+X_PRESENT_TEMPERATURE = (146, 1)  # degrees C
+
+
 class VirtualDynamixelBus(VirtualServoBus):
+    """X-series servos behind Protocol 2.0, answering every instruction as the firmware does, errors included."""
+
     HEADER = b"\xff\xff\xfd\x00"
-    crc_errors = 0
 
     def __init__(self, models: dict[int, int]) -> None:
         super().__init__({i: VirtualServo(DYNAMIXEL_X, m) for i, m in models.items()})
+        self.crc_errors = 0
+        for servo in self.servos.values():
+            servo.set(X_PRESENT_VOLTAGE, 50)
+            servo.set(X_PRESENT_TEMPERATURE, 30)
+            servo.table[6] = X_FIRMWARE
 
     def _take_packet(self) -> tuple[int, int, bytes] | None:
         buf = self._buffer
@@ -189,7 +239,11 @@ class VirtualDynamixelBus(VirtualServoBus):
             packet = bytes(buf[: 7 + length])
             del buf[: 7 + length]
             if dynamixel_crc(packet[:-2]) != (packet[-2] | packet[-1] << 8):
-                self.crc_errors += 1  # a real servo drops a packet with a bad CRC silently
+                self.crc_errors += 1
+                # The addressed servo answers a damaged instruction with a CRC error (a broadcast gets none).
+                servo = self.servos.get(packet[4])
+                if servo is not None:
+                    self.reply(packet[4], self._status_error(servo) | CRC_ERROR)
                 continue
             body = unstuff(packet[7:-2])
             return packet[4], body[0], body[1:]
@@ -201,7 +255,26 @@ class VirtualDynamixelBus(VirtualServoBus):
         return head + body + crc.to_bytes(2, "little")
 
     def _status_error(self, servo: VirtualServo) -> int:
-        return 0x80 if servo.error else 0
+        return ALERT if servo.error else 0
+
+    def _write_error(self, servo: VirtualServo, address: int, data: bytes) -> int:
+        """The error a write of `data` at `address` gets, 0 if the firmware accepts it."""
+        if any(a in X_READ_ONLY for a in range(address, address + len(data))):
+            return ACCESS_ERROR
+        if address < DYNAMIXEL_X.eeprom_end and servo.torque:
+            return ACCESS_ERROR  # EEPROM is locked while torque is on
+        goal_address, goal_size = DYNAMIXEL_X.goal_position
+        if address <= goal_address and goal_address + goal_size <= address + len(data):
+            offset = goal_address - address
+            goal = int.from_bytes(data[offset: offset + goal_size], "little", signed=True)
+            low, high = servo.limits
+            if servo.table[DYNAMIXEL_X.operating_mode] == DYNAMIXEL_X.position_mode and not low <= goal <= high:
+                return DATA_LIMIT_ERROR  # beyond Min/Max Position Limit: the old goal is kept
+        return 0
+
+    def _read_block(self, servo: VirtualServo, address: int, length: int) -> bytes:
+        servo.table[70] = servo.error
+        return bytes(servo.table[address: address + length])
 
     def _dispatch(self, servo_id: int, instruction: int, params: bytes) -> None:
         if instruction == 0x82:  # sync read: each listed servo answers in turn
@@ -209,34 +282,78 @@ class VirtualDynamixelBus(VirtualServoBus):
             for target in params[4:]:
                 servo = self.servos.get(target)
                 if servo is not None:
-                    self.reply(target, self._status_error(servo), bytes(servo.table[address: address + length]))
+                    self.reply(target, self._status_error(servo), self._read_block(servo, address, length))
             return
-        if instruction == 0x83:  # sync write: no reply
+        if instruction == 0x92:  # bulk read: (id, address, length) per servo, answered in that order
+            for i in range(0, len(params) - 4, 5):
+                target = params[i]
+                address, length = params[i + 1] | params[i + 2] << 8, params[i + 3] | params[i + 4] << 8
+                servo = self.servos.get(target)
+                if servo is not None:
+                    self.reply(target, self._status_error(servo), self._read_block(servo, address, length))
+            return
+        if instruction == 0x83:  # sync write: no reply; a rejected value is silently not applied
             address, length = params[0] | params[1] << 8, params[2] | params[3] << 8
             chunks = params[4:]
             for i in range(0, len(chunks), length + 1):
-                servo = self.servos.get(chunks[i])
-                if servo is not None:
-                    servo.write(address, chunks[i + 1: i + 1 + length])
+                self._silent_write(chunks[i], address, chunks[i + 1: i + 1 + length])
+            return
+        if instruction == 0x93:  # bulk write: (id, address, length, data) per servo, no reply
+            i = 0
+            while i + 5 <= len(params):
+                address, length = params[i + 1] | params[i + 2] << 8, params[i + 3] | params[i + 4] << 8
+                self._silent_write(params[i], address, params[i + 5: i + 5 + length])
+                i += 5 + length
+            return
+        if servo_id == BROADCAST_ID:  # every servo acts; only a ping is answered (lowest id first)
+            for target in sorted(self.servos):
+                self._answer(target, self.servos[target], instruction, params, broadcast=True)
             return
         servo = self.servos.get(servo_id)
-        if servo is None:
-            return  # nobody with this id on the bus: silence
+        if servo is not None:  # nobody with this id on the bus: silence
+            self._answer(servo_id, servo, instruction, params, broadcast=False)
+
+    def _silent_write(self, servo_id: int, address: int, data: bytes) -> None:
+        servo = self.servos.get(servo_id)
+        if servo is not None and self._write_error(servo, address, data) == 0:
+            servo.write(address, data)
+
+    def _answer(self, servo_id: int, servo: VirtualServo, instruction: int, params: bytes,
+                broadcast: bool) -> None:
         status = self._status_error(servo)
+        reply = (lambda error, data=b"": self.reply(servo_id, error, data)) if not broadcast or instruction == 0x01 \
+            else (lambda error, data=b"": None)
         if instruction == 0x01:  # ping: model number and firmware version
-            self.reply(servo_id, status, servo.model_number.to_bytes(2, "little") + b"\x2d")
+            reply(status, servo.model_number.to_bytes(2, "little") + bytes([X_FIRMWARE]))
         elif instruction == 0x02:  # read
-            address, length = params[0] | params[1] << 8, params[2] | params[3] << 8
-            if address == 70:
-                servo.table[70] = servo.error
-            self.reply(servo_id, status, bytes(servo.table[address: address + length]))
-        elif instruction == 0x03:  # write
-            address = params[0] | params[1] << 8
-            if address < DYNAMIXEL_X.eeprom_end and servo.torque:
-                self.reply(servo_id, status | 7)  # access error: EEPROM is locked while torque is on
+            if len(params) != 4:
+                reply(status | DATA_LENGTH_ERROR)
                 return
-            servo.write(address, params[2:])
-            self.reply(servo_id, status)
+            address, length = params[0] | params[1] << 8, params[2] | params[3] << 8
+            reply(status, self._read_block(servo, address, length))
+        elif instruction == 0x03:  # write
+            if len(params) < 3:
+                reply(status | DATA_LENGTH_ERROR)
+                return
+            address, data = params[0] | params[1] << 8, params[2:]
+            error = self._write_error(servo, address, data)
+            if error == 0:
+                servo.write(address, data)
+            reply(status | error)
+        elif instruction == 0x08:  # reboot: the only way out of a hardware-error shutdown; torque comes up off
+            reply(status)
+            servo.error = 0
+            servo.table[DYNAMIXEL_X.torque] = 0
+        elif instruction == 0x06:  # factory reset: refused while torque is on (it rewrites EEPROM)
+            if servo.torque:
+                reply(status | ACCESS_ERROR)
+                return
+            reply(status)
+            servo.set(DYNAMIXEL_X.min_limit, 0)
+            servo.set(DYNAMIXEL_X.max_limit, 4095)
+            servo.table[DYNAMIXEL_X.operating_mode] = DYNAMIXEL_X.position_mode
+        else:
+            reply(status | INSTRUCTION_ERROR)
 
 
 # ----------------------------------------------------------------------------------------- Feetech
@@ -249,6 +366,9 @@ class VirtualFeetechBus(VirtualServoBus):
         super().__init__({i: VirtualServo(FEETECH_STS, m) for i, m in models.items()})
         for servo in self.servos.values():
             servo.table[55] = 1  # EEPROM locked, as shipped
+            servo.table[0] = 3  # firmware major version
+            servo.table[62] = 74  # 7.4 V supply, in 0.1 V
+            servo.table[63] = 30  # degrees C
         self.checksum_errors = 0
         self.unlocked_eeprom_writes = 0
 
