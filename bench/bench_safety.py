@@ -32,9 +32,9 @@ ARM_REST = np.array([0.0, 0.0, 1.3, 0.6, 0.0, 0.0])  # the sim arm's home pose: 
 
 def production_arm_fk() -> Callable[[np.ndarray], np.ndarray]:
     """The FK the sim and hardware arm use for their workspace box."""
-    from robolearn.hardware.factory import hardware_definition
+    from robolearn.robots.registry import robot_definition
 
-    return hardware_definition("so101_arm")[1].workspace.fk
+    return robot_definition("so101_arm").describe()[1].workspace.fk
 
 
 def load_fk(spec: str) -> Callable[[np.ndarray], np.ndarray]:

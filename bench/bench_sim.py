@@ -1,10 +1,9 @@
-"""Simulated robot throughput and safety-filter cost, as ratios against a bare peer in the same process.
+"""Simulated robot throughput, as ratios against a bare peer in the same process.
 
 For each robot: control steps per second of the full Robot step (safety filter + physics substeps +
 observation), against raw `stepSimulation` calls for the same number of physics steps on the same
-scene; chunks alternate round-robin so machine load hits both alike. Then the SafetyController's cost
-per command (a fresh measurement and a command one control period apart, as in a control loop) against a
-bare `np.clip` to the same limits.
+scene; chunks alternate round-robin so machine load hits both alike. The safety layer's own cost per
+command is measured by bench/bench_safety.py.
 
     OMP_NUM_THREADS=1 /tmp/venv/bin/python bench/bench_sim.py [--rounds 5] [--chunk 100]
 """
@@ -12,7 +11,6 @@ bare `np.clip` to the same limits.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import statistics
 import time
@@ -65,36 +63,6 @@ def bench_robot(name: str, rounds: int, chunk: int, rng: np.random.Generator) ->
                 "ratio_min": min(ratios)}
 
 
-def bench_filter(name: str, rounds: int, n: int, rng: np.random.Generator) -> dict:
-    with make_robot(name) as robot:
-        obs = robot.reset(seed=0)
-        safety, spec = robot.safety, robot.spec
-        stop = safety.stop_command()
-        span = spec.command_high - spec.command_low
-        commands = [stop + 0.02 * span * rng.uniform(-1, 1, stop.shape) for _ in range(n)]
-        low, high = spec.command_low, spec.command_high
-        # One control period apart, each with a fresh measurement, as in a control loop: the rate limit is
-        # per second times the measured time, so equal timestamps would make it trivially hold.
-        period = 1.0 / spec.control_rate_hz
-        observations = [dataclasses.replace(obs, timestamp=obs.timestamp + i * period) for i in range(n)]
-        filter_us, clip_us = [], []
-        for _ in range(rounds):
-            safety.reset(obs.timestamp - 1e-6)  # also rewinds its clock: every round replays the same times
-            start = time.perf_counter()
-            for command, measured in zip(commands, observations):
-                safety.update_observation(measured)
-                safety.filter(command, measured.timestamp)
-            filter_us.append((time.perf_counter() - start) / n * 1e6)
-            start = time.perf_counter()
-            for command in commands:
-                np.clip(command, low, high)
-            clip_us.append((time.perf_counter() - start) / n * 1e6)
-        ratios = [f / c for f, c in zip(filter_us, clip_us)]
-        return {"robot": name, "workspace": safety.limits.workspace_low is not None,
-                "filter_us": statistics.median(filter_us), "clip_us": statistics.median(clip_us),
-                "ratio": statistics.median(ratios), "ratio_min": min(ratios)}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
@@ -109,13 +77,6 @@ def main() -> None:
         r = bench_robot(name, args.rounds, args.chunk, rng)
         print(f"{r['robot']:<16}{r['substeps']:>9}{r['full_hz']:>15.0f}{r['raw_hz']:>13.0f}"
               f"{r['ratio']:>15.2f}{r['ratio_min']:>7.2f}")
-    print(f"\nSafetyController per command (update_observation + filter) vs bare np.clip "
-          f"(median of {args.rounds} rounds of 2000)")
-    print(f"{'robot':<16}{'workspace':>10}{'filter µs':>11}{'clip µs':>9}{'ratio':>8}{'min':>7}")
-    for name in args.robots:
-        r = bench_filter(name, args.rounds, 2000, rng)
-        print(f"{r['robot']:<16}{str(r['workspace']):>10}{r['filter_us']:>11.1f}{r['clip_us']:>9.2f}"
-              f"{r['ratio']:>8.1f}{r['ratio_min']:>7.1f}")
     print(f"\nload average after: {os.getloadavg()}")
 
 
