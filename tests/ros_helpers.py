@@ -188,6 +188,17 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, process: N
     raise AssertionError(f"timed out after {timeout} s waiting for {what}{detail}")
 
 
+def latest_status(diagnostics, name: str) -> dict:
+    """The newest values of the diagnostic status `name` among the collected /diagnostics messages ({} if none)."""
+    from robolearn_drivers.ros.conversions import diagnostic_values
+
+    for _, message in reversed(list(diagnostics)):
+        values = diagnostic_values(message).get(name)
+        if values is not None:
+            return values
+    return {}
+
+
 @contextlib.contextmanager
 def ros_client(name: str = "test_client") -> Iterator[RosClient]:
     client = RosClient(name)

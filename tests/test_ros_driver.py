@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from ros_helpers import CONFIG, NodeProcess, require_ros, ros_client, wait_for
+from ros_helpers import CONFIG, NodeProcess, latest_status, require_ros, ros_client, wait_for
 
 pytestmark = pytest.mark.ros
 NS = "/drv_test"
@@ -179,7 +179,6 @@ def test_estop_from_any_publisher_qos_stops_and_an_unlatched_one_is_an_error(mod
     from std_msgs.msg import Bool, Float64MultiArray
 
     from robolearn_drivers.ros import qos
-    from robolearn_drivers.ros.conversions import diagnostic_values
 
     ns = f"/qos_{reliability}_{durability}"
     profile = QoSProfile(depth=1, reliability=ReliabilityPolicy[reliability.upper()],
@@ -189,10 +188,7 @@ def test_estop_from_any_publisher_qos_stops_and_an_unlatched_one_is_an_error(mod
         commands = c.publisher(Float64MultiArray, f"{ns}/joint_commands", qos_profile_sensor_data)
         with NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "pendulum_sim.yaml", namespace=ns) as node:
             def safety() -> dict:
-                for _, m in reversed(list(diags)):
-                    if (v := diagnostic_values(m).get(f"{ns}/sim_driver: safety")) is not None:
-                        return v
-                return {}
+                return latest_status(diags, f"{ns}/sim_driver: safety")
             wait_for(safety, 30, "the driver's diagnostics", node)
             before = int(safety().get("count.command_limit", 0))
             for _ in range(10):
@@ -328,7 +324,6 @@ def test_arm_publishes_its_urdf_and_follows_a_joint_trajectory_and_refuses_bad_o
     from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
     from robolearn_drivers.ros import qos
-    from robolearn_drivers.ros.conversions import diagnostic_values
 
     ns = "/traj_test"
 
@@ -344,10 +339,7 @@ def test_arm_publishes_its_urdf_and_follows_a_joint_trajectory_and_refuses_bad_o
         pub = c.publisher(JointTrajectory, f"{ns}/joint_trajectory", qos.COMMAND)
 
         def safety() -> dict:
-            for _, m in reversed(list(diags)):
-                if (v := diagnostic_values(m).get(f"{ns}/sim_driver: safety")) is not None:
-                    return v
-            return {}
+            return latest_status(diags, f"{ns}/sim_driver: safety")
 
         wait_for(lambda: len(states) > 3 and safety(), 30, "the arm's joint_states and diagnostics", node)
         wait_for(lambda: pub.get_subscription_count() > 0, 10, "the trajectory subscription", node)
@@ -397,7 +389,6 @@ def test_base_takes_plain_twist_on_cmd_vel_unstamped_and_refuses_a_stamp_from_th
     from nav_msgs.msg import Odometry
 
     from robolearn_drivers.ros import qos
-    from robolearn_drivers.ros.conversions import diagnostic_values
 
     ns = "/twist_test"
     with ros_client("twist_client") as c, NodeProcess("robolearn_drivers.ros.sim_node", CONFIG / "sim.yaml",
@@ -408,10 +399,7 @@ def test_base_takes_plain_twist_on_cmd_vel_unstamped_and_refuses_a_stamp_from_th
         plain = c.publisher(Twist, f"{ns}/cmd_vel_unstamped", qos.COMMAND)
 
         def safety() -> dict:
-            for _, m in reversed(list(diags)):
-                if (v := diagnostic_values(m).get(f"{ns}/sim_driver: safety")) is not None:
-                    return v
-            return {}
+            return latest_status(diags, f"{ns}/sim_driver: safety")
 
         wait_for(lambda: len(odom) > 3 and safety(), 30, "odom and diagnostics from the base", node)
         wait_for(lambda: stamped.get_subscription_count() and plain.get_subscription_count(), 10, "subscriptions", node)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ros_helpers import CONFIG, NodeProcess, require_ros, ros_client, wait_for
+from ros_helpers import CONFIG, NodeProcess, latest_status, require_ros, ros_client, wait_for
 from virtual_devices.bus_families import FAMILIES, eventually
 
 pytestmark = pytest.mark.ros
@@ -47,7 +47,6 @@ def test_hardware_driver_node_drives_a_virtual_servo_bus_safely(arm_files):
     from std_msgs.msg import Bool, Float64MultiArray
 
     from robolearn_drivers.ros import qos
-    from robolearn_drivers.ros.conversions import diagnostic_values
 
     calibration, limits = arm_files
     with FAMILY.virtual({i: FAMILY.number for i in IDS.values()}) as bus, ros_client("hw_client") as client:
@@ -58,10 +57,7 @@ def test_hardware_driver_node_drives_a_virtual_servo_bus_safely(arm_files):
         estop = client.publisher(Bool, f"{NS}/estop", qos.ESTOP)
 
         def safety() -> dict:
-            for _, m in reversed(list(diags)):
-                if (values := diagnostic_values(m).get(f"{NS}/robot_driver: safety")) is not None:
-                    return values
-            return {}
+            return latest_status(diags, f"{NS}/robot_driver: safety")
 
         node = NodeProcess("robolearn_drivers.ros.driver_node", CONFIG / "robot.yaml", namespace=NS, params={
             "port": bus.path, "calibration_file": str(calibration), "limits_file": str(limits)})
