@@ -58,6 +58,15 @@ def _wait_for(predicate, timeout=120.0):
     raise AssertionError("timed out waiting for the training process")
 
 
+def _ctrl_c_after_the_first_checkpoint(tmp_path, run_dir) -> tuple[int, str]:
+    """Start a long run, press Ctrl-C once it has checkpointed; (exit code, stderr)."""
+    process = _start(tmp_path, run_dir)
+    _wait_for(lambda: _checkpoint_step(run_dir) >= 100)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    return process.returncode, err
+
+
 def _checkpoint_step(run_dir):
     path = run_dir / CHECKPOINT_NAME
     try:
@@ -149,11 +158,8 @@ def test_two_runs_in_one_folder_the_second_is_refused_naming_the_first(tmp_path)
 
 def test_ctrl_c_saves_at_a_step_boundary_and_prints_how_to_resume(tmp_path):
     run_dir = tmp_path / "run"
-    process = _start(tmp_path, run_dir)
-    _wait_for(lambda: _checkpoint_step(run_dir) >= 100)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=120)
-    assert process.returncode == 130, err
+    returncode, err = _ctrl_c_after_the_first_checkpoint(tmp_path, run_dir)
+    assert returncode == 130, err
     assert "Traceback" not in err and "interrupted at step" in err and "--resume" in err
     step = checkpoint_metadata(run_dir / CHECKPOINT_NAME)["steps"]
     assert f"interrupted at step {step}" in err  # the saved checkpoint is the step it stopped at
@@ -204,11 +210,8 @@ def test_divergence_during_training_is_one_line_naming_what_was_kept(tmp_path):
 
 def test_the_printed_resume_command_continues_the_run(tmp_path):
     run_dir = tmp_path / "run with space"
-    process = _start(tmp_path, run_dir)
-    _wait_for(lambda: _checkpoint_step(run_dir) >= 100)
-    process.send_signal(signal.SIGINT)
-    _, err = process.communicate(timeout=120)
-    assert process.returncode == 130 and "Resume with: " in err, err
+    returncode, err = _ctrl_c_after_the_first_checkpoint(tmp_path, run_dir)
+    assert returncode == 130 and "Resume with: " in err, err
     command = shlex.split(err.split("Resume with: ", 1)[1].strip())
     assert command[:2] == ["robolearn", "train"] and "--resume" in command
     step = checkpoint_metadata(run_dir / CHECKPOINT_NAME)["steps"]

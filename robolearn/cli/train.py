@@ -57,9 +57,7 @@ def run(args: argparse.Namespace) -> int:
                                     progress=not args.no_progress)
         print(json.dumps({k: v for k, v in summary.items() if k != "eval"}, default=str))
         if args.eval_episodes > 0:
-            from robolearn.learners.run import evaluate_policy
-
-            result = evaluate_policy(env, learner.act, args.eval_episodes)
+            result = learner.evaluate(args.eval_episodes, env=env)
             print(f"eval over {args.eval_episodes} episodes: return {result['return_mean']:.2f} "
                   f"+- {result['return_std']:.2f}")
         print(f"checkpoint: {started.checkpoint}")

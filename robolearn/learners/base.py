@@ -198,6 +198,8 @@ class Learner(abc.ABC):
         self.check_spaces(env.observation_space, env.action_space)
         # Acting + updating per env step, against the robot's control period (logged as time/learner_ms_*).
         self.compute_budget = ComputeBudget(control_period_of(env), self.algo)
+        self._evaluation_env = None
+        self._evaluation_env_made = False  # made at most once: a failure is not retried every evaluation
 
     @abc.abstractmethod
     def check_spaces(self, observation_space, action_space) -> None:
@@ -291,17 +293,16 @@ class Learner(abc.ABC):
 
     def evaluation_env(self):
         """A separate instance of the training env, made once (the training env is mid-episode)."""
-        if getattr(self, "_evaluation_env", None) is None and not getattr(self, "_no_evaluation_env", False):
+        if not self._evaluation_env_made:
             import gymnasium as gym
 
+            self._evaluation_env_made = True
             spec = getattr(self.env, "spec", None)
             try:
                 self._evaluation_env = gym.make(spec) if spec is not None else None
             except Exception as exc:  # an env registered without a factory that can be called again
                 warnings.warn(f"no evaluation during training: cannot re-create the env ({exc})", stacklevel=2)
-                self._evaluation_env = None
-            self._no_evaluation_env = self._evaluation_env is None
-        return getattr(self, "_evaluation_env", None)
+        return self._evaluation_env
 
     @abc.abstractmethod
     def act(self, observation: Any, deterministic: bool = True) -> np.ndarray:

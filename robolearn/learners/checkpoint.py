@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import math
 import os
 import re
 import sys
@@ -141,11 +140,6 @@ def non_finite_tensors(tree: Any, where: str = "") -> list[str]:
         for i, value in enumerate(tree):
             found += non_finite_tensors(value, f"{where}[{i}]")
     return found
-
-
-def finite_config(config: Mapping[str, Any]) -> list[str]:
-    """Fields of a plain config dict whose float value is NaN or infinite."""
-    return [key for key, value in config.items() if isinstance(value, float) and not math.isfinite(value)]
 
 
 def upgrade_checkpoint(path: str | os.PathLike) -> Path:
