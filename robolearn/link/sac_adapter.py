@@ -64,7 +64,8 @@ def actor_weights(sac: SAC) -> dict[str, np.ndarray]:
 
 
 class SacActorPolicy:
-    """The actor side: SAC's actor network (CPU), deterministic action from a state observation."""
+    """The actor side: SAC's actor network (CPU), an action from a state observation: deterministic by default,
+    sampled from the policy (SAC's exploration) with `deterministic=False`."""
 
     def __init__(self, obs_dim: int, act_dim: int, config: SACConfig):
         self.net = Actor(obs_dim, act_dim, config).eval()
@@ -73,6 +74,6 @@ class SacActorPolicy:
         self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()}, strict=True)
 
     @torch.no_grad()
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
+    def __call__(self, obs: np.ndarray, deterministic: bool = True) -> np.ndarray:
         mean, log_std = self.net(torch.as_tensor(obs, dtype=torch.float32)[None])
-        return sample_tanh_gaussian(mean, log_std, deterministic=True)[0][0].numpy()
+        return sample_tanh_gaussian(mean, log_std, deterministic=deterministic)[0][0].numpy()
