@@ -4,6 +4,8 @@ Examples:
     robolearn train robolearn/PendulumBalance-v0 --algo sac --steps 5000
     robolearn train ArmReach --algo sac --config configs/sac.yaml --run-dir runs/reach --seed 1
     robolearn train ArmReach --algo sac --run-dir runs/reach --steps 40000 --resume   # continue a run
+    robolearn train PendulumBalance --config configs/sac_small.yaml --workers 2 --steps 4000   # Ray workers
+    robolearn train PendulumBalance --config configs/sac_small.yaml --seeds 0,1,2 --sweep actor_lr=3e-4,1e-3
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import shlex
 from pathlib import Path
 
+from robolearn.cli import train_scale
 from robolearn.learners.base import CHECKPOINT_NAME, KNOWN_ALGOS, ConfigError, learner_class
 from robolearn.training import load_config, make_env, open_run, start_or_resume, train_started
 
@@ -33,16 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                     "(needs --image)")
     parser.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes after training")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    train_scale.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     learner_cls = learner_class(args.algo)
     if args.reward_classifier and not args.image:
         raise ConfigError("--reward-classifier judges camera frames: add --image")
+    train_scale.check(args)
     env = make_env(args.task, args.image, args.reward_classifier)
     try:
         config = load_config(learner_cls, args.config, args.seed)
         run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")
+        if train_scale.is_sweep(args):
+            return train_scale.run_sweep(args, config, run_dir)
         with open_run(run_dir):
             started = start_or_resume(learner_cls, env, run_dir, steps=args.steps, config=config,
                                       resume=args.resume, config_given=args.config is not None,
@@ -53,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
             learner = started.learner
             print(f"training {args.algo} on {args.task} for {args.steps} steps on {learner.device}; "
                   f"run folder {run_dir}")
-            summary = train_started(started, args.steps, run_dir, resume_hint=_resume_command(args, run_dir),
-                                    progress=not args.no_progress)
+            with train_scale.workers(args, learner) as workers:
+                summary = train_started(started, args.steps, run_dir, resume_hint=_resume_command(args, run_dir),
+                                        progress=not args.no_progress, train=workers.train if workers else None)
         print(json.dumps({k: v for k, v in summary.items() if k != "eval"}, default=str))
         if args.eval_episodes > 0:
             result = learner.evaluate(args.eval_episodes, env=env)
@@ -75,6 +83,8 @@ def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:
         parts.append("--image")
     if args.reward_classifier:
         parts += ["--reward-classifier", args.reward_classifier]
+    if args.workers:
+        parts += ["--workers", str(args.workers)] + (["--ray-address", args.ray_address] if args.ray_address else [])
     return shlex.join(parts)
 
 

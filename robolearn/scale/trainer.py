@@ -83,12 +83,14 @@ class RayTrainer:
         self._publish(actor_weights(sac))  # workers start from the learner's actor, not their own draw
         self._in_flight: dict = {}  # ObjectRef -> (worker index, steps)
         self._total = 0
+        self._claimed = 0  # env steps learned from or in flight: the run never collects more than it needs
 
     # ------------------------------------------------------------------------------------ the run
     def train(self, total_steps: int, run_dir: str | Path | None = None, progress: bool = True) -> dict:
         """`Learner.train(total_steps, run_dir)` with the steps collected by the workers; the summary
         gains a `scale` entry (throughput, stream accounting, lost workers)."""
         self._total = total_steps
+        self._claimed = self.sac.env_steps + sum(steps for _, steps in self._in_flight.values())
         started = time.perf_counter()
         try:
             with self._steps_from_workers():
@@ -123,6 +125,7 @@ class RayTrainer:
         try:
             frame, returns = self._ray.get(ready[0])
         except self._ray.exceptions.RayError as exc:
+            self._claimed -= steps  # never received: another worker collects them
             self._lose(index, exc)
             return {}
         message = decode_frame(frame)
@@ -141,12 +144,12 @@ class RayTrainer:
         """Give every idle worker a chunk, within the steps the run still needs."""
         busy = {index for index, _ in self._in_flight.values()}
         for index, worker in self.workers.items():
-            needed = self._total - self.sac.env_steps - sum(steps for _, steps in self._in_flight.values())
-            if needed <= 0:
+            if self._claimed >= self._total:
                 return
             if index in busy:
                 continue
-            steps = min(self.steps_per_call, needed)
+            steps = min(self.steps_per_call, self._total - self._claimed)
+            self._claimed += steps
             send = self._weights_ref if self._sent_version[index] < self._version else None
             random_actions = self.sac.env_steps < self.sac.config.random_steps
             ref = worker.collect.remote(steps, self._version, send, random_actions)
@@ -175,6 +178,7 @@ class RayTrainer:
         s = self.stats
         steps = s.stream.received
         return {"workers": len(self.workers), "lost": list(s.lost), "received": steps,
+                "steps_by_worker": {i: seq.next_seq for i, seq in self._sequences.items()},
                 "duplicates": s.stream.duplicates, "gaps": s.stream.gaps, "chunks": s.chunks,
                 "weight_versions": s.weight_versions, "update_to_data": round(self.adapter.update_to_data, 3),
                 "env_steps_per_s": round(steps / s.seconds, 1) if s.seconds else None}

@@ -1,0 +1,208 @@
+"""Sim scale-out on Ray: env steps/s with 1 and 2 Ray workers against the in-process loop, the measured
+per-worker costs, and from them a scaling model for 8-64 workers.
+
+Same script, same task, same policy (SAC's default 2x256 actor, sampled as in training):
+1. In-process: (a) the bare loop (policy + env.step), (b) the workers' whole path without Ray (collect a
+   chunk, encode it as a link `transitions` frame, decode and sequence-check it, store it in SAC's buffer).
+2. Ray with 1 and 2 workers through RayTrainer (the real coordinator), collection only (learning_starts
+   above the run length, so the learner stores but never updates): env steps/s and ratios to 1(a).
+3. Per-worker costs: encode and decode per transition, one Ray call round trip per chunk, weight broadcast
+   (ray.put once per version; per worker: fetch + load of the 2x256 actor), and the learner's update round
+   (sac_small and the default SAC config) that bounds throughput once learning runs.
+4. The scaling model for 8-64 workers built from those numbers (printed; the README quotes it).
+
+Rounds are interleaved and the median reported, as ratios hold better than absolute figures on a shared CPU.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=.:sim python bench/bench_ray.py [--task PendulumBalance] [--steps 2000]
+        [--chunk 16] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from robolearn.learners.sac import SAC, SACConfig  # noqa: E402
+from robolearn.link.learner import LearnerStats, TransitionSequence  # noqa: E402
+from robolearn.link.sac_adapter import SacActorPolicy, SacLinkLearner, actor_weights  # noqa: E402
+from robolearn.link.wire import decode_frame  # noqa: E402
+from robolearn.scale.cluster import start_ray  # noqa: E402
+from robolearn.scale.trainer import RayTrainer  # noqa: E402
+from robolearn.scale.worker import SimWorker  # noqa: E402
+from robolearn.training import make_env  # noqa: E402
+
+# Collection only: the buffer fills, no update ever runs, so the figures are the collection path's.
+COLLECT = SACConfig(learning_starts=200_000, demos="none", eval_every=10**9, log_every=10**9,
+                    checkpoint_every=10**9)
+
+
+def bare_loop(task: str, steps: int) -> float:
+    env = make_env(task)
+    policy = SacActorPolicy(env.observation_space.shape[0], env.action_space.shape[0], COLLECT)
+    obs, _ = env.reset(seed=0)
+    start = time.perf_counter()
+    for _ in range(steps):
+        obs, _, terminated, truncated, _ = env.step(policy(obs, deterministic=False))
+        if terminated or truncated:
+            obs, _ = env.reset()
+    rate = steps / (time.perf_counter() - start)
+    env.close()
+    return rate
+
+
+def worker_path_in_process(task: str, steps: int, chunk: int) -> tuple[float, float, float]:
+    """(env steps/s, encode µs per transition, decode + check + store µs per transition)."""
+    worker = SimWorker(0, task, COLLECT)
+    adapter = SacLinkLearner(SAC(make_env(task), COLLECT, "cpu"))
+    sequence = TransitionSequence(LearnerStats())
+    weights = actor_weights(adapter.sac)
+    worker.collect(0, 1, weights, False)
+    encode_s = learner_s = 0.0
+    start = time.perf_counter()
+    for _ in range(steps // chunk):
+        frame, _ = worker.collect(chunk, 1, None, False)
+        t0 = time.perf_counter()
+        adapter(sequence.accept(decode_frame(frame)))
+        learner_s += time.perf_counter() - t0
+    total = time.perf_counter() - start
+    # encode alone: the same chunk's rows packed again (collect times env steps and encoding together)
+    from robolearn.link.wire import encode, pack_array
+
+    rows = {k: np.zeros((chunk, *np.shape(v)), np.float32) for k, v in
+            (("obs", worker.env.observation_space.sample()), ("action", worker.env.action_space.sample()),
+             ("reward", 0.0), ("next_obs", worker.env.observation_space.sample()))}
+    rows |= {"terminated": np.zeros(chunk, bool), "truncated": np.zeros(chunk, bool)}
+    t0 = time.perf_counter()
+    for seq in range(200):
+        encode("transitions", seq=seq, count=chunk, arrays={k: pack_array(v) for k, v in rows.items()})
+    encode_s = (time.perf_counter() - t0) / 200
+    worker.close()
+    return (steps // chunk) * chunk / total, encode_s / chunk * 1e6, learner_s / (steps // chunk * chunk) * 1e6
+
+
+def ray_rate(trainer: RayTrainer, steps: int) -> float:
+    start_steps, start = trainer.sac.env_steps, time.perf_counter()
+    trainer.train(start_steps + steps, progress=False)
+    return (trainer.sac.env_steps - start_steps) / (time.perf_counter() - start)
+
+
+def call_costs(ray, trainer: RayTrainer, calls: int = 200) -> tuple[float, float, float, int]:
+    """(round trip of an empty collect call, ms; ray.put of the weights, ms; a worker's fetch + load of a new
+    version beyond the round trip, ms; weight bytes)."""
+    worker = next(iter(trainer.workers.values()))
+    version = 10_000
+    ray.get(worker.collect.remote(0, version, None, False))
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        ray.get(worker.collect.remote(0, version, None, False))
+    round_trip = (time.perf_counter() - t0) / calls
+    weights = actor_weights(trainer.sac)
+    nbytes = sum(a.nbytes for a in weights.values())
+    put_s = fetch_s = 0.0
+    for _ in range(calls // 4):
+        t0 = time.perf_counter()
+        ref = ray.put(weights)
+        t1 = time.perf_counter()
+        version += 1
+        ray.get(worker.collect.remote(0, version, ref, False))
+        t2 = time.perf_counter()
+        put_s += t1 - t0
+        fetch_s += t2 - t1 - round_trip
+    n = calls // 4
+    return round_trip * 1e3, put_s / n * 1e3, max(fetch_s / n, 0.0) * 1e3, nbytes
+
+
+def update_ms(task: str, config: SACConfig, rounds: int = 10) -> float:
+    config = dataclasses.replace(config, learning_starts=config.batch_size, demos="none", eval_every=10**9)
+    sac = SAC(make_env(task), config, "cpu")
+    env, rng = make_env(task), np.random.default_rng(0)
+    obs, _ = env.reset(seed=0)
+    for _ in range(max(config.batch_size, 300)):
+        action = rng.uniform(-1, 1, env.action_space.shape).astype(np.float32)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        sac.online.add(obs, action, float(reward), next_obs, terminated, truncated)
+        obs = env.reset()[0] if terminated or truncated else next_obs
+    sac.update()
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        sac.update()
+    return (time.perf_counter() - t0) / rounds * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="PendulumBalance")
+    parser.add_argument("--steps", type=int, default=2000, help="env steps per measurement")
+    parser.add_argument("--chunk", type=int, default=16, help="env steps per worker call (RayTrainer's default)")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(f"load average before: {os.getloadavg()}; {os.cpu_count()} CPUs")
+
+    ray = start_ray(num_cpus=2)
+    trainers = {}
+    for n in (1, 2):
+        sac = SAC(make_env(args.task), COLLECT, "cpu")
+        trainers[n] = RayTrainer(sac, args.task, n, steps_per_call=args.chunk)
+        ray_rate(trainers[n], 4 * args.chunk * n)  # workers started and warm
+    rates: dict[str, list[float]] = {"in-process bare loop": [], "in-process worker path": [],
+                                     "ray 1 worker": [], "ray 2 workers": []}
+    encode_us, learner_us = [], []
+    for _ in range(args.rounds):
+        rates["in-process bare loop"].append(bare_loop(args.task, args.steps))
+        rate, enc, dec = worker_path_in_process(args.task, args.steps, args.chunk)
+        rates["in-process worker path"].append(rate)
+        encode_us.append(enc)
+        learner_us.append(dec)
+        for n in (1, 2):
+            rates[f"ray {n} worker{'s' if n > 1 else ''}"].append(ray_rate(trainers[n], args.steps))
+    base = statistics.median(rates["in-process bare loop"])
+    print(f"\nenv steps/s on {args.task}, chunk {args.chunk}, median of {args.rounds} rounds (min ratio):")
+    for name, values in rates.items():
+        ratios = [v / b for v, b in zip(values, rates["in-process bare loop"])]
+        print(f"  {name:24s} {statistics.median(values):8.0f}/s   ratio {statistics.median(ratios):.2f} "
+              f"(min {min(ratios):.2f})")
+
+    round_trip, put, fetch, nbytes = call_costs(ray, trainers[1])
+    enc, dec = statistics.median(encode_us), statistics.median(learner_us)
+    small = update_ms(args.task, SACConfig.from_yaml(os.path.join(os.path.dirname(__file__), "..", "configs",
+                                                                  "sac_small.yaml")))
+    default = update_ms(args.task, SACConfig(), rounds=3)
+    for trainer in trainers.values():
+        trainer.close()
+    ray.shutdown()
+    print(f"\nper-worker costs: encode {enc:.1f} µs/transition (worker); decode + check + store {dec:.1f} µs/"
+          f"transition (learner); Ray call round trip {round_trip:.2f} ms per chunk; weights {nbytes / 1e3:.0f} kB: "
+          f"ray.put {put:.2f} ms per version (learner), fetch + load {fetch:.2f} ms per worker per version")
+    print(f"learner update round: sac_small {small:.1f} ms, default SAC (2x256, 10 critics, utd 4, batch 256) "
+          f"{default:.1f} ms")
+
+    # ---- the model: per-worker supply against the learner's fixed per-transition and per-chunk costs
+    worker_rate = statistics.median(rates["ray 1 worker"])  # one worker with a core of its own
+    coordinator_s = dec * 1e-6 + round_trip * 1e-3 / args.chunk  # learner-side cost per collected step
+    caps = {"collection only": 1 / coordinator_s,
+            "sac_small, UTD 1": 1 / (coordinator_s + small * 1e-3),
+            "default SAC, UTD 1": 1 / (coordinator_s + default * 1e-3)}
+    print(f"\nscaling model (one core per worker, one learner process): supply N x {worker_rate:.0f} steps/s; "
+          "learner caps " + ", ".join(f"{k} {v:.0f}/s" for k, v in caps.items()))
+    print(f"  workers that saturate the learner: " + ", ".join(f"{k} {v / worker_rate:.1f}" for k, v in caps.items()))
+    for n in (8, 16, 32, 64):
+        supply = n * worker_rate
+        cap = caps["collection only"]
+        weights_mb_s = n * nbytes / 1e6  # one fetch per worker per published version
+        print(f"  N={n:2d}: supply {supply:9.0f}/s, collection-only throughput {min(supply, cap):8.0f}/s "
+              f"({'learner-side decode/calls' if supply > cap else 'workers'} bound); each weight version costs "
+              f"{weights_mb_s:.1f} MB of object-store transfer across the workers")
+    print(f"load average after: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
