@@ -14,7 +14,7 @@ Same script, same task, same policy (SAC's default 2x256 actor, sampled as in tr
 Rounds are interleaved and the median reported, as ratios hold better than absolute figures on a shared CPU.
 
     OMP_NUM_THREADS=1 PYTHONPATH=.:sim python bench/bench_ray.py [--task PendulumBalance] [--steps 2000]
-        [--chunk 16] [--rounds 3]
+        [--chunk 16] [--rounds 3] [--workers 1,2]
 """
 
 from __future__ import annotations
@@ -137,24 +137,33 @@ def update_ms(task: str, config: SACConfig, rounds: int = 10) -> float:
     return (time.perf_counter() - t0) / rounds * 1e3
 
 
+def _name(workers: int) -> str:
+    return f"ray {workers} worker{'s' if workers > 1 else ''}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="PendulumBalance")
     parser.add_argument("--steps", type=int, default=2000, help="env steps per measurement")
     parser.add_argument("--chunk", type=int, default=16, help="env steps per worker call (RayTrainer's default)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", default="1,2", help="worker counts to measure (1 must be among them: the "
+                                                        "model's per-worker rate); e.g. 1,2,4,8 on a bigger machine")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"load average before: {os.getloadavg()}; {os.cpu_count()} CPUs")
 
-    ray = start_ray(num_cpus=2)
+    counts = sorted({int(n) for n in args.workers.split(",")})
+    if 1 not in counts:
+        parser.error("--workers must include 1")
+    ray = start_ray(num_cpus=sum(counts))  # one CPU per worker of every trainer (they run in turns)
     trainers = {}
-    for n in (1, 2):
+    for n in counts:
         sac = SAC(make_env(args.task), COLLECT, "cpu")
         trainers[n] = RayTrainer(sac, args.task, n, steps_per_call=args.chunk)
         ray_rate(trainers[n], 4 * args.chunk * n)  # workers started and warm
     rates: dict[str, list[float]] = {"in-process bare loop": [], "in-process worker path": [],
-                                     "ray 1 worker": [], "ray 2 workers": []}
+                                     **{_name(n): [] for n in counts}}
     encode_us, learner_us = [], []
     for _ in range(args.rounds):
         rates["in-process bare loop"].append(bare_loop(args.task, args.steps))
@@ -162,8 +171,8 @@ def main() -> None:
         rates["in-process worker path"].append(rate)
         encode_us.append(enc)
         learner_us.append(dec)
-        for n in (1, 2):
-            rates[f"ray {n} worker{'s' if n > 1 else ''}"].append(ray_rate(trainers[n], args.steps))
+        for n in counts:
+            rates[_name(n)].append(ray_rate(trainers[n], args.steps))
     base = statistics.median(rates["in-process bare loop"])
     print(f"\nenv steps/s on {args.task}, chunk {args.chunk}, median of {args.rounds} rounds (min ratio):")
     for name, values in rates.items():
@@ -185,22 +194,23 @@ def main() -> None:
     print(f"learner update round: sac_small {small:.1f} ms, default SAC (2x256, 10 critics, utd 4, batch 256) "
           f"{default:.1f} ms")
 
-    # ---- the model: per-worker supply against the learner's fixed per-transition and per-chunk costs
-    worker_rate = statistics.median(rates["ray 1 worker"])  # one worker with a core of its own
-    coordinator_s = dec * 1e-6 + round_trip * 1e-3 / args.chunk  # learner-side cost per collected step
-    caps = {"collection only": 1 / coordinator_s,
-            "sac_small, UTD 1": 1 / (coordinator_s + small * 1e-3),
-            "default SAC, UTD 1": 1 / (coordinator_s + default * 1e-3)}
-    print(f"\nscaling model (one core per worker, one learner process): supply N x {worker_rate:.0f} steps/s; "
-          "learner caps " + ", ".join(f"{k} {v:.0f}/s" for k, v in caps.items()))
-    print(f"  workers that saturate the learner: " + ", ".join(f"{k} {v / worker_rate:.1f}" for k, v in caps.items()))
+    # ---- the model: N workers' supply against the one learner process's per-step and per-chunk costs
+    worker_rate = statistics.median(rates[_name(1)])  # one worker with a core of its own
+    per_step = dec * 1e-6 + round_trip * 1e-3 / args.chunk  # learner-side cost per collected step (call: bound)
+    collect_cap = 1 / per_step
+    learn_cap = 1 / (per_step + small * 1e-3)  # sac_small, one update round per transition (utd_cap 1)
+    print(f"\nscaling model, chunk {args.chunk}, one core per worker: supply N x {worker_rate:.0f} steps/s; the learner "
+          f"process caps collection at {collect_cap:.0f}/s (reached at N = {collect_cap / worker_rate:.1f}) and "
+          f"learning (sac_small, UTD 1) at {learn_cap:.0f}/s (N = {learn_cap / worker_rate:.2f}); chunk 64 would "
+          f"cap collection at {1 / (dec * 1e-6 + round_trip * 1e-3 / 64):.0f}/s")
     for n in (8, 16, 32, 64):
         supply = n * worker_rate
-        cap = caps["collection only"]
-        weights_mb_s = n * nbytes / 1e6  # one fetch per worker per published version
-        print(f"  N={n:2d}: supply {supply:9.0f}/s, collection-only throughput {min(supply, cap):8.0f}/s "
-              f"({'learner-side decode/calls' if supply > cap else 'workers'} bound); each weight version costs "
-              f"{weights_mb_s:.1f} MB of object-store transfer across the workers")
+        # learning: a version goes out at most once per chunk (publish_every 4 rounds, chunk rounds per chunk)
+        versions = min(learn_cap / args.chunk, learn_cap / 4)
+        print(f"  N={n:2d}: supply {supply:7.0f}/s; collection only {min(supply, collect_cap):6.0f}/s "
+              f"({'learner-process bound' if supply > collect_cap else 'worker bound'}); learning {learn_cap:4.0f}/s "
+              f"(update bound); weights out {n * nbytes * versions / 1e6:5.1f} MB/s at {versions:.0f} versions/s, "
+              f"{n * nbytes * versions * 10 / 1e6:6.1f} MB/s for a learner 10x faster")
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -155,3 +155,11 @@ def test_train_command_with_workers_and_with_seeds(ray, tmp_path, capsys):
 def test_bad_scale_options_are_refused_with_what_to_do(argv, message, tmp_path, capsys):
     assert main(["train", TASK, "--run-dir", str(tmp_path / "r"), *argv]) != 0
     assert message in capsys.readouterr().err
+
+
+@needs_ray
+def test_workers_ray_cannot_place_are_an_error_naming_the_free_cpus(ray):
+    from robolearn.scale.trainer import RayTrainer
+
+    with pytest.raises(RuntimeError, match=r"only \d of 3 Ray workers started within 3 s .* lower --workers"):
+        RayTrainer(SAC(make_env(TASK), tiny_config(), "cpu"), TASK, workers=3, start_timeout_s=3)

@@ -35,7 +35,12 @@ def start_ray(address: str | None = None, num_cpus: int | None = None) -> Module
     if num_cpus is not None and num_cpus < 1:
         raise ValueError(f"Ray needs at least 1 CPU, got num_cpus={num_cpus}")
     if address:
-        ray.init(address=address, logging_level=logging.WARNING)
+        try:
+            ray.init(address=address, logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConnectionError(f"cannot join the Ray cluster at {address!r}: {exc}. Check --ray-address "
+                                  "(ray://HOST:10001, or HOST:6379 on a node of the cluster) and that `ray start "
+                                  "--head` runs there") from None
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
                  logging_level=logging.WARNING)

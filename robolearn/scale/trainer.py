@@ -60,7 +60,8 @@ class RayTrainer:
     """Trains `sac` from `workers` Ray actors running `task`; Ray must be started (`cluster.start_ray`)."""
 
     def __init__(self, sac: SAC, task: str, workers: int, steps_per_call: int = 16, publish_every: int = 4,
-                 utd_cap: float = 1.0, on_worker_loss: OnWorkerLoss | str = OnWorkerLoss.CONTINUE) -> None:
+                 utd_cap: float = 1.0, on_worker_loss: OnWorkerLoss | str = OnWorkerLoss.CONTINUE,
+                 start_timeout_s: float = 120.0) -> None:
         ray = require_ray()
         if not ray.is_initialized():
             raise RuntimeError("Ray is not started: call robolearn.scale.cluster.start_ray() first")
@@ -74,16 +75,35 @@ class RayTrainer:
         self._ray, self.sac, self.steps_per_call = ray, sac, steps_per_call
         self.stats = ScaleStats()
         self.adapter = SacLinkLearner(sac, publish_every, utd_cap)
+        self._in_flight: dict = {}  # ObjectRef -> (worker index, steps)
+        self._total = 0
+        self._claimed = 0  # env steps learned from or in flight: the run never collects more than it needs
         remote_worker = ray.remote(num_cpus=1, max_restarts=0)(SimWorker)
         self.workers = {i: remote_worker.remote(i, task, sac.config) for i in range(workers)}
+        self._wait_started(start_timeout_s)
         self._sequences = {i: TransitionSequence(self.stats.stream) for i in self.workers}
         self._sent_version = dict.fromkeys(self.workers, 0)
         self._version = 0
         self._weights_ref = None
         self._publish(actor_weights(sac))  # workers start from the learner's actor, not their own draw
-        self._in_flight: dict = {}  # ObjectRef -> (worker index, steps)
-        self._total = 0
-        self._claimed = 0  # env steps learned from or in flight: the run never collects more than it needs
+
+    def _wait_started(self, timeout_s: float) -> None:
+        # An actor Ray has no CPU for waits forever without a word: say so instead.
+        ray = self._ray
+        pending = {worker.ready.remote(): i for i, worker in self.workers.items()}
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=timeout_s)
+        try:
+            ray.get(ready)
+        except ray.exceptions.RayError as exc:
+            self.close()
+            cause = getattr(exc, "cause", None) or exc
+            raise RuntimeError(f"a Ray worker failed to start: {type(cause).__name__}: {cause}") from None
+        if len(ready) < len(pending):
+            self.close()
+            free = ray.available_resources().get("CPU", 0)
+            raise RuntimeError(f"only {len(ready)} of {len(pending)} Ray workers started within {timeout_s:.0f} s "
+                               f"(the Ray cluster has {free:g} CPUs free, one per worker is needed): lower "
+                               "--workers or add CPUs to the cluster")
 
     # ------------------------------------------------------------------------------------ the run
     def train(self, total_steps: int, run_dir: str | Path | None = None, progress: bool = True) -> dict:

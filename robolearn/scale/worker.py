@@ -43,6 +43,10 @@ class SimWorker:
         self._obs: np.ndarray | None = None
         self._return = 0.0
 
+    def ready(self) -> int:
+        """Answers once the env is built (the trainer waits for every worker before the run starts)."""
+        return self.index
+
     def collect(self, steps: int, version: int, weights: Mapping[str, np.ndarray] | None,
                 random_actions: bool) -> tuple[bytes, list[float]]:
         """`steps` env steps with weights `version` (loaded first when `weights` is given), actions drawn
