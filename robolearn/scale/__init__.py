@@ -11,8 +11,9 @@ seed / hyperparameter sweeps as Ray tasks.
 
 Why Ray and not the link for this: the link is one authenticated actor per learner across an untrusted
 network; a sim farm wants N workers, scheduling and restarts, which Ray provides. Ray itself pickles its
-calls and anyone who reaches its ports can run code there (token auth is on by default from Ray 2.52), so
-run it on trusted machines only. Only the transitions use the link's frames (same schema, same checks);
+calls and anyone who reaches its ports can run code there (token auth exists from Ray 2.52, the lowest
+version the extra allows, and Ray 2.60 turns it on for a local cluster), so run it on trusted machines
+only. Only the transitions use the link's frames (same schema, same checks);
 weights travel through Ray's object store as the link's name -> array map.
 """
 
