@@ -230,3 +230,13 @@ def test_true_state_is_the_noise_free_measurement_in_info():
 
 def test_encoder_constant_is_twelve_bits():
     assert ENCODER_12BIT == pytest.approx(2 * math.pi / 4096)
+
+
+def test_heavier_links_keep_their_urdf_inertia_scaled_with_the_mass():
+    with make_robot("so101_arm") as robot:
+        nominal = [p.getDynamicsInfo(robot.body, j, physicsClientId=robot.client)[:3] for j in range(6)]
+    with make_robot("so101_arm", perturbation=Perturbation(mass_scale=1.5)) as robot:
+        heavy = [p.getDynamicsInfo(robot.body, j, physicsClientId=robot.client)[:3] for j in range(6)]
+    for (mass, _, inertia), (heavy_mass, _, heavy_inertia) in zip(nominal, heavy):
+        assert heavy_mass == pytest.approx(1.5 * mass)
+        np.testing.assert_allclose(heavy_inertia, 1.5 * np.asarray(inertia), rtol=1e-6)

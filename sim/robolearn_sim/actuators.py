@@ -167,15 +167,18 @@ class ServoBank:
 
 def add_armature(body: int, joint: int, armature: float, client: int) -> None:
     """Add a motor's reflected inertia to a revolute joint: PyBullet has no joint armature, so it goes on
-    the child link's inertia about the joint axis (exact for an axis along a principal axis of the link's
-    inertia, as in the robolearn URDFs)."""
+    the child link's inertia (for joint axes along principal axes of the link's inertia, as in the
+    robolearn URDFs)."""
     if armature <= 0:
         return
     import pybullet as p  # only the sim robots need PyBullet; the models above are plain numpy
 
-    axis = np.asarray(p.getJointInfo(body, joint, physicsClientId=client)[13], dtype=np.float64)
+    axis = np.abs(np.asarray(p.getJointInfo(body, joint, physicsClientId=client)[13], dtype=np.float64))
+    axis /= max(float(np.linalg.norm(axis)), 1e-12)
     info = p.getDynamicsInfo(body, joint, physicsClientId=client)
-    diagonal = np.asarray(info[2]) + armature * axis**2 / max(float(axis @ axis), 1e-12)
+    # A rotor is a disc: `armature` about its axis, half of it about the transverse ones (which also keeps
+    # the tensor physical: no principal moment above the sum of the other two).
+    diagonal = np.asarray(info[2]) + armature * (axis**2 + 0.5 * (1.0 - axis**2))
     p.changeDynamics(body, joint, localInertiaDiagonal=diagonal.tolist(), physicsClientId=client)
 
 

@@ -50,9 +50,12 @@ class SO101ArmRobot(SimRobot):
         self._joints = list(range(len(JOINTS)))
         if self.servos is not None:
             free_joints(self.body, self._joints, client)
+        return [self.body]
+
+    def _after_perturbation(self, client: int) -> None:
+        if self.servos is not None:  # the motors' inertia does not scale with the links' mass
             for joint, servo in zip(self._joints, self.servos.params):
                 add_armature(self.body, joint, servo.armature, client)
-        return [self.body]
 
     def _place(self, rng: np.random.Generator, options: dict) -> None:
         start = (reset_option(options, "joint_pos", len(JOINTS), self.robot_name) if "joint_pos" in options

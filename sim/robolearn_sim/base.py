@@ -101,6 +101,10 @@ class SimRobot(Robot, abc.ABC):
     def _measure(self) -> dict[str, np.ndarray]:
         """The noise-free measurement, with the keys and shapes of `observation_shapes`."""
 
+    def _after_perturbation(self, client: int) -> None:
+        """Called after the episode's perturbation is applied: add what must not scale with it (e.g. a
+        motor's armature on the link inertia)."""
+
     def _rest_command(self) -> np.ndarray:
         """What the motors do before the first command of an episode: hold still."""
         return np.clip(np.zeros(self.spec.action_size), self.spec.command_low, self.spec.command_high)
@@ -220,6 +224,7 @@ class SimRobot(Robot, abc.ABC):
         p.setGravity(0.0, 0.0, -GRAVITY, physicsClientId=client)
         bodies = self._load(client)
         self._perturb(bodies)
+        self._after_perturbation(client)
 
     def _perturb(self, bodies: list[int]) -> None:
         """Draw (for ranges) and apply this episode's perturbation to the freshly loaded scene."""
@@ -236,12 +241,13 @@ class SimRobot(Robot, abc.ABC):
         friction = iter(pert.per_element("joint_friction", len(layout.joints)))
         for body in bodies:
             for link in range(-1, p.getNumJoints(body, physicsClientId=client)):
-                mass, lateral = p.getDynamicsInfo(body, link, physicsClientId=client)[:2]
+                mass, lateral, inertia = p.getDynamicsInfo(body, link, physicsClientId=client)[:3]
                 changes = {}
                 if mass > 0:  # mass 0 marks a fixed base: keep it fixed
                     scale = next(masses)
-                    if scale != 1.0:
-                        changes["mass"] = mass * scale
+                    if scale != 1.0:  # a denser link: the inertia scales too (PyBullet would recompute it
+                        changes["mass"] = mass * scale  # from the collision shape, losing the URDF's)
+                        changes["localInertiaDiagonal"] = [i * scale for i in inertia]
                 if pert.friction_scale != 1.0:
                     changes["lateralFriction"] = lateral * pert.friction_scale
                 if link >= 0 and p.getJointInfo(body, link, physicsClientId=client)[2] != p.JOINT_FIXED:

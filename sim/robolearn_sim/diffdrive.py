@@ -66,9 +66,13 @@ class DiffDriveRobot(MobileBaseRobot):
             for wheel in self._wheels:
                 p.changeDynamics(self.body, wheel, lateralFriction=self.motors.params.tyre_friction,
                                  physicsClientId=client)
-                add_armature(self.body, wheel, self.motors.params.armature, client)
             self.motors.reset()
         return [self.body]
+
+    def _after_perturbation(self, client: int) -> None:
+        if self.motors is not None:  # the gearmotors' inertia does not scale with the wheels' mass
+            for wheel in self._wheels:
+                add_armature(self.body, wheel, self.motors.params.armature, client)
 
     def _add_wall(self, client: int, centre: tuple[float, float], half: tuple[float, float]) -> int:
         shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=[half[0], half[1], 0.075], physicsClientId=client)
