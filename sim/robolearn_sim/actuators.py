@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import pybullet as p
 
 RPM = 2 * math.pi / 60  # rad/s per rev/min
 TICKS_PER_RAD = 4096 / (2 * math.pi)  # 12-bit encoders
@@ -171,8 +172,6 @@ def add_armature(body: int, joint: int, armature: float, client: int) -> None:
     robolearn URDFs)."""
     if armature <= 0:
         return
-    import pybullet as p  # only the sim robots need PyBullet; the models above are plain numpy
-
     axis = np.abs(np.asarray(p.getJointInfo(body, joint, physicsClientId=client)[13], dtype=np.float64))
     axis /= max(float(np.linalg.norm(axis)), 1e-12)
     info = p.getDynamicsInfo(body, joint, physicsClientId=client)

@@ -353,13 +353,16 @@ def presets(robot_name: str) -> dict[str, Perturbation | PerturbationRanges]:
     return named
 
 
-def load_perturbation(source: str | os.PathLike | Mapping[str, Any] | Perturbation | PerturbationRanges,
+def load_perturbation(source: str | os.PathLike | Mapping[str, Any] | Perturbation | PerturbationRanges | None,
                       robot_name: str | None = None) -> Perturbation | PerturbationRanges:
-    """A Perturbation or PerturbationRanges from a preset name of `robot_name`, a YAML file, or a dict.
+    """A Perturbation or PerturbationRanges from a preset name of `robot_name`, a YAML file, or a dict
+    (None: the nominal robot).
 
     A file or dict holds either `perturbation: {field: value}` or `ranges: {field: value or [low, high]}`,
     and optionally `robot: <name>` (checked against `robot_name`).
     """
+    if source is None:
+        return Perturbation()
     if isinstance(source, (Perturbation, PerturbationRanges)):
         return source
     if isinstance(source, (str, os.PathLike)):
