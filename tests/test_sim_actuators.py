@@ -284,3 +284,22 @@ def test_default_base_and_arm_are_unchanged_without_an_actuator():
         assert base.motors is None and arm.servos is None
         assert not arm.actuate_every_physics_step and not arm.torque_driven_joints
     assert isinstance(CREATE2_WHEEL, WheelParams)
+
+
+def test_perturbation_widens_the_servos_deadband_and_play_and_needs_a_servo_model():
+    def pan_moves(**fields):
+        with make_robot("so101_arm", actuator=PURE_P, perturbation=Perturbation(**fields)) as robot:
+            robot.reset(seed=0, options={"joint_pos": HOME})
+            target = HOME.copy()
+            target[0] += 0.03
+            return abs(_hold(robot, target, steps=30)["joint_pos"][0] - HOME[0])
+
+    assert pan_moves() == pytest.approx(0.03, abs=1e-3)
+    assert pan_moves(servo_deadband=0.05) < 1e-4  # a 0.03 rad error sits inside a 0.05 rad deadband
+    bank = ServoBank(_servo(), 2, 0.01)
+    bank.wear(np.array([0.1, 0.0]), 0.0)
+    torque = bank.step(np.ones(2), np.zeros(2), np.zeros(2))
+    assert torque[0] == 0.0 and torque[1] > 0  # only the worn servo has play to cross
+    with pytest.raises(ValueError, match="servo_backlash / servo_deadband need a servo actuator model"):
+        with make_robot("so101_arm", perturbation=Perturbation(servo_backlash=0.01)):
+            pass

@@ -135,10 +135,16 @@ class ServoBank:
         self._kp = np.array([s.kp for s in servos])
         self._kd = np.array([s.kd for s in servos])
         self._limit = np.array([s.max_torque for s in servos])
-        self._deadband = np.array([s.deadband for s in servos])
-        self._half_play = np.array([s.backlash / 2 for s in servos])
+        self._deadband = self._own_deadband = np.array([s.deadband for s in servos])
+        self._half_play = self._own_half_play = np.array([s.backlash / 2 for s in servos])
         self._vmax = np.array([np.inf if s.velocity_limit is None else s.velocity_limit for s in servos])
         self.reset()
+
+    def wear(self, extra_backlash: np.ndarray | float, extra_deadband: np.ndarray | float) -> None:
+        """Add play and deadband (rad) to the servos' own, e.g. this episode's perturbation; 0 restores them."""
+        self._half_play = self._own_half_play + np.asarray(extra_backlash, dtype=np.float64) / 2
+        self._deadband = self._own_deadband + np.asarray(extra_deadband, dtype=np.float64)
+        self._gap = np.clip(self._gap, -self._half_play, self._half_play)
 
     def reset(self) -> None:
         """Gears centred in their play, no torque: the state at the start of an episode."""

@@ -43,6 +43,7 @@ class SO101ArmRobot(SimRobot):
             self.servos = ServoBank(params, len(JOINTS), 1.0 / self.config.physics_hz)
             self.actuate_every_physics_step = True
             self.torque_driven_joints = True
+            self.has_servo_model = True
 
     def _load(self, client: int) -> list[int]:
         load_ground(client)
@@ -56,6 +57,9 @@ class SO101ArmRobot(SimRobot):
         if self.servos is not None:  # the motors' inertia does not scale with the links' mass
             for joint, servo in zip(self._joints, self.servos.params):
                 add_armature(self.body, joint, servo.armature, client)
+            n = len(self._joints)
+            self.servos.wear(self.perturbation.per_element("servo_backlash", n),
+                             self.perturbation.per_element("servo_deadband", n))
 
     def _place(self, rng: np.random.Generator, options: dict) -> None:
         start = (reset_option(options, "joint_pos", len(JOINTS), self.robot_name) if "joint_pos" in options

@@ -52,6 +52,7 @@ class SimRobot(Robot, abc.ABC):
     # True where commands reach the joints as torques (not through PyBullet's position/velocity motors),
     # which leaves the joint motor free to model Coulomb joint friction.
     torque_driven_joints: ClassVar[bool] = False
+    has_servo_model: ClassVar[bool] = False  # True where a servo model takes servo_backlash / servo_deadband
 
     def __init__(self, config: SimConfig | None = None, limits_path: str | os.PathLike | None = None) -> None:
         self.config = config or SimConfig()
@@ -236,6 +237,9 @@ class SimRobot(Robot, abc.ABC):
         if not self.torque_driven_joints and pert.joint_friction != 0.0:
             raise ValueError(f"{self.robot_name}: joint_friction needs torque-driven joints; this robot drives its "
                              f"joints through PyBullet motors (choose a torque-level actuator model)")
+        if not self.has_servo_model and (pert.servo_backlash != 0.0 or pert.servo_deadband != 0.0):
+            raise ValueError(f"{self.robot_name}: servo_backlash / servo_deadband need a servo actuator model "
+                             f"(e.g. actuator='sts3215' on the arm)")
         masses = iter(pert.per_element("mass_scale", len(layout.links)))
         damping = iter(pert.per_element("joint_damping", len(layout.joints)))
         friction = iter(pert.per_element("joint_friction", len(layout.joints)))

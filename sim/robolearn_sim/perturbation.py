@@ -52,6 +52,8 @@ _PER_ELEMENT = {
     "joint_damping": "joints",
     "joint_friction": "joints",
     "encoder_offset": "encoders",
+    "servo_backlash": "actuators",
+    "servo_deadband": "actuators",
 }
 _INT_FIELDS = ("action_latency_steps", "measurement_latency_steps", "camera_latency_steps")
 
@@ -96,6 +98,8 @@ class Perturbation:
       external_force: a constant force in N, world frame, at the centre of mass of `external_force_link`
         (None = a mobile robot's base, or the last link of a fixed-base chain: the arm's end effector).
       action_latency_steps: a command reaches the motors this many control steps after it is sent.
+      servo_backlash, servo_deadband: rad added to a servo actuator model's own gear play and deadband
+        (robolearn_sim.actuators; refused on robots without one), global or per actuator.
     Sensors (applied to every reading, see robolearn_sim.sensors):
       observation_noise_std: zero-mean Gaussian noise on every measured value (not on event flags),
         in each value's own unit.
@@ -116,6 +120,8 @@ class Perturbation:
     external_force: tuple[float, float, float] = (0.0, 0.0, 0.0)
     external_force_link: str | None = None
     action_latency_steps: int = 0
+    servo_backlash: Scalars = 0.0
+    servo_deadband: Scalars = 0.0
     observation_noise_std: float = 0.0
     encoder_offset: Scalars = 0.0
     encoder_resolution: float = 0.0
@@ -144,6 +150,8 @@ class Perturbation:
         _check_range("friction_scale", self.friction_scale, 0.0, MAX_SCALE)
         _check_range("joint_damping", self.joint_damping, 0.0, 1e3, unit=" N·m·s/rad")
         _check_range("joint_friction", self.joint_friction, 0.0, 1e3, unit=" N·m")
+        _check_range("servo_backlash", self.servo_backlash, 0.0, 0.5, unit=" rad")
+        _check_range("servo_deadband", self.servo_deadband, 0.0, 0.5, unit=" rad")
         _check_range("observation_noise_std", self.observation_noise_std, 0.0, 1e3)
         _check_range("encoder_offset", self.encoder_offset, -math.pi, math.pi, unit=" rad")
         _check_range("encoder_resolution", self.encoder_resolution, 0.0, 1.0, unit=" rad")
@@ -214,6 +222,8 @@ class PerturbationRanges:
     external_force: tuple[Interval, Interval, Interval] | tuple[float, float, float] = (0.0, 0.0, 0.0)
     external_force_link: str | None = None
     action_latency_steps: int | tuple[int, int] = 0
+    servo_backlash: float | Interval = 0.0
+    servo_deadband: float | Interval = 0.0
     observation_noise_std: float | Interval = 0.0
     encoder_offset: float | Interval = 0.0
     encoder_resolution: float = 0.0
