@@ -25,7 +25,7 @@ def _rollout(perturbation: Perturbation, steps: int = 25, seed: int = 0, robot: 
         observations = [sim.reset(seed=seed, options=options or SWING)]
         truths = [sim.true_state()]
         for _ in range(steps):
-            sim.send_action(sim.safety.stop_command() * 0)
+            sim.send_action(np.zeros(sim.spec.action_size))
             sim.wait()
             observations.append(sim.observe())
             truths.append(sim.true_state())

@@ -192,7 +192,8 @@ class SimRobot(Robot, abc.ABC):
         image = image_timestamp = None
         if self._camera is not None:
             image_timestamp, image = self._camera_model(self._camera.render(client), now, self._rng)
-        return Observation(timestamp=timestamp, values=dict(values), image=image, image_timestamp=image_timestamp)
+        return Observation(timestamp=timestamp, values={k: v.copy() for k, v in values.items()}, image=image,
+                           image_timestamp=image_timestamp)
 
     def true_state(self) -> dict[str, np.ndarray] | None:
         """The noise-free, undelayed measurement behind the latest observation (privileged: for evaluation

@@ -81,7 +81,7 @@ def _check_range(name: str, value: Scalars, low: float, high: float, *, low_open
         if not math.isfinite(v) or below or v > high:
             bracket = "(" if low_open else "["
             raise ValueError(f"perturbation {name} must be in {bracket}{low}, {high}]{unit}, got {v!r}"
-                             + (" (a negative or zero scale is not physical)" if low == 0 and v <= 0 else ""))
+                             + (" (a negative or zero scale is not physical)" if low_open and v <= 0 else ""))
 
 
 @dataclass(frozen=True)
