@@ -186,3 +186,22 @@ def test_no_deployment_module_reads_the_true_state():
     roots = [Path(robolearn.export.__file__).parent, Path(__file__).parents[1] / "drivers" / "robolearn_drivers"]
     readers = [str(f) for root in roots for f in root.rglob("*.py") if "true_state" in f.read_text()]
     assert roots[1].is_dir() and not readers
+
+
+def test_a_calibration_offset_shifts_position_commands_too_so_holding_does_not_drift():
+    """The servo reads and commands in its own (offset) frame: holding what it reads moves the true joints
+    exactly as without the offset (not `offset` further at every step)."""
+    from robolearn_sim.arm import HOME
+
+    def hold(offset):
+        with make_robot("so101_arm", perturbation=Perturbation(encoder_offset=offset)) as sim:
+            reading = sim.reset(seed=0, options={"joint_pos": HOME})["joint_pos"]
+            for _ in range(30):
+                sim.send_action(reading)
+                sim.wait()
+                reading = sim.observe()["joint_pos"]
+            return reading, sim.true_state()["joint_pos"]
+
+    (reading, truth), (_, nominal_truth) = hold(0.03), hold(0.0)
+    np.testing.assert_allclose(truth, nominal_truth, atol=1e-6)
+    np.testing.assert_allclose(reading - truth, 0.03, atol=1e-9)

@@ -164,8 +164,10 @@ class SimRobot(Robot, abc.ABC):
         self._restart_actuation()
 
     def _write(self, command: np.ndarray | None) -> None:
+        if command is not None:
+            command = self._sensors.servo_frame_to_true(np.array(command, dtype=np.float64), self.spec)
         # Latency: the command written now reaches the motors `action_latency_steps` writes later.
-        self._pending.append(None if command is None else np.array(command, dtype=np.float64))
+        self._pending.append(command)
         due = self._pending.popleft()
         if due is not None:  # None: nothing new is sent, the motors keep the last command
             self._active = due
