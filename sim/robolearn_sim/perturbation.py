@@ -103,7 +103,8 @@ class Perturbation:
     Sensors (applied to every reading, see robolearn_sim.sensors):
       observation_noise_std: zero-mean Gaussian noise on every measured value (not on event flags),
         in each value's own unit.
-      encoder_offset: a calibration error in rad added to `joint_pos` (global or per joint).
+      encoder_offset: a calibration error in rad added to `joint_pos` (global or per joint); a position
+        servo also commands in that frame, so joint position commands are shifted by it too.
       encoder_resolution: joint_pos quantised to this step in rad (2π/4096 for a 12-bit encoder; 0 = ideal).
       measurement_latency_steps: readings arrive this many control steps late.
       dropout_prob: probability that a reading is lost and the previous one (with its old timestamp) is
