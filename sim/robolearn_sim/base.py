@@ -7,7 +7,8 @@ scene and restarts its clock at 0, so a seed fixes the whole trajectory, timesta
 episode's perturbation (drawn from `SimConfig.perturbation` when it is a range), start state, noise.
 
 A concrete robot supplies only what differs: how to load its bodies (`_load`), where to start
-(`_place`), how a command drives the motors (`_actuate`), and what it measures (`_measure`).
+(`_place`), how a command drives the motors (`_actuate`), and what it measures (`_measure`); actuator
+models add what must survive the perturbation in `_after_perturbation`.
 """
 
 from __future__ import annotations
