@@ -195,6 +195,7 @@ class SimRobot(Robot, abc.ABC):
         image = image_timestamp = None
         if self._camera is not None:
             image_timestamp, image = self._camera_model(self._camera.render(client), now, self._rng)
+        # Copies: a caller editing its observation must not edit the true state or a repeated reading.
         return Observation(timestamp=timestamp, values={k: v.copy() for k, v in values.items()}, image=image,
                            image_timestamp=image_timestamp)
 

@@ -30,6 +30,9 @@ class SensorModel:
     def __init__(self, perturbation: Perturbation, flag_keys: frozenset[str]) -> None:
         self.perturbation = perturbation
         self.flag_keys = flag_keys
+        self._ideal = (perturbation.encoder_offset == 0.0 and perturbation.encoder_resolution == 0.0
+                       and perturbation.observation_noise_std == 0.0 and perturbation.dropout_prob == 0.0
+                       and perturbation.measurement_latency_steps == 0)
         self._delayed: collections.deque[dict[str, np.ndarray]] = collections.deque()
         self._last: tuple[float, dict[str, np.ndarray]] | None = None
 
@@ -40,7 +43,7 @@ class SensorModel:
     def servo_frame_to_true(self, command: np.ndarray, spec: RobotSpec) -> np.ndarray:
         """Where a joint position command really sends the joints (other command kinds pass unchanged)."""
         pert = self.perturbation
-        if spec.command_kind is not CommandKind.JOINT_POSITION or spec.command_names != spec.joint_names:
+        if self._ideal or spec.command_kind is not CommandKind.JOINT_POSITION or spec.command_names != spec.joint_names:
             return command
         if pert.encoder_resolution > 0:
             command = np.round(command / pert.encoder_resolution) * pert.encoder_resolution
@@ -49,6 +52,8 @@ class SensorModel:
     def __call__(self, values: dict[str, np.ndarray], timestamp: float,
                  rng: np.random.Generator) -> tuple[float, dict[str, np.ndarray]]:
         """(timestamp, readings) delivered for the true `values` measured at `timestamp`."""
+        if self._ideal:
+            return timestamp, values
         pert = self.perturbation
         values = {k: np.array(v, dtype=np.float64) for k, v in values.items()}
         if ENCODER_KEY in values:
