@@ -239,10 +239,10 @@ class SimRobot(Robot, abc.ABC):
         layout = self.perturbation_layout()
         pert = source.sample(self._rng, layout) if isinstance(source, PerturbationRanges) else source
         pert.check_layout(layout, self.robot_name)
-        if not self.torque_driven_joints and pert.joint_friction != 0.0:
+        if not self.torque_driven_joints and pert.uses("joint_friction"):
             raise ValueError(f"{self.robot_name}: joint_friction needs torque-driven joints; this robot drives its "
                              f"joints through PyBullet motors (choose a torque-level actuator model)")
-        if not self.has_servo_model and (pert.servo_backlash != 0.0 or pert.servo_deadband != 0.0):
+        if not self.has_servo_model and pert.uses("servo_backlash", "servo_deadband"):
             raise ValueError(f"{self.robot_name}: servo_backlash / servo_deadband need a servo actuator model "
                              f"(e.g. actuator='sts3215' on the arm)")
         masses = iter(pert.per_element("mass_scale", len(layout.links)))

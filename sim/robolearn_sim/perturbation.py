@@ -11,8 +11,8 @@ dict.
 
 Per-element fields take one number (every element) or a tuple with one number per element of the
 robot's `PerturbationLayout` (`robot.perturbation_layout()`): links for `mass_scale`, movable joints
-for `joint_damping` / `joint_friction`, actuators for `gain_scale`, `joint_pos` entries for
-`encoder_offset`.
+for `joint_damping` / `joint_friction`, actuators for `gain_scale`, `servo_backlash` and
+`servo_deadband`, `joint_pos` entries for `encoder_offset`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class PerturbationLayout:
     encoders: int = 0
 
 
-# field -> (which layout entry a tuple indexes, description for errors)
+# per-element field -> the layout entry its tuples index
 _PER_ELEMENT = {
     "mass_scale": "links",
     "gain_scale": "actuators",
@@ -65,7 +65,10 @@ def _layout_size(layout: PerturbationLayout, entry: str) -> int:
 
 def _as_scalars(name: str, value: Any) -> Scalars:
     if isinstance(value, (list, tuple, np.ndarray)):
-        values = tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
+        try:
+            values = tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
+        except (TypeError, ValueError):
+            raise ValueError(f"perturbation {name} must be a number or a list of numbers, got {value!r}") from None
         if not values:
             raise ValueError(f"perturbation {name}: an empty list; give one number or one per element")
         return values
@@ -172,6 +175,10 @@ class Perturbation:
     def is_nominal(self) -> bool:
         return self == Perturbation()
 
+    def uses(self, *names: str) -> bool:
+        """Whether any of the fields `names` departs from zero (for all its elements)."""
+        return any(np.any(np.asarray(getattr(self, name)) != 0) for name in names)
+
     def check_layout(self, layout: PerturbationLayout, robot: str) -> None:
         """Raise ValueError if a per-element tuple does not match `robot`'s layout."""
         for name, entry in _PER_ELEMENT.items():
@@ -182,7 +189,7 @@ class Perturbation:
                 listing = f": {list(names)}" if not isinstance(names, int) else ""
                 raise ValueError(f"{robot}: perturbation {name} has {len(value)} values, the robot has {size} "
                                  f"{entry}{listing}; give one number or one per element")
-        if layout.encoders == 0 and (self.encoder_offset != 0.0 or self.encoder_resolution != 0.0):
+        if layout.encoders == 0 and self.uses("encoder_offset", "encoder_resolution"):
             raise ValueError(f"{robot} measures no joint_pos: encoder_offset / encoder_resolution do not apply")
 
     def check_episode(self, max_episode_steps: int) -> None:

@@ -30,9 +30,8 @@ class SensorModel:
     def __init__(self, perturbation: Perturbation, flag_keys: frozenset[str]) -> None:
         self.perturbation = perturbation
         self.flag_keys = flag_keys
-        self._ideal = (perturbation.encoder_offset == 0.0 and perturbation.encoder_resolution == 0.0
-                       and perturbation.observation_noise_std == 0.0 and perturbation.dropout_prob == 0.0
-                       and perturbation.measurement_latency_steps == 0)
+        self._ideal = not perturbation.uses("encoder_offset", "encoder_resolution", "observation_noise_std",
+                                            "dropout_prob", "measurement_latency_steps")
         self._delayed: collections.deque[dict[str, np.ndarray]] = collections.deque()
         self._last: tuple[float, dict[str, np.ndarray]] | None = None
 
