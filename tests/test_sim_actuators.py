@@ -11,8 +11,8 @@ import pybullet as p
 import pytest
 
 from robolearn_sim import Perturbation, make_robot
-from robolearn_sim.actuators import (CREATE2_WHEEL, SERVOS, STS3215, XL330_M288, XM430_W350, ServoBank, ServoParams,
-                                     WheelMotors, WheelParams)
+from robolearn_sim.actuators import (CREATE2_WHEEL, SERVOS, STS3215, WHEELS, XL330_M288, XM430_W350, ServoBank,
+                                     ServoParams, WheelMotors, WheelParams)
 from robolearn_sim.arm import HOME
 from robolearn_sim.base import joint_states
 
@@ -77,7 +77,7 @@ def test_datasheet_defaults_carry_their_sources():
     assert XL330_M288.stall_torque == 0.52 and XM430_W350.stall_torque == 4.1
     # Dynamixel: P 800 / 128 duty per tick, 885 = full duty: full torque at 885 / 6.25 ticks = 0.217 rad.
     assert 1 / XM430_W350.kp == pytest.approx(885 / 6.25 * 2 * math.pi / 4096)
-    for params in (*SERVOS.values(), CREATE2_WHEEL):
+    for params in (*SERVOS.values(), *WHEELS.values()):
         assert params.source and params.armature > 0
 
 
@@ -97,6 +97,8 @@ def test_unknown_or_miscounted_servos_are_refused():
         make_robot("so101_arm", actuator="sts9999")
     with pytest.raises(ValueError, match="2 servo parameter sets for 6 joints"):
         make_robot("so101_arm", actuator=["sts3215", "sts3215"])
+    with pytest.raises(ValueError, match="unknown wheel model 'sts3215'.*create2"):
+        make_robot("car", actuator="sts3215")
     with pytest.raises(ValueError, match="wheel create2: kv"):
         dataclasses.replace(CREATE2_WHEEL, kv=-1.0)
 
@@ -245,14 +247,14 @@ def test_servo_arm_episodes_are_reproducible_and_reset_the_servo_state():
 
 # --------------------------------------------------------------------------------------------- wheels
 def test_wheel_drive_tracks_speed_without_steady_error_and_follows_its_motor_line():
-    motors = WheelMotors(CREATE2_WHEEL, 1, DT)
+    motors = WheelMotors(CREATE2_WHEEL, DT, n=1)
     inertia, load, speed = 2e-3, 0.1, 0.0  # a wheel with a constant 0.1 N·m drag
     for _ in range(2400):
         torque = motors.step([8.0], np.array([speed]))[0]
         speed += DT * (torque - load) / inertia
     assert speed == pytest.approx(8.0, abs=0.05)  # the integral removes the P loop's droop
     assert torque == pytest.approx(load, abs=0.01)
-    fresh = WheelMotors(CREATE2_WHEEL, 1, DT)
+    fresh = WheelMotors(CREATE2_WHEEL, DT, n=1)
     # Far below target, full duty: stall * (1 - w / w0).
     w0 = CREATE2_WHEEL.no_load_speed
     assert fresh.step([100.0], np.array([w0 / 2]))[0] == pytest.approx(CREATE2_WHEEL.stall_torque / 2)
@@ -279,9 +281,26 @@ def test_base_wheels_slip_on_a_slippery_floor():
     assert ice_start > 0.5 and ice_start > 2 * grip_start
 
 
+def test_car_rear_wheel_drive_reaches_the_commanded_speed_and_spins_on_ice():
+    def drive(friction_scale):
+        with make_robot("car", actuator="racecar", perturbation=Perturbation(friction_scale=friction_scale)) as car:
+            car.reset(seed=0, options={"base_pose": [0.0, 0.0, 0.0]})
+            for _ in range(60):
+                car.send_action(np.array([1.0, 0.0]))
+                car.wait()
+                obs = car.observe()
+            _, spin, _ = joint_states(car.body, [2, 3], car.client)
+            return obs["base_twist"][0], float(np.mean(spin)) * 0.05
+
+    speed, rim = drive(1.0)
+    assert speed == pytest.approx(1.0, abs=0.1) and rim == pytest.approx(speed, rel=0.1)
+    ice_speed, ice_rim = drive(0.02)
+    assert ice_speed < 0.5 * speed and ice_rim > 2 * ice_speed  # the driven wheels spin, the car barely moves
+
+
 def test_default_base_and_arm_are_unchanged_without_an_actuator():
-    with make_robot("diffdrive_base") as base, make_robot("so101_arm") as arm:
-        assert base.motors is None and arm.servos is None
+    with make_robot("diffdrive_base") as base, make_robot("so101_arm") as arm, make_robot("car") as car:
+        assert base.motors is None and arm.servos is None and car.motors is None
         assert not arm.actuate_every_physics_step and not arm.torque_driven_joints
     assert isinstance(CREATE2_WHEEL, WheelParams)
 

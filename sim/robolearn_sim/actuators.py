@@ -219,7 +219,14 @@ CREATE2_WHEEL = WheelParams(
     source="iRobot Create 2 Open Interface spec: wheels 72 mm diameter, speed commands limited to ±500 mm/s. "
            "Not published, assumed: 1.0 N·m stall (the sim's previous cap), a no-load speed 20 % above "
            "500 mm/s, the PI gains, a ~1 g·cm² rotor behind a ~100:1 gearbox, rubber-on-floor friction 0.9")
-WHEELS: dict[str, WheelParams] = {w.name: w for w in (CREATE2_WHEEL,)}
+RACECAR_WHEEL = WheelParams(
+    name="racecar", stall_torque=2.0, no_load_speed=1.2 * 3.0 / 0.05, kv=0.1, ki=1.0, tyre_friction=1.0,
+    armature=1e-3,
+    source="pybullet_data's 1/10 MIT racecar (JetRacer class): 0.05 m wheels, commands limited to ±3 m/s by "
+           "calibration/car/limits.yaml. Not published, assumed: 2.0 N·m stall (the sim's previous cap), a "
+           "no-load speed 20 % above 3 m/s, the PI gains, rubber tyres 1.0, and an armature that keeps the "
+           "drive loop stable at 240 Hz")
+WHEELS: dict[str, WheelParams] = {w.name: w for w in (CREATE2_WHEEL, RACECAR_WHEEL)}
 
 
 def wheel_params(spec: str | WheelParams) -> WheelParams:
@@ -231,15 +238,15 @@ def wheel_params(spec: str | WheelParams) -> WheelParams:
 
 
 class WheelMotors:
-    """`n` identical wheel drives stepped once per physics step of `dt` seconds."""
+    """Identical wheel drives stepped once per physics step of `dt` seconds; `reset(n)` sizes them."""
 
-    def __init__(self, params: WheelParams, n: int, dt: float) -> None:
-        self.params, self.n, self.dt = params, n, dt
-        self.reset()
+    def __init__(self, params: WheelParams, dt: float, n: int = 2) -> None:
+        self.params, self.dt = params, dt
+        self.reset(n)
 
-    def reset(self) -> None:
-        self._integral = np.zeros(self.n)
-        self.torque = np.zeros(self.n)
+    def reset(self, n: int) -> None:
+        self._integral = np.zeros(n)
+        self.torque = np.zeros(n)
 
     def step(self, target_speed: np.ndarray, speed: np.ndarray, gain_scale: np.ndarray | float = 1.0) -> np.ndarray:
         """Wheel torques (N·m) that drive `speed` (rad/s) towards `target_speed`."""
@@ -256,5 +263,5 @@ class WheelMotors:
         return self.torque
 
 
-__all__ = ["CREATE2_WHEEL", "SERVOS", "STS3215", "ServoBank", "ServoParams", "WHEELS", "WheelMotors",
+__all__ = ["CREATE2_WHEEL", "RACECAR_WHEEL", "SERVOS", "STS3215", "ServoBank", "ServoParams", "WHEELS", "WheelMotors",
            "WheelParams", "XL330_M288", "XM430_W350", "servo_params", "wheel_params"]

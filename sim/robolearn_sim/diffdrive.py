@@ -9,8 +9,8 @@ import numpy as np
 import pybullet as p
 
 from robolearn.robots.diffdrive_base import DEFINITION as DIFFDRIVE_BASE
-from robolearn_sim.actuators import WheelMotors, WheelParams, add_armature, wheel_params
-from robolearn_sim.base import free_joints, joint_states, load_asset, load_ground
+from robolearn_sim.actuators import WheelParams
+from robolearn_sim.base import load_asset, load_ground
 from robolearn_sim.config import SimConfig
 from robolearn_sim.mobile import MobileBaseRobot
 
@@ -31,10 +31,7 @@ class DiffDriveRobot(MobileBaseRobot):
     """Twist commands become wheel speeds (scaled down together if either would exceed 0.5 m/s, so the
     path's curvature is kept). `hazards` = [bump_left, bump_right, cliff, wheel_drop] as 0/1 flags; the
     safety layer latches its e-stop on any of them. `walls` replaces the arena (pass [] for open floor).
-
-    By default the wheels are PyBullet velocity motors capped at `wheel_torque`. `actuator="create2"` (or
-    a WheelParams) drives them through the wheel motor model instead: a PI speed loop on a DC motor's
-    torque-speed line, with the tyre friction that decides when a wheel slips.
+    `actuator="create2"` drives the wheels through the Create 2 wheel motor model (see MobileBaseRobot).
     """
 
     definition = DIFFDRIVE_BASE
@@ -45,12 +42,7 @@ class DiffDriveRobot(MobileBaseRobot):
     def __init__(self, config: SimConfig | None = None, limits_path=None,
                  walls: Sequence[Wall] = ARENA_WALLS, actuator: str | WheelParams | None = None) -> None:
         self.walls = tuple(_check_wall(w) for w in walls)
-        super().__init__(config, limits_path)
-        self.motors: WheelMotors | None = None
-        if actuator is not None:
-            self.motors = WheelMotors(wheel_params(actuator), 2, 1.0 / self.config.physics_hz)
-            self.actuate_every_physics_step = True
-            self.torque_driven_joints = True
+        super().__init__(config, limits_path, actuator)
 
     def _load(self, client: int) -> list[int]:
         self.floor = load_ground(client)
@@ -61,18 +53,8 @@ class DiffDriveRobot(MobileBaseRobot):
             p.changeDynamics(self.body, caster, lateralFriction=0.0, rollingFriction=0.0, spinningFriction=0.0,
                              physicsClientId=client)
         self.wall_bodies = [self._add_wall(client, centre, half) for centre, half in self.walls]
-        if self.motors is not None:
-            free_joints(self.body, self._wheels, client)
-            for wheel in self._wheels:
-                p.changeDynamics(self.body, wheel, lateralFriction=self.motors.params.tyre_friction,
-                                 physicsClientId=client)
-            self.motors.reset()
+        self._prepare_drive(client, self._wheels)
         return [self.body]
-
-    def _after_perturbation(self, client: int) -> None:
-        if self.motors is not None:  # the gearmotors' inertia does not scale with the wheels' mass
-            for wheel in self._wheels:
-                add_armature(self.body, wheel, self.motors.params.armature, client)
 
     def _add_wall(self, client: int, centre: tuple[float, float], half: tuple[float, float]) -> int:
         shape = p.createCollisionShape(p.GEOM_BOX, halfExtents=[half[0], half[1], 0.075], physicsClientId=client)
@@ -86,15 +68,7 @@ class DiffDriveRobot(MobileBaseRobot):
         fastest = np.max(np.abs(speeds))
         if fastest > MAX_WHEEL_SPEED:
             speeds *= MAX_WHEEL_SPEED / fastest
-        if self.motors is not None:
-            _, spin, _ = joint_states(self.body, self._wheels, self.client)
-            torque = self.motors.step(speeds / WHEEL_RADIUS, spin, self.gains)
-            p.setJointMotorControlArray(self.body, self._wheels, p.TORQUE_CONTROL, forces=torque.tolist(),
-                                        physicsClientId=self.client)
-            return
-        p.setJointMotorControlArray(self.body, self._wheels, p.VELOCITY_CONTROL,
-                                    targetVelocities=(speeds / WHEEL_RADIUS).tolist(),
-                                    forces=(self.wheel_torque * self.gains).tolist(), physicsClientId=self.client)
+        self._drive(speeds / WHEEL_RADIUS, self.gains)
 
     def _measure(self) -> dict[str, np.ndarray]:
         values = super()._measure()
