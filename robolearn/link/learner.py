@@ -51,6 +51,7 @@ class LearnerStats:
     refused: list[str] = field(default_factory=list)  # handshake refusals and protocol errors, with reasons
     actors_lost: int = 0
     weights_sent: int = 0
+    connections: int = 0  # actors accepted so far (a new one needs the current weights)
 
 
 class LearnerServer:
@@ -114,6 +115,7 @@ class LearnerServer:
                 continue
             log.info("link: actor %s connected (robot %s, task %s)", peer, hello["robot"], hello["task"])
             self._conn = conn
+            self.stats.connections += 1
             self._connected.set()
             self._receive(conn)
             self._connected.clear()
