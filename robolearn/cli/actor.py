@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--on-loss", choices=["continue", "stop"], default="stop",
                         help="when the learner goes silent: keep acting with the last weights, or stop the robot")
     parser.add_argument("--timeout", type=float, default=1.0, help="seconds of learner silence that mean a lost link")
+    parser.add_argument("--flush-timeout", type=float, default=30.0, help="after the last tick, seconds to wait for "
+                                                                          "a learner to take what is still buffered")
     parser.add_argument("--tls-ca"), parser.add_argument("--tls-cert"), parser.add_argument("--tls-key")
 
 
@@ -51,6 +53,9 @@ def run(args: argparse.Namespace) -> int:
                 raise ValueError(link.refused or f"cannot reach a learner at {host}:{port} within "
                                  f"{5 * args.timeout:.0f} s: start `robolearn learner` there first, or check --connect")
             report = act(env, policy, link, rate, args.steps, seed=config.seed)
+            if not report.stopped_because and not link.flush(args.flush_timeout):
+                print(f"actor: {link.pending} transitions not delivered: no learner took them within "
+                      f"{args.flush_timeout:.0f} s", flush=True)
         finally:
             link.close()
         print(report_line(report, rate, link), flush=True)

@@ -93,6 +93,12 @@ class ActorLink:
             self.weights_version = pending[0]
         return pending
 
+    @property
+    def pending(self) -> int:
+        """Transitions buffered, not sent yet."""
+        with self._lock:
+            return len(self._buffer)
+
     def wait_ready(self, timeout_s: float) -> bool:
         """Wait until connected (True) or refused/unreachable (False, with `refused` set when refused)."""
         end = time.monotonic() + timeout_s
@@ -246,6 +252,15 @@ class ActorLink:
             except (TimeoutError, socket.timeout):
                 if not self.link_up or self._stop.is_set():
                     raise LinkError("the learner stopped reading") from None
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait (after the control loop ended) until every buffered transition went out to a connected learner."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and self.refused is None:
+            if not self.pending and self.link_up:
+                return True
+            time.sleep(0.02)
+        return False
 
     def close(self) -> None:
         self._stop.set()
