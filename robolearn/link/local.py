@@ -12,6 +12,7 @@ import dataclasses
 import multiprocessing
 import os
 from pathlib import Path
+from typing import Any, Callable
 
 from robolearn.link.acting import act, actor_policy, control_rate_hz, report_line
 from robolearn.link.actor import ActorLink
@@ -32,6 +33,8 @@ class ActorSpec:
     reward_classifier: str | None = None
     rate_hz: float | None = None
     timeout_s: float = 2.0
+    # A picklable callable building the actor's env (e.g. a RosRobot env on the robot); None: make_env(task)
+    env_factory: Callable[[], Any] | None = None
 
 
 def run_actor_process(spec: ActorSpec) -> None:
@@ -43,7 +46,7 @@ def run_actor_process(spec: ActorSpec) -> None:
 
     torch.set_num_threads(1)  # inference of a small net; leave the other cores to the learner
     config = learner_class(spec.algo).config_class.from_dict(spec.config, "actor config")
-    env = make_env(spec.task, spec.image, spec.reward_classifier)
+    env = spec.env_factory() if spec.env_factory else make_env(spec.task, spec.image, spec.reward_classifier)
     link = ActorLink(identity(spec.key, config, env, spec.task), "127.0.0.1", spec.port, on_loss="stop",
                      timeout_s=spec.timeout_s)
     try:
@@ -57,9 +60,11 @@ def run_actor_process(spec: ActorSpec) -> None:
 
 def train_async(started: Started, steps: int, run_dir: str | os.PathLike, *, task: str, resume_hint: str,
                 image: bool = False, reward_classifier: str | None = None, rate_hz: float | None = None,
-                utd_cap: float | None = 1.0, publish_every: int = 4, progress: bool = False) -> dict:
+                utd_cap: float | None = 1.0, publish_every: int = 4, progress: bool = False,
+                env_factory: Callable[[], Any] | None = None) -> dict:
     """Train `started.learner` to `steps` with its data from an actor process; Learner.train's summary plus
-    the link's figures (measured update-to-data ratio, duplicates, gaps) under "link"."""
+    the link's figures (measured update-to-data ratio, duplicates, gaps) under "link". The learner's own env
+    only gives the spaces (and evaluation copies); the actor's env is `env_factory()` or the task's."""
     learner = started.learner
     if learner is None:
         raise ValueError("nothing to train: the run is already past the requested steps")
@@ -68,7 +73,7 @@ def train_async(started: Started, steps: int, run_dir: str | os.PathLike, *, tas
     server = LearnerServer(identity(key, learner.config, learner.env, task), "127.0.0.1", 0, heartbeat_s=0.05,
                            actor_timeout_s=2.0, resume=resume_position(learner))
     spec = ActorSpec(task, learner.algo, learner.config.to_dict(), server.address[1], key, image, reward_classifier,
-                     rate_hz)
+                     rate_hz, env_factory=env_factory)
     child = multiprocessing.get_context("spawn").Process(target=run_actor_process, args=(spec,),
                                                          name="robolearn-actor", daemon=True)
     child.start()
