@@ -62,7 +62,7 @@ def test_sac_learns_from_streamed_transitions_and_the_actor_runs_its_weights():
     assert sac.updates > 0
     # measured, and never above the cap: half a round per transition received once learning started
     assert 0 < training.rounds <= 0.5 * training.eligible <= 0.5 * (200 - TINY.learning_starts)
-    assert training.update_to_data == training.rounds / 200
+    assert training.update_to_data == training.rounds / training.eligible
     assert report.weight_swaps, "no weights reached the actor"
     assert moved, "the actor still runs its initial weights"
 

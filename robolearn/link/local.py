@@ -9,6 +9,7 @@ learner says goodbye or goes silent (`on_loss=stop`).
 from __future__ import annotations
 
 import dataclasses
+import json
 import multiprocessing
 import os
 from pathlib import Path
@@ -35,6 +36,7 @@ class ActorSpec:
     timeout_s: float = 2.0
     # A picklable callable building the actor's env (e.g. a RosRobot env on the robot); None: make_env(task)
     env_factory: Callable[[], Any] | None = None
+    report_path: str | None = None  # where the actor writes its loop's tick lateness (JSON), for benchmarks
 
 
 def run_actor_process(spec: ActorSpec) -> None:
@@ -53,6 +55,9 @@ def run_actor_process(spec: ActorSpec) -> None:
         rate = control_rate_hz(env, spec.rate_hz)
         report = act(env, actor_policy(spec.algo, env, config), link, rate, ticks=2**62, seed=config.seed)
         print(report_line(report, rate, link), flush=True)
+        if spec.report_path:
+            Path(spec.report_path).write_text(json.dumps({"period_s": report.period_s, "missed": report.missed,
+                                                          "lateness_s": report.lateness_s}))
     finally:
         link.close()
         env.close()
@@ -61,7 +66,7 @@ def run_actor_process(spec: ActorSpec) -> None:
 def train_async(started: Started, steps: int, run_dir: str | os.PathLike, *, task: str, resume_hint: str,
                 image: bool = False, reward_classifier: str | None = None, rate_hz: float | None = None,
                 utd_cap: float | None = 1.0, publish_every: int = 4, progress: bool = False,
-                env_factory: Callable[[], Any] | None = None) -> dict:
+                env_factory: Callable[[], Any] | None = None, actor_report: str | None = None) -> dict:
     """Train `started.learner` to `steps` with its data from an actor process; Learner.train's summary plus
     the link's figures (measured update-to-data ratio, duplicates, gaps) under "link". The learner's own env
     only gives the spaces (and evaluation copies); the actor's env is `env_factory()` or the task's."""
@@ -73,7 +78,7 @@ def train_async(started: Started, steps: int, run_dir: str | os.PathLike, *, tas
     server = LearnerServer(identity(key, learner.config, learner.env, task), "127.0.0.1", 0, heartbeat_s=0.05,
                            actor_timeout_s=2.0, resume=resume_position(learner))
     spec = ActorSpec(task, learner.algo, learner.config.to_dict(), server.address[1], key, image, reward_classifier,
-                     rate_hz, env_factory=env_factory)
+                     rate_hz, env_factory=env_factory, report_path=actor_report)
     child = multiprocessing.get_context("spawn").Process(target=run_actor_process, args=(spec,),
                                                          name="robolearn-actor", daemon=True)
     child.start()

@@ -75,8 +75,8 @@ class LinkTraining:
 
     @property
     def update_to_data(self) -> float:
-        """Measured update rounds per received transition."""
-        return self.rounds / max(self.transitions, 1)
+        """Measured update rounds per transition received since updates could run (learning_starts)."""
+        return self.rounds / max(self.eligible, 1)
 
     def _may_update(self) -> bool:
         if not self.adapter.ready():
