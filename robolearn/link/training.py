@@ -87,18 +87,19 @@ class LinkTraining:
         """One step of Learner.train: take arrived transitions, update once if allowed, publish when due."""
         events: dict[str, float] = {}
         batch = self.server.get_transitions(0.0 if self._may_update() else 0.05)
-        if batch is not None:
-            ready = self.adapter.ready()
-            events = self.adapter.ingest(batch)
+        if batch is None and not self.actor_alive():
+            raise RuntimeError(f"the actor stopped at learner step {self.adapter.learner.steps_done} and no "
+                               "transitions are left; see the actor's output above")
+        while batch is not None:  # everything that arrived during the last update, so the learner never lags
+            ready, before = self.adapter.ready(), self.adapter.updates
+            events.update(self.adapter.ingest(batch))
             count = len(batch["reward"])
             self.transitions += count
-            self.eligible += count if ready else 0
+            self.eligible += count if ready or self.adapter.updates > before else 0  # AVG learns in ingest
             position = self.server.consumed
             self.adapter.learner.checkpoint_extras[EXTRAS_KEY] = {"stream": position.stream,
                                                                   "next_seq": position.next_seq}
-        elif not self.actor_alive():
-            raise RuntimeError(f"the actor stopped at learner step {self.adapter.learner.steps_done} and no "
-                               "transitions are left; see the actor's output above")
+            batch = self.server.get_transitions(0.0)
         if self._may_update():
             self.adapter.update()
         if self.server.stats.connections != self._connections_served and self.server.connected:
