@@ -32,7 +32,8 @@ import torch  # noqa: E402
 
 from robolearn.learners.sac import SAC, SACConfig  # noqa: E402
 from robolearn.link.learner import LearnerStats, TransitionSequence  # noqa: E402
-from robolearn.link.sac_adapter import SacActorPolicy, SacLinkLearner, actor_weights  # noqa: E402
+from robolearn.link.sac_adapter import SacActorPolicy  # noqa: E402
+from robolearn.link.training import link_learner  # noqa: E402
 from robolearn.link.wire import decode_frame  # noqa: E402
 from robolearn.scale.cluster import start_ray  # noqa: E402
 from robolearn.scale.trainer import RayTrainer  # noqa: E402
@@ -46,11 +47,11 @@ COLLECT = SACConfig(learning_starts=200_000, demos="none", eval_every=10**9, log
 
 def bare_loop(task: str, steps: int) -> float:
     env = make_env(task)
-    policy = SacActorPolicy(env.observation_space.shape[0], env.action_space.shape[0], COLLECT)
+    policy = SacActorPolicy(env.observation_space, env.action_space, COLLECT)  # sampling, as in training
     obs, _ = env.reset(seed=0)
     start = time.perf_counter()
     for _ in range(steps):
-        obs, _, terminated, truncated, _ = env.step(policy(obs, deterministic=False))
+        obs, _, terminated, truncated, _ = env.step(policy(obs))
         if terminated or truncated:
             obs, _ = env.reset()
     rate = steps / (time.perf_counter() - start)
@@ -60,17 +61,16 @@ def bare_loop(task: str, steps: int) -> float:
 
 def worker_path_in_process(task: str, steps: int, chunk: int) -> tuple[float, float, float]:
     """(env steps/s, encode µs per transition, decode + check + store µs per transition)."""
-    worker = SimWorker(0, task, COLLECT)
-    adapter = SacLinkLearner(SAC(make_env(task), COLLECT, "cpu"))
+    worker = SimWorker(0, task, "sac", COLLECT)
+    adapter = link_learner(SAC(make_env(task), COLLECT, "cpu"))
     sequence = TransitionSequence(LearnerStats())
-    weights = actor_weights(adapter.sac)
-    worker.collect(0, 1, weights, False)
+    worker.collect(0, 1, adapter.actor_weights(), False)
     encode_s = learner_s = 0.0
     start = time.perf_counter()
     for _ in range(steps // chunk):
         frame, _ = worker.collect(chunk, 1, None, False)
         t0 = time.perf_counter()
-        adapter(sequence.accept(decode_frame(frame)))
+        adapter.ingest(sequence.accept(decode_frame(frame)))
         learner_s += time.perf_counter() - t0
     total = time.perf_counter() - start
     # encode alone: the same chunk's rows packed again (collect times env steps and encoding together)
@@ -89,9 +89,9 @@ def worker_path_in_process(task: str, steps: int, chunk: int) -> tuple[float, fl
 
 
 def ray_rate(trainer: RayTrainer, steps: int) -> float:
-    start_steps, start = trainer.sac.env_steps, time.perf_counter()
+    start_steps, start = trainer.learner.env_steps, time.perf_counter()
     trainer.train(start_steps + steps, progress=False)
-    return (trainer.sac.env_steps - start_steps) / (time.perf_counter() - start)
+    return (trainer.learner.env_steps - start_steps) / (time.perf_counter() - start)
 
 
 def call_costs(ray, trainer: RayTrainer, calls: int = 200) -> tuple[float, float, float, int]:
@@ -104,7 +104,7 @@ def call_costs(ray, trainer: RayTrainer, calls: int = 200) -> tuple[float, float
     for _ in range(calls):
         ray.get(worker.collect.remote(0, version, None, False))
     round_trip = (time.perf_counter() - t0) / calls
-    weights = actor_weights(trainer.sac)
+    weights = trainer.adapter.actor_weights()
     nbytes = sum(a.nbytes for a in weights.values())
     put_s = fetch_s = 0.0
     for _ in range(calls // 4):

@@ -79,7 +79,7 @@ def test_two_local_workers_learn_the_pendulum(ray):
 
 def _kill_worker_when(trainer, index: int, step: int) -> threading.Thread:
     def kill() -> None:
-        while trainer.sac.env_steps < step:
+        while trainer.learner.env_steps < step:
             threading.Event().wait(0.001)
         trainer._ray.kill(trainer.workers[index], no_restart=True)  # as a crash would: nothing runs in it
 
@@ -124,13 +124,21 @@ def test_a_dead_worker_stops_the_run_with_its_checkpoint_when_configured(ray, tm
 
 
 @needs_ray
-def test_train_command_with_workers_and_with_seeds(ray, tmp_path, capsys):
+def test_train_command_with_workers_for_sac_and_avg_and_with_seeds(ray, tmp_path, capsys):
     code = main(["train", TASK, "--config", str(SMALL), "--workers", "2", "--steps", "150", "--run-dir",
                  str(tmp_path / "workers"), "--eval-episodes", "0", "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0, out
     assert "collecting with 2 Ray worker(s) (local Ray)" in out and '"received": 150' in out
     assert checkpoint_metadata(tmp_path / "workers" / "checkpoint.pt")["steps"] == 150
+
+    # AVG through the same workers: it learns inside the adapter's ingest, one update per transition
+    code = main(["train", TASK, "--algo", "avg", "--config", str(ROOT / "configs" / "avg_pendulum_balance.yaml"),
+                 "--workers", "2", "--steps", "100", "--run-dir", str(tmp_path / "avg"), "--eval-episodes", "0",
+                 "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert '"received": 100' in out and '"update_rounds": 100' in out and '"update_to_data": 1.0' in out
 
     code = main(["train", TASK, "--config", str(SMALL), "--seeds", "3,4", "--sweep", "actor_lr=1e-3",
                  "--steps", "120", "--run-dir", str(tmp_path / "sweep"), "--eval-episodes", "1", "--no-progress"])
@@ -144,7 +152,9 @@ def test_train_command_with_workers_and_with_seeds(ray, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--workers", "2", "--algo", "avg"], "--workers runs SAC only"),
+    (["--workers", "2", "--algo", "fpg"], "--workers feeds a learner through the link's adapters"),
+    (["--workers", "2", "--async"], "--workers and --async do not combine"),
+    (["--workers", "2", "--utd-cap", "0"], "--workers needs --utd-cap > 0"),
     (["--workers", "2", "--seeds", "0,1"], "do not combine"),
     (["--seeds", "0,0"], "distinct comma-separated integers"),
     (["--sweep", "actor_lr"], "write FIELD=V1,V2"),

@@ -1,7 +1,7 @@
 """The scale-out options of `robolearn train` (not a command of its own): `--workers N` collects with N
-PyBullet workers on Ray for one SAC learner; `--seeds` and `--sweep` run whole runs as Ray tasks. Ray starts
-locally (loopback only, CPUs limited to what the run uses) unless `--ray-address` names a cluster, where the
-same command runs unchanged."""
+PyBullet workers on Ray for one SAC or AVG learner; `--seeds` and `--sweep` run whole runs as Ray tasks.
+Ray starts locally (loopback only, CPUs limited to what the run uses) unless `--ray-address` names a
+cluster, where the same command runs unchanged."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from typing import Iterator
 import yaml
 
 from robolearn.learners.base import ConfigError
+from robolearn.link.training import LINK_ALGOS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("scale out on Ray (needs: pip install 'robolearn[ray]')")
     group.add_argument("--workers", type=int, default=0,
-                       help="collect with N PyBullet workers (Ray actors) for one SAC learner (state tasks)")
+                       help="collect with N PyBullet workers (Ray actors) for one SAC or AVG learner (state tasks)")
     group.add_argument("--on-worker-loss", choices=["continue", "stop"], default="continue",
                        help="when a worker dies: go on with the others, or save the checkpoint and stop")
     group.add_argument("--seeds", help="comma-separated seeds, e.g. 0,1,2: one whole run per seed, as Ray tasks, "
@@ -43,9 +44,15 @@ def check(args: argparse.Namespace) -> None:
         require_ray()  # says how to add Ray before anything is built
     if args.workers < 0:
         raise ConfigError(f"--workers must be >= 1, got {args.workers}")
-    if args.workers and args.algo != "sac":
-        raise ConfigError(f"--workers runs SAC only (the link's learner adapter), not {args.algo!r}; "
-                          "drop --workers to train in-process")
+    if args.workers and args.algo not in LINK_ALGOS:
+        raise ConfigError(f"--workers feeds a learner through the link's adapters ({', '.join(LINK_ALGOS)}), "
+                          f"not {args.algo!r}; drop --workers to train in-process")
+    if args.workers and args.async_:
+        raise ConfigError("--workers and --async do not combine: --async acts on one robot at its control rate, "
+                          "--workers collects from simulators as fast as the learner takes it; choose one")
+    if args.workers and not args.utd_cap > 0:
+        raise ConfigError(f"--workers needs --utd-cap > 0: the workers wait for that many update rounds per "
+                          f"transition, got {args.utd_cap}")
     if args.workers and args.image:
         raise ConfigError("--workers runs state observations only; drop --image or --workers")
     if args.workers and is_sweep(args):
@@ -82,7 +89,8 @@ def workers(args: argparse.Namespace, learner) -> Iterator[object | None]:
     from robolearn.scale.trainer import RayTrainer
 
     with _ray(args, args.workers):
-        trainer = RayTrainer(learner, args.task, args.workers, on_worker_loss=args.on_worker_loss)
+        trainer = RayTrainer(learner, args.task, args.workers, rounds_per_transition=args.utd_cap,
+                             on_worker_loss=args.on_worker_loss)
         print(f"collecting with {args.workers} Ray worker(s) "
               f"({'cluster ' + args.ray_address if args.ray_address else 'local Ray'})", flush=True)
         try:

@@ -6,7 +6,8 @@ seed / hyperparameter sweeps as Ray tasks.
 - `worker`: one simulated env per Ray actor (its own process, so its own PyBullet DIRECT client), acting
   with the learner's latest weights and returning the link's `transitions` frames.
 - `trainer`: the learner's side: hands workers the newest weights, checks every frame through the link's
-  schema and sequence accounting, feeds SAC through the link's adapter, handles a lost worker as configured.
+  schema and sequence accounting, feeds the learner through the link's adapter (SAC, AVG), handles a lost
+  worker as configured.
 - `sweep`: whole training runs (`Learner.train`, one run folder each) as Ray tasks over seeds and a grid.
 
 Why Ray and not the link for this: the link is one authenticated actor per learner across an untrusted
