@@ -173,7 +173,6 @@ def main() -> None:
         learner_us.append(dec)
         for n in counts:
             rates[_name(n)].append(ray_rate(trainers[n], args.steps))
-    base = statistics.median(rates["in-process bare loop"])
     print(f"\nenv steps/s on {args.task}, chunk {args.chunk}, median of {args.rounds} rounds (min ratio):")
     for name, values in rates.items():
         ratios = [v / b for v, b in zip(values, rates["in-process bare loop"])]
@@ -199,9 +198,9 @@ def main() -> None:
     per_step = dec * 1e-6 + round_trip * 1e-3 / args.chunk  # learner-side cost per collected step (call: bound)
     collect_cap = 1 / per_step
     learn_cap = 1 / (per_step + small * 1e-3)  # sac_small, one update round per transition (utd_cap 1)
-    print(f"\nscaling model, chunk {args.chunk}, one core per worker: supply N x {worker_rate:.0f} steps/s; the learner "
-          f"process caps collection at {collect_cap:.0f}/s (reached at N = {collect_cap / worker_rate:.1f}) and "
-          f"learning (sac_small, UTD 1) at {learn_cap:.0f}/s (N = {learn_cap / worker_rate:.2f}); chunk 64 would "
+    print(f"\nscaling model, chunk {args.chunk}, one core per worker: supply N x {worker_rate:.0f} steps/s; the "
+          f"learner process caps collection at {collect_cap:.0f}/s (reached at N = {collect_cap / worker_rate:.1f}) "
+          f"and learning (sac_small, UTD 1) at {learn_cap:.0f}/s (N = {learn_cap / worker_rate:.2f}); chunk 64 would "
           f"cap collection at {1 / (dec * 1e-6 + round_trip * 1e-3 / 64):.0f}/s")
     for n in (8, 16, 32, 64):
         supply = n * worker_rate

@@ -72,8 +72,9 @@ def test_two_local_workers_learn_the_pendulum(ray):
         assert scale["weight_versions"] > 1, "the workers never received newer weights"
         results[seed] = sac.evaluate(3, env=eval_env)["return_mean"]
     # PendulumBalance: 300 steps, reward <= 1 per step; a random policy drops the pole (~30), the LQR expert
-    # holds it (~300). Measured at 4000 steps: seeds 0, 1 score 295, 299 (another run 264, 300). Worker timing reorders the data,
-    # so the gate is on the mean: one seed that had not learned yet (~100) still passes with one that has.
+    # holds it (~300). Measured at 4000 steps: seeds 0, 1 score 295, 299 (another run 264, 300). Worker timing
+    # reorders the data, so the gate is on the mean: a seed that had not learned yet (~100) still passes with
+    # one that has.
     print(f"random policy {random_return:.0f}; after 4000 steps with 2 workers: {results}")
     assert np.mean(list(results.values())) > random_return + 150, (random_return, results)
 
