@@ -4,7 +4,12 @@ trajectory_msgs/JointTrajectory (the joint_trajectory_controller's topic interfa
 Each sample is an ordinary position command and goes through the robot's SafetyController, so a trajectory
 can never move the robot faster or further than a direct command could. Points are interpolated linearly in
 position (the controller's behaviour for position-only points); after the last point the final position is
-held. A new trajectory replaces the old one.
+held.
+
+A new trajectory is spliced onto the one in progress as joint_trajectory_controller does (`spliced`): the old
+one runs until the new one's start time (its header stamp; zero means now), then the new one takes over from
+where the old one is at that moment. A stamp of now (or zero) therefore replaces the old trajectory at once, and
+a stamp in the future appends: the old motion continues until then.
 """
 
 from __future__ import annotations
@@ -53,6 +58,14 @@ class JointTrajectory:
         if t[0] > 0:
             t, q = np.concatenate(([0.0], t)), np.vstack((np.asarray(current, dtype=float), q))
         return cls(start, t, q)
+
+    def spliced(self, later: "JointTrajectory") -> "JointTrajectory":
+        """This trajectory until `later.start`, then `later`. Parse `later` with `current=self.sample(later.start)`
+        so the hand-over is continuous."""
+        offset = later.start - self.start
+        keep = self.times < offset
+        return JointTrajectory(self.start, np.concatenate((self.times[keep], later.times + offset)),
+                               np.vstack((self.positions[keep], later.positions)))
 
     @property
     def end(self) -> float:

@@ -121,7 +121,7 @@ class DriverNode(Node):
             self.create_subscription(Twist, topics.CMD_VEL_UNSTAMPED, self._on_command, qos.COMMAND_SUB)
         if spec.command_kind is CommandKind.JOINT_POSITION and layout.command_size == len(layout.joint_names):
             self.create_subscription(JointTrajectoryMsg, topics.JOINT_TRAJECTORY, self._on_trajectory,
-                                     qos.COMMAND_SUB)
+                                     qos.TRAJECTORY_SUB)
         # Two e-stop subscriptions (see qos.py): the latched one, and one that matches any publisher. A publisher
         # the latched one cannot match is reported as an ERROR, since its e-stop would miss a restarted driver.
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP, event_callbacks=SubscriptionEventCallbacks(
@@ -194,21 +194,27 @@ class DriverNode(Node):
 
     def _on_trajectory(self, msg: JointTrajectoryMsg) -> None:
         """A joint_trajectory_controller-style trajectory: validated, then sampled every control tick, each
-        sample a position command through the SafetyController. A new one replaces the old."""
+        sample a position command through the SafetyController. It is spliced onto the one in progress at its
+        header stamp: zero or now replaces it, a future stamp appends (see core/trajectory.py)."""
         assert self.loop is not None
         if not self._active:
             self.get_logger().warning("not active: trajectory ignored (activate the node first)")
             return
         with self._lock:
-            self._trajectory = None
+            previous, self._trajectory = self._trajectory, None
             robot = self.loop.robot
             try:
                 # Stamp zero: start now; otherwise start when the stamp says (a stamp in the past starts late).
                 start = robot.now() - self._stamp_age(msg.header.stamp)
-                self._trajectory = JointTrajectory.parse(
+                # The motion continues from where the trajectory in progress is at the start, else from the
+                # measured position.
+                current = (previous.sample(start) if previous is not None
+                           else self.loop.last_observation["joint_pos"])
+                trajectory = JointTrajectory.parse(
                     robot.spec.name, self.loop.layout.joint_names, list(msg.joint_names),
                     [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
-                    [list(p.positions) for p in msg.points], start, self.loop.last_observation["joint_pos"])
+                    [list(p.positions) for p in msg.points], start, current)
+                self._trajectory = trajectory if previous is None else previous.spliced(trajectory)
             except MalformedMessageError as exc:
                 self.loop.reject(str(exc))
                 self.get_logger().error(f"rejected trajectory, robot held: {exc}")
