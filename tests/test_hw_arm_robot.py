@@ -25,11 +25,12 @@ IDS = {name: i + 1 for i, name in enumerate(JOINTS)}
 DIRECTIONS = {name: (1 if i % 2 == 0 else -1) for i, name in enumerate(JOINTS)}
 
 
-def limits(robot: str = "so101_arm") -> SafetyLimits:
+def limits(robot: str = "so101_arm", **fields) -> SafetyLimits:
     return SafetyLimits.from_dict({
         "schema_version": 2, "robot": robot, "command_kind": "joint_position", "control_rate_hz": 50,
         "watchdog_timeout_s": 0.5, "stale_observation_s": 0.5,
         "commands": [{"name": n, "low": -1.5, "high": 1.5, "max_velocity": 5.0, "effort": 0.4} for n in JOINTS],
+        **fields,
     })
 
 
@@ -303,3 +304,31 @@ def test_a_servo_that_disappears_mid_run_stops_the_arm_and_a_held_joint_keeps_ho
         assert arm.safety.estopped and arm.safety.estop_reason == "bus_fault"
         assert eventually(lambda: [device.servos[IDS[n]].torque for n in JOINTS if n != "wrist_flex"]
                           == [n == "shoulder_lift" for n in JOINTS if n != "wrist_flex"])
+
+
+def test_a_long_hold_switches_torque_off_but_on_joints_held_on_fault_and_a_fresh_command_re_energises(
+        device, calibration_file):
+    from robolearn_drivers.core.driver_loop import DriverLoop
+
+    hold_s = 0.3
+    with make_hardware_robot("so101_arm", device.path, calibration_file, latency_ms=TEST_LATENCY_MS,
+                             limits=limits(torque_off_after_hold_s=hold_s), hold_on_fault=["shoulder_lift"]) as arm:
+        loop = DriverLoop(arm, advance_physics=False)
+        energise(arm)
+        loop.estop("test")
+        stopped_at = arm.now()
+        for _ in range(200):
+            if loop.step().torque_off:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("torque never went off after the hold")
+        assert arm.now() - stopped_at >= hold_s
+        assert eventually(lambda: torques(device) == [name == "shoulder_lift" for name in JOINTS])
+        for _ in range(3):
+            loop.step()  # e-stopped and limp: the stop writes nothing, no servo is re-energised
+        assert torques(device) == [name == "shoulder_lift" for name in JOINTS]
+        loop.reset_safety()
+        assert loop.submit(np.zeros(6))
+        loop.step()
+        assert all_torque(device, True)

@@ -50,6 +50,8 @@ class ServoArmRobot(Robot):
     latches the e-stop and switches torque off, except on the joints in `hold_on_fault`, which keep holding
     (a joint that would drop the arm when limp)."""
 
+    supports_torque_off = True
+
     def __init__(self, bus: MotorBus, calibration: ArmCalibration, safety: SafetyController,
                  camera: OpenCVCamera | None = None, home: Sequence[float] | None = None,
                  home_timeout_s: float = 10.0, guard_limits: GuardLimits | None = None,
@@ -175,6 +177,14 @@ class ServoArmRobot(Robot):
         except HardwareError:
             self._fail_safe(BUS_FAULT)
             raise
+
+    def _torque_off(self) -> None:
+        """After a long hold (limits file's torque_off_after_hold_s): torque off except on the joints configured
+        to hold on a fault, which would drop the arm; the next command re-energises all from the measured pose."""
+        limp = [i for i in self._ids if i not in self._held_on_fault]
+        if limp:
+            self._torque_off_quietly(limp)
+        self._torque_on = False
 
     def _advance(self) -> None:
         self._ticks.wait()

@@ -274,6 +274,11 @@ class DriverNode(Node):
             except Exception as exc:  # any fault in the loop must leave the actuators stopped, not running
                 self._fail(exc)
                 return
+        if result.torque_off:
+            self.get_logger().warning(
+                f"stop held for {self.loop.safety.limits.torque_off_after_hold_s:g} s: torque off (limits file's "
+                f"torque_off_after_hold_s); the next accepted command switches it on again")
+            self._publish_safety()
         adjusted: tuple[str, ...] = ()
         if result.decision is None:
             stopped: tuple[str, ...] = (MALFORMED,)
