@@ -27,6 +27,7 @@ class DriverParams:
     sim_seed: int = 0
     diagnostics_period_s: float = 0.5
     real_time_factor: float = 1.0  # sim only: simulated seconds per wall-clock second
+    frame_prefix: str = ""  # before every tf frame id (robot_state_publisher's frame_prefix), for several robots
 
     def tick_period_s(self, control_period_s: float) -> float:
         """Wall-clock period of the control thread: shorter than the robot's control period when a
@@ -49,6 +50,7 @@ class DriverParams:
             sim_seed=int(values.get("sim_seed", 0)),
             diagnostics_period_s=_float(values.get("diagnostics_period_s", 0.5), "diagnostics_period_s"),
             real_time_factor=_float(values.get("real_time_factor", 1.0), "real_time_factor"),
+            frame_prefix=str(values.get("frame_prefix", "") or ""),
         )
         params.validate()
         return params

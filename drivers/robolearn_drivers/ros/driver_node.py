@@ -34,6 +34,7 @@ from robolearn_drivers.core.ticker import Ticker
 from robolearn_drivers.core.trajectory import JointTrajectory
 from robolearn_drivers.ros import conversions, qos, topics
 from robolearn_drivers.ros.node_main import run_node
+from robolearn_drivers.ros.tf_publisher import BASE_LINK, ODOM as ODOM_FRAME, TfPublisher, make_tf_publisher
 
 DRIVER_FAULT = "driver_fault"
 # A TwistStamped stamped further ahead than this is refused: its sender's clock is wrong (or not ours).
@@ -56,6 +57,7 @@ class DriverNode(Node):
         self._last_adjustment: tuple[str, ...] = ()
         self._qos_problems: list[str] = []
         self._trajectory: JointTrajectory | None = None
+        self._tf: TfPublisher | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.DIAGNOSTICS)
         self._diag_name = f"{self.get_fully_qualified_name()}: safety"
         raw = {
@@ -68,6 +70,7 @@ class DriverNode(Node):
             "sim_seed": self.declare_parameter("sim_seed", 0).value,
             "diagnostics_period_s": self.declare_parameter("diagnostics_period_s", 0.5).value,
             "real_time_factor": self.declare_parameter("real_time_factor", 1.0).value,
+            "frame_prefix": self.declare_parameter("frame_prefix", "").value,
         }
         self._raw = raw
         self._robot_model = str(raw["robot_model"])
@@ -128,6 +131,7 @@ class DriverNode(Node):
             incompatible_qos=lambda info: self._on_incompatible_qos(topics.ESTOP, info)))
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP_ANY)
         self._publish_robot_description(spec.name)
+        self._tf = make_tf_publisher(self, spec.name, layout, params.frame_prefix)
         self.create_service(Trigger, topics.SAFETY_RESET, self._on_safety_reset)
         self.create_service(Trigger, topics.ROBOT_RESET, self._on_robot_reset)
         self.create_timer(params.diagnostics_period_s, self._publish_safety)
@@ -329,8 +333,11 @@ class DriverNode(Node):
             # comes back over /clock a moment later.
             if self.get_parameter("use_sim_time").value:
                 stamp = sim_stamp
+        if self._tf is not None:
+            self._tf.publish(obs, stamp)
         if self.loop.layout.is_base:
-            self._odom_pub.publish(conversions.odometry_msg(obs, stamp))
+            prefix = self._params.frame_prefix
+            self._odom_pub.publish(conversions.odometry_msg(obs, stamp, prefix + ODOM_FRAME, prefix + BASE_LINK))
             if self._hazard_pub is not None:
                 self._hazard_pub.publish(conversions.labelled_array(obs["hazards"], "hazards"))
         else:

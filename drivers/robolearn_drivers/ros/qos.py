@@ -41,5 +41,9 @@ CLOCK = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=Reliabi
 # robot_state_publisher's and controller_manager's robot_description: latched, newest only.
 LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# tf2_ros's broadcaster and listener profiles: /tf keeps 100, /tf_static is LATCHED (one message, every
+# fixed transform in it).
+TF = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                durability=DurabilityPolicy.VOLATILE)
 CAMERA = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
                     durability=DurabilityPolicy.VOLATILE)

@@ -13,6 +13,8 @@ ROBOT_RESET = "robot/reset"
 # Absolute: diagnostic_aggregator and rqt_robot_monitor read /diagnostics only, whatever the robot namespace.
 DIAGNOSTICS = "/diagnostics"
 CLOCK = "/clock"
+TF = "/tf"  # tf2's topics are absolute too; several robots in one tree keep apart with frame_prefix
+TF_STATIC = "/tf_static"
 ROBOT_DESCRIPTION = "robot_description"  # std_msgs/String, the URDF, latched
 IMAGE = "camera/image_raw"
 CAMERA_INFO = "camera/camera_info"
