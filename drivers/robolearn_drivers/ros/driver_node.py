@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.node import Node
 from std_msgs.msg import Bool, Float64MultiArray, String
@@ -34,6 +36,7 @@ from robolearn_drivers.core.ticker import Ticker
 from robolearn_drivers.core.trajectory import JointTrajectory
 from robolearn_drivers.ros import conversions, qos, topics
 from robolearn_drivers.ros.node_main import run_node
+from robolearn_drivers.ros.trajectory_action import TrajectoryActionServer, make_trajectory_action_server
 from robolearn_drivers.ros.tf_publisher import BASE_LINK, ODOM as ODOM_FRAME, TfPublisher, make_tf_publisher
 
 DRIVER_FAULT = "driver_fault"
@@ -58,6 +61,7 @@ class DriverNode(Node):
         self._qos_problems: list[str] = []
         self._trajectory: JointTrajectory | None = None
         self._tf: TfPublisher | None = None
+        self._action: TrajectoryActionServer | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.DIAGNOSTICS)
         self._diag_name = f"{self.get_fully_qualified_name()}: safety"
         raw = {
@@ -125,6 +129,7 @@ class DriverNode(Node):
         if spec.command_kind is CommandKind.JOINT_POSITION and layout.command_size == len(layout.joint_names):
             self.create_subscription(JointTrajectoryMsg, topics.JOINT_TRAJECTORY, self._on_trajectory,
                                      qos.TRAJECTORY_SUB)
+            self._action = make_trajectory_action_server(self)
         # Two e-stop subscriptions (see qos.py): the latched one, and one that matches any publisher. A publisher
         # the latched one cannot match is reported as an ERROR, since its e-stop would miss a restarted driver.
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP, event_callbacks=SubscriptionEventCallbacks(
@@ -197,31 +202,52 @@ class DriverNode(Node):
         return (self.get_clock().now().nanoseconds - (stamp.sec * 10**9 + stamp.nanosec)) * 1e-9
 
     def _on_trajectory(self, msg: JointTrajectoryMsg) -> None:
-        """A joint_trajectory_controller-style trajectory: validated, then sampled every control tick, each
-        sample a position command through the SafetyController. It is spliced onto the one in progress at its
-        header stamp: zero or now replaces it, a future stamp appends (see core/trajectory.py)."""
+        self.follow_trajectory(msg)
+
+    def follow_trajectory(self, msg: JointTrajectoryMsg) -> JointTrajectory | str:
+        """A joint_trajectory_controller-style trajectory (the topic's, or a FollowJointTrajectory goal's):
+        validated, then sampled every control tick, each sample a position command through the
+        SafetyController. It is spliced onto the one in progress at its header stamp: zero or now replaces it,
+        a future stamp appends (see core/trajectory.py). Returns the trajectory now followed, or why `msg`
+        was refused (a malformed one is counted and the robot holds)."""
         assert self.loop is not None
         if not self._active:
             self.get_logger().warning("not active: trajectory ignored (activate the node first)")
-            return
+            return "the driver is not active: activate it before sending trajectories"
         with self._lock:
             previous, self._trajectory = self._trajectory, None
             robot = self.loop.robot
             try:
                 # Stamp zero: start now; otherwise start when the stamp says (a stamp in the past starts late).
                 start = robot.now() - self._stamp_age(msg.header.stamp)
-                # The motion continues from where the trajectory in progress is at the start, else from the
-                # measured position.
-                current = (previous.sample(start) if previous is not None
+                # The motion continues from where the trajectory in progress is at the start (within the command
+                # limits: a point beyond them was clipped, the arm is at the limit), else from the measured position.
+                limits = self.loop.safety.limits
+                current = (np.clip(previous.sample(start), limits.low, limits.high) if previous is not None
                            else self.loop.last_observation["joint_pos"])
                 trajectory = JointTrajectory.parse(
                     robot.spec.name, self.loop.layout.joint_names, list(msg.joint_names),
                     [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
                     [list(p.positions) for p in msg.points], start, current)
                 self._trajectory = trajectory if previous is None else previous.spliced(trajectory)
+                return self._trajectory
             except MalformedMessageError as exc:
                 self.loop.reject(str(exc))
                 self.get_logger().error(f"rejected trajectory, robot held: {exc}")
+                return str(exc)
+
+    def following(self, trajectory: JointTrajectory) -> bool:
+        """True while `trajectory` is still the one being followed (not replaced, stopped or e-stopped)."""
+        return self._trajectory is trajectory and self._active
+
+    def hold_trajectory(self, trajectory: JointTrajectory) -> None:
+        """End `trajectory`, if it is still followed, where the arm is now (joint_trajectory_controller's hold on
+        a cancel). One that was replaced or stopped is left alone: a stop must not be turned into motion."""
+        assert self.loop is not None
+        with self._lock:
+            if self._trajectory is trajectory:
+                here = np.array(self.loop.last_observation["joint_pos"], dtype=float)
+                self._trajectory = JointTrajectory(self.loop.robot.now(), np.zeros(1), here[None, :])
 
     def _on_incompatible_qos(self, topic: str, info: QoSRequestedIncompatibleQoSInfo) -> None:
         policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))
@@ -355,6 +381,9 @@ class DriverNode(Node):
         self._diag_pub.publish(conversions.diagnostic_array([summary], self.get_clock().now().to_msg()))
 
     def on_shutdown(self) -> None:
+        if self._action is not None:
+            self._action.close()
+            self._action = None
         if self._ticker is not None:
             self._ticker.stop()
         with self._lock:
