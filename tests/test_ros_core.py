@@ -295,3 +295,17 @@ def test_bad_trajectories_are_refused_with_what_to_fix(names, times, positions, 
 
     with pytest.raises(MalformedMessageError, match=message):
         JointTrajectory.parse("arm", ["a", "b"], names, times, positions, start=0.0, current=np.zeros(2))
+
+
+def test_a_trajectory_that_already_ended_or_does_not_stop_at_its_end_is_refused():
+    from robolearn_drivers.core.trajectory import JointTrajectory
+
+    def parse(**kwargs):
+        return JointTrajectory.parse("arm", ["a"], ["a"], [1.0], [[0.5]], start=10.0, current=np.zeros(1), **kwargs)
+
+    with pytest.raises(MalformedMessageError, match="ended 0.500 s ago"):
+        parse(now=11.5)
+    assert parse(now=10.9).end == 11.0  # started late, still running: accepted
+    with pytest.raises(MalformedMessageError, match="must be zero"):
+        parse(final_velocities=[0.2])
+    assert parse(final_velocities=[0.0]).end == 11.0

@@ -108,6 +108,8 @@ def test_a_goal_is_followed_with_feedback_and_succeeds_within_its_tolerance(arm)
 def test_bad_goals_abort_with_the_reason_and_the_arm_does_not_move(arm):
     import math
 
+    import rclpy.duration
+
     from action_msgs.msg import GoalStatus
     from control_msgs.action import FollowJointTrajectory
 
@@ -117,6 +119,9 @@ def test_bad_goals_abort_with_the_reason_and_the_arm_does_not_move(arm):
               "joint names"),
              (goal(names, [(1.0, start), (0.5, start)]), FollowJointTrajectory.Result.INVALID_GOAL, "strictly increasing"),
              (goal(names, [(1.0, [math.nan] * len(names))]), FollowJointTrajectory.Result.INVALID_GOAL, "NaN")]
+    old = goal(names, [(1.0, start)])
+    old.trajectory.header.stamp = (arm.node.get_clock().now() - rclpy.duration.Duration(seconds=10)).to_msg()
+    cases.append((old, FollowJointTrajectory.Result.OLD_HEADER_TIMESTAMP, "header stamp in the past"))
     for g, code, words in cases:
         before = int(latest_status(arm.diags, f"{NS}/sim_driver: safety").get("count.malformed_command", 0))
         answer = result(arm, send(arm, g))

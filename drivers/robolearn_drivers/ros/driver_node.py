@@ -228,7 +228,9 @@ class DriverNode(Node):
                 trajectory = JointTrajectory.parse(
                     robot.spec.name, self.loop.layout.joint_names, list(msg.joint_names),
                     [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
-                    [list(p.positions) for p in msg.points], start, current)
+                    [list(p.positions) for p in msg.points], start, current,
+                    now=None if self._stamp_age(msg.header.stamp) == 0.0 else robot.now(),
+                    final_velocities=list(msg.points[-1].velocities) if msg.points else [])
                 self._trajectory = trajectory if previous is None else previous.spliced(trajectory)
                 return self._trajectory
             except MalformedMessageError as exc:

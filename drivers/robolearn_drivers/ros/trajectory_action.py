@@ -3,8 +3,8 @@
 A goal's trajectory takes the driver's one trajectory path (`DriverNode.follow_trajectory`: spliced at its
 header stamp, every sample through the SafetyController), so a goal can never move the arm further or faster
 than the `joint_trajectory` topic can. The goal then:
-- aborts with INVALID_JOINTS / INVALID_GOAL and the refusal's reason (the robot holds, as for a malformed
-  command);
+- aborts with INVALID_JOINTS / OLD_HEADER_TIMESTAMP / INVALID_GOAL and the refusal's reason (the robot
+  holds, as for a malformed command);
 - succeeds once every joint lies within its goal tolerance of the final point, after the trajectory's end;
 - aborts with GOAL_TOLERANCE_VIOLATED if that has not happened by the end plus goal_time_tolerance (a
   trajectory the safety layer clipped ends here), PATH_TOLERANCE_VIOLATED (the arm held where it is) when a
@@ -29,6 +29,8 @@ import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.executors import MultiThreadedExecutor
+
+from robolearn_drivers.core.trajectory import PAST_STAMP
 
 try:
     from control_msgs.action import FollowJointTrajectory
@@ -90,9 +92,12 @@ class TrajectoryActionServer:
                                f"this arm has no multi-DOF joints; send its joints {list(self._names)} in trajectory")
         trajectory = self._driver.follow_trajectory(goal.trajectory)
         if isinstance(trajectory, str):
-            wrong_joints = sorted(goal.trajectory.joint_names) != sorted(self._names)
-            return self._abort(goal_handle, result, FollowJointTrajectory.Result.INVALID_JOINTS if wrong_joints
-                               else FollowJointTrajectory.Result.INVALID_GOAL, trajectory)
+            code = FollowJointTrajectory.Result.INVALID_GOAL
+            if sorted(goal.trajectory.joint_names) != sorted(self._names):
+                code = FollowJointTrajectory.Result.INVALID_JOINTS
+            elif PAST_STAMP in trajectory:
+                code = FollowJointTrajectory.Result.OLD_HEADER_TIMESTAMP
+            return self._abort(goal_handle, result, code, trajectory)
         goal_tolerance = _tolerances(goal.goal_tolerance, self._names, DEFAULT_GOAL_TOLERANCE)
         path_tolerance = _tolerances(goal.path_tolerance, self._names, np.inf)
         time_tolerance = _seconds(goal.goal_time_tolerance) or DEFAULT_GOAL_TIME_TOLERANCE_S
