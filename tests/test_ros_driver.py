@@ -102,6 +102,29 @@ def test_command_beyond_the_limit_is_clipped_and_counted(client, driver):
         "a clipped command is reported as WARN, with what adjusted it"
 
 
+def test_commands_by_joint_name_as_topic_based_ros2_control_sends_them(client, driver):
+    """sensor_msgs/JointState on joint_commands_by_name (the pendulum takes efforts): applied by name through
+    the safety layer; an unknown joint name is refused as malformed."""
+    from sensor_msgs.msg import JointState
+
+    from robolearn_drivers.ros import qos
+
+    named = client.publisher(JointState, f"{NS}/joint_commands_by_name", qos.COMMAND)
+    wait_for(lambda: named.get_subscription_count() > 0, 10, "the joint_commands_by_name subscription", driver)
+    reset_safety(client)
+
+    def applied() -> bool:  # keeps commanding while it waits, so the watchdog never stops the pendulum
+        named.publish(JointState(name=["pivot"], effort=[0.25]))
+        time.sleep(0.02)
+        return latest_safety(client).get("last_command") == "0.25"
+
+    wait_for(applied, 5, "the named command applied", driver)
+    before = count(client, "malformed_command")
+    named.publish(JointState(name=["elbow"], effort=[0.25]))
+    wait_for(lambda: count(client, "malformed_command") > before, 5, "the unknown name refused", driver)
+    assert "must be each of ['pivot']" in latest_safety(client)["last_rejection"]
+
+
 def test_watchdog_stops_the_robot_when_commands_stop(client, driver):
     reset_safety(client)
     before = count(client, "watchdog")

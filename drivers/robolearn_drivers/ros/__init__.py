@@ -15,6 +15,8 @@ Topics and services, relative to the node's namespace (DESIGN.md section 3; QoS 
 
     joint_states    sensor_msgs/JointState          driver -> (joint robots)
     joint_commands  std_msgs/Float64MultiArray      -> driver, in the robot's command order
+    joint_commands_by_name sensor_msgs/JointState   -> driver, by joint name (topic_based_ros2_control)
+    follow_joint_trajectory control_msgs/FollowJointTrajectory action (position arms; trajectory_action.py)
     odom            nav_msgs/Odometry               driver -> (bases)
     hazards         std_msgs/Float64MultiArray      driver -> (bases: bump_left, bump_right, cliff, wheel_drop)
     cmd_vel         geometry_msgs/TwistStamped      -> driver (bases: linear.x, angular.z; Twist on cmd_vel_unstamped)

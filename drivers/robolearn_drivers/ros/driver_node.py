@@ -40,6 +40,9 @@ from robolearn_drivers.ros.trajectory_action import TrajectoryActionServer, make
 from robolearn_drivers.ros.tf_publisher import BASE_LINK, ODOM as ODOM_FRAME, TfPublisher, make_tf_publisher
 
 DRIVER_FAULT = "driver_fault"
+# The JointState field that carries a command by joint name, per command kind.
+NAMED_COMMAND_FIELD = {CommandKind.JOINT_POSITION: "position", CommandKind.JOINT_VELOCITY: "velocity",
+                       CommandKind.JOINT_EFFORT: "effort"}
 # A TwistStamped stamped further ahead than this is refused: its sender's clock is wrong (or not ours).
 MAX_FUTURE_STAMP_S = 0.5
 
@@ -126,6 +129,9 @@ class DriverNode(Node):
         self.create_subscription(conversions.command_type(layout), command_topic, self._on_command, qos.COMMAND_SUB)
         if layout.twist_commands:
             self.create_subscription(Twist, topics.CMD_VEL_UNSTAMPED, self._on_command, qos.COMMAND_SUB)
+        if spec.command_kind in NAMED_COMMAND_FIELD and layout.command_size == len(layout.joint_names):
+            # The same commands as JointState addressed by joint name, as topic_based_ros2_control sends them.
+            self.create_subscription(JointState, topics.JOINT_COMMANDS_BY_NAME, self._on_command, qos.COMMAND_SUB)
         if spec.command_kind is CommandKind.JOINT_POSITION and layout.command_size == len(layout.joint_names):
             self.create_subscription(JointTrajectoryMsg, topics.JOINT_TRAJECTORY, self._on_trajectory,
                                      qos.TRAJECTORY_SUB)
@@ -189,6 +195,15 @@ class DriverNode(Node):
                 self.loop.reject(f"cmd_vel stamped {-ahead:.3f} s in the future: the sender's clock differs "
                                  f"from this node's (use_sim_time?); stamp with now, or leave the stamp zero")
                 accepted = False
+            elif isinstance(msg, JointState):
+                try:
+                    values = self.loop.layout.command_from_named(
+                        list(msg.name), list(getattr(msg, NAMED_COMMAND_FIELD[self.loop.robot.spec.command_kind])))
+                except MalformedMessageError as exc:
+                    self.loop.reject(str(exc))
+                    accepted = False
+                else:
+                    accepted = self.loop.submit(values)
             else:
                 accepted = self.loop.submit(conversions.command_values(msg))
         if not accepted:

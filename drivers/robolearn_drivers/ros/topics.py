@@ -2,6 +2,9 @@
 
 JOINT_STATES = "joint_states"
 JOINT_COMMANDS = "joint_commands"
+# sensor_msgs/JointState commands by joint name (position, velocity or effort, as the robot takes them): point
+# topic_based_ros2_control's joint_commands_topic here and its joint_states_topic at joint_states.
+JOINT_COMMANDS_BY_NAME = "joint_commands_by_name"
 CMD_VEL = "cmd_vel"  # geometry_msgs/TwistStamped, as Jazzy's diff_drive_controller takes it
 CMD_VEL_UNSTAMPED = "cmd_vel_unstamped"  # plain Twist (teleop_twist_keyboard and older tools)
 JOINT_TRAJECTORY = "joint_trajectory"
