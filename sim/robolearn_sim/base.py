@@ -175,7 +175,7 @@ class SimRobot(Robot, abc.ABC):
 
     def _torque_off(self) -> None:
         self._active = None  # until a command arrives: _write sets it, and _actuate energises the motors again
-        self._pending = collections.deque([None] * self.config.action_latency_steps)
+        self._pending = collections.deque([None] * self.perturbation.action_latency_steps)
         self._release_motors()
 
     def _release_motors(self) -> None:
