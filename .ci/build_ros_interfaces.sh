@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the ROS 2 interface packages in ros_interfaces/ (tf2_msgs, control_msgs) that have no wheel on the package index,
+# Builds the ROS 2 interface packages in drivers/ros_interfaces/ (tf2_msgs, control_msgs) that have no wheel on the package index,
 # with the rosidl generator wheels that do, and installs them into a virtual environment (default .venv) next
 # to the message wheels, so `import tf2_msgs.msg` works there like `import std_msgs.msg`.
 #   usage: bash .ci/build_ros_interfaces.sh [VENV]
@@ -43,10 +43,10 @@ export PATH="$VENV/bin:$PATH"
 GENERATOR=()
 command -v ninja >/dev/null && GENERATOR=(-G Ninja)
 
-for src in ros_interfaces/*/; do
+for src in drivers/ros_interfaces/*/; do
   pkg=$(basename "$src")
   [ -f "$src/package.xml" ] || continue
-  stamp=$( (cat "$TOOLS_STAMP" ros_interfaces/*.cmake; find "$src" -type f -print0 | sort -z | xargs -0 cat) \
+  stamp=$( (cat "$TOOLS_STAMP" drivers/ros_interfaces/*.cmake; find "$src" -type f -print0 | sort -z | xargs -0 cat) \
           | sha256sum | cut -c1-16)
   installed="$VENV/share/$pkg/robolearn-build-stamp"
   if [ "$(cat "$installed" 2>/dev/null)" = "$stamp" ] && "$PY" -c "import $pkg.msg" 2>/dev/null; then

@@ -31,7 +31,7 @@ fi
 # gcc builds the generated C policy in the tests; ip(8) brings up loopback in the DDS test namespace.
 command -v cc >/dev/null || apt_install gcc libc6-dev || echo "warning: no C compiler; C-export tests will skip" >&2
 command -v ip >/dev/null || apt_install iproute2 || echo "warning: no ip(8); DDS tests fall back to localhost discovery" >&2
-# cmake and g++ build the ROS interface packages the index has no wheel for (ros_interfaces/, e.g. tf2_msgs).
+# cmake and g++ build the ROS interface packages the index has no wheel for (drivers/ros_interfaces/, e.g. tf2_msgs).
 { command -v cmake >/dev/null && command -v c++ >/dev/null; } || apt_install cmake g++ \
   || echo "warning: no cmake/g++; tf2_msgs is not built and the driver publishes no /tf" >&2
 
