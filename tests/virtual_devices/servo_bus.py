@@ -109,7 +109,8 @@ class VirtualServo:
             if self.hard_stop is not None:
                 stopped = min(max(goal, self.hard_stop[0]), self.hard_stop[1])
                 # pushing on a stop draws what the output cap allows
-                output = min(self.get(self.regs.torque_limit), self.regs.torque_limit_full) / self.regs.torque_limit_full
+                cap = self.regs.torque_limit_full
+                output = min(self.get(self.regs.torque_limit), cap) / cap
                 self.set(self.regs.load, round(self.stall_load_raw * output) if stopped != goal else 0)
                 goal = stopped
             self.position = goal
