@@ -17,8 +17,8 @@ from robolearn.hardware import make_hardware_robot
 from robolearn.hardware.arm_robot import ServoArmRobot
 from robolearn.hardware.camera import OpenCVCamera
 from robolearn.hardware.guards import GuardLimits
-from robolearn.hardware.errors import (CalibrationMismatchError, HardwareError, ModelMismatchError, MotorFaultError,
-                                       StaleFrameError)
+from robolearn.hardware.errors import (CalibrationMismatchError, FarStartError, HardwareError, ModelMismatchError,
+                                       MotorFaultError, StaleFrameError)
 
 JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 IDS = {name: i + 1 for i, name in enumerate(JOINTS)}
@@ -96,6 +96,7 @@ def test_commands_pass_safety_then_torque_comes_on(robot, device):
         robot.observe()
         robot.safety.reset(robot.now())
         robot.observe()
+        robot.confirm_far_start()  # the operator accepts the move: it is ramped
         applied = robot.send_action(np.full(6, 1.0))  # far away: the rate limit allows 0.1 rad
         assert applied == pytest.approx(np.full(6, 0.1))
         assert all_torque(device, True)
@@ -105,6 +106,43 @@ def test_commands_pass_safety_then_torque_comes_on(robot, device):
             assert device.servos[IDS[name]].position == expected
         assert robot.observe()["joint_pos"] == pytest.approx(np.full(6, 0.1), abs=2e-3)
     assert all_torque(device, False)  # disconnect switches torque off
+
+
+def test_a_start_far_from_the_measured_pose_is_refused_until_the_operator_confirms(robot, device):
+    with robot:
+        device.servos[IDS["elbow_flex"]].position = 2048 + 400  # 0.61 rad: where a person left it
+        robot.observe()
+        robot.safety.reset(robot.now())
+        robot.observe()
+        with pytest.raises(FarStartError, match=r"elbow_flex 0\.61 rad from where it stands.*torque stays off"):
+            robot.send_action(np.zeros(6))  # a leader arm or a policy starting at zero
+        assert all_torque(device, False)
+        assert all(s.position_writes == 0 for s in device.servos.values())  # not one goal was sent
+        robot.send_action(robot.observe()["joint_pos"])  # from where it stands: fine
+        assert all_torque(device, True)
+    with robot:  # torque went off: a new start is checked again, and a confirmed one is ramped
+        robot.observe()
+        robot.safety.reset(robot.now())
+        robot.observe()
+        with pytest.raises(FarStartError):
+            robot.send_action(np.zeros(6))
+        robot.confirm_far_start()
+        applied = robot.send_action(np.zeros(6))
+        assert applied[2] == pytest.approx(400 * 2 * math.pi / 4096 - 0.1, abs=2e-3)  # one rate-limited step
+        assert all_torque(device, True)
+
+
+def test_a_configured_ramp_start_needs_no_confirmation(device, calibration_file):
+    arm = make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(),
+                              latency_ms=TEST_LATENCY_MS, far_start="ramp")
+    with arm:
+        device.servos[IDS["elbow_flex"]].position = 2048 + 400
+        arm.observe()
+        arm.safety.reset(arm.now())
+        arm.observe()
+        assert arm.send_action(np.zeros(6))[2] == pytest.approx(400 * 2 * math.pi / 4096 - 0.1, abs=2e-3)
+    with pytest.raises(ValueError, match="far_start must be one of"):
+        make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(), far_start="jump")
 
 
 def test_reset_moves_home_under_the_safety_layer(robot, device):
@@ -225,7 +263,7 @@ def test_torque_comes_on_holding_the_measured_pose(robot, device):
         robot.observe()
         robot.safety.reset(robot.now())
         robot.observe()
-        robot.send_action(np.full(6, 0.05))
+        robot.send_action(robot.observe()["joint_pos"] + 0.05)
         assert all_torque(device, True)
         for servo in device.servos.values():
             [(goal, position)] = servo.goals_at_torque_on
@@ -292,6 +330,10 @@ def test_an_encoder_jump_latches_the_stop_and_a_joint_configured_to_hold_keeps_t
         arm.observe()
         assert arm.safety.estopped and arm.safety.estop_reason == "encoder_jump"
         assert eventually(lambda: torques(device) == [name == "shoulder_lift" for name in JOINTS])
+        arm.stop()  # the held joint gets its hold goal; a goal to a limp STS servo would switch it back on
+        arm.send_action(np.zeros(6))
+        arm.observe()
+        assert torques(device) == [name == "shoulder_lift" for name in JOINTS]
 
 
 def test_a_servo_that_disappears_mid_run_stops_the_arm_and_a_held_joint_keeps_holding(device, calibration_file):

@@ -60,7 +60,8 @@ def test_hardware_driver_node_drives_a_virtual_servo_bus_safely(arm_files):
             return latest_status(diags, f"{NS}/robot_driver: safety")
 
         node = NodeProcess("robolearn_drivers.ros.driver_node", CONFIG / "robot.yaml", namespace=NS, params={
-            "port": bus.path, "calibration_file": str(calibration), "limits_file": str(limits)})
+            "port": bus.path, "calibration_file": str(calibration), "limits_file": str(limits),
+            "far_start": "ramp"})  # the configured, confirmed path: a far first command is ramped to
         with node:
             wait_for(lambda: len(states) > 3, 30, "joint_states read from the servos", node)
             assert list(states[-1][1].name) == list(JOINTS)
@@ -146,15 +147,15 @@ def test_lifecycle_driver_turns_torque_on_and_off_through_its_transitions(arm_fi
             assert not change(Transition.TRANSITION_ACTIVATE), "activate before configure is refused"
             assert change(Transition.TRANSITION_CONFIGURE), node.output()[-2000:]
             assert state_label() == "inactive"
-            push(0.3, 10)
+            push(0.2, 10)  # within the start gap of the measured pose (0): no operator confirmation needed
             assert not servo.torque and not states, "inactive: no state published, no command applied"
             assert change(Transition.TRANSITION_ACTIVATE)
-            push(0.3)
+            push(0.2)
             wait_for(lambda: servo.torque, 5, "torque on after a command while active", node)
-            wait_for(lambda: states and abs(states[-1][1].position[0] - 0.3) < 0.02, 10, "the commanded position", node)
+            wait_for(lambda: states and abs(states[-1][1].position[0] - 0.2) < 0.02, 10, "the commanded position", node)
             assert change(Transition.TRANSITION_DEACTIVATE)
             held = servo.get(servo.regs.goal_position)
-            push(-0.3)
+            push(-0.2)
             assert abs(servo.get(servo.regs.goal_position) - held) <= 2, "inactive: commands ignored, goal held"
             assert change(Transition.TRANSITION_CLEANUP)
             assert eventually(lambda: not any(s.torque for s in bus.servos.values()), 5), "cleanup: torque off"

@@ -68,6 +68,7 @@ class DriverNode(Node):
             "sim_seed": self.declare_parameter("sim_seed", 0).value,
             "diagnostics_period_s": self.declare_parameter("diagnostics_period_s", 0.5).value,
             "real_time_factor": self.declare_parameter("real_time_factor", 1.0).value,
+            "far_start": self.declare_parameter("far_start", "refuse").value,
         }
         self._raw = raw
         self._robot_model = str(raw["robot_model"])
