@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -11,7 +12,7 @@ import pytest
 from virtual_devices.bus_families import FAMILIES, TEST_LATENCY_MS, eventually, fast_thread_switching  # noqa: F401
 from virtual_devices.synthetic_camera import write_video
 from robolearn.calibration.files import CalibrationError
-from robolearn.calibration.motors import ArmCalibration, MotorCalibration
+from robolearn.calibration.motors import ArmCalibration, BusIdentity, MotorCalibration, ServoIdentity
 from robolearn.safety import SafetyLimits
 from robolearn.hardware import make_hardware_robot
 from robolearn.hardware.arm_robot import ServoArmRobot
@@ -345,3 +346,49 @@ def test_a_servo_that_disappears_mid_run_stops_the_arm_and_a_held_joint_keeps_ho
         assert arm.safety.estopped and arm.safety.estop_reason == "bus_fault"
         assert eventually(lambda: [device.servos[IDS[n]].torque for n in JOINTS if n != "wrist_flex"]
                           == [n == "shoulder_lift" for n in JOINTS if n != "wrist_flex"])
+
+
+FIRMWARE = {"dynamixel": (6, 0x2D), "feetech": (0, 3)}  # (register, what the virtual servos report)
+
+
+def identified(family, adapter_serial: str | None = None) -> ArmCalibration:
+    servos = tuple(ServoIdentity(i, family.number, FIRMWARE[family.name][1]) for i in IDS.values())
+    return dataclasses.replace(calibration(family), identity=BusIdentity(adapter_serial, servos))
+
+
+def eeprom(device) -> list[bytes]:
+    return [bytes(s.table[: s.regs.eeprom_end]) for s in device.servos.values()]
+
+
+def test_a_servo_replaced_since_calibration_is_refused_before_anything_is_written(family, device, tmp_path):
+    path = identified(family).save(tmp_path / "so101_arm" / "arm.yaml")
+    address, firmware = FIRMWARE[family.name]
+    device.servos[IDS["elbow_flex"]].table[address] = firmware + 1  # the new servo came with newer firmware
+    before = eeprom(device)
+    arm = make_hardware_robot("so101_arm", device.path, path, limits=limits(), latency_ms=TEST_LATENCY_MS)
+    with pytest.raises(CalibrationMismatchError,
+                       match=rf"elbow_flex \(servo 3\) is not the servo this calibration was recorded with: "
+                             rf"firmware {firmware} at calibration, {firmware + 1} now.*calibrate motors"):
+        arm.connect()
+    assert eeprom(device) == before  # not one EEPROM register (limits, mode) was written
+    assert all_torque(device, False)
+    device.servos[IDS["elbow_flex"]].table[address] = firmware  # the original servo is back
+    with arm:
+        assert arm.observe()["joint_pos"] == pytest.approx(np.zeros(6), abs=2e-3)
+
+
+def test_a_calibration_recorded_on_another_arm_is_refused(family, device, tmp_path, monkeypatch):
+    from serial.tools.list_ports_common import ListPortInfo
+
+    adapter = ListPortInfo(device.path)
+    adapter.serial_number = "5A46083073"  # the adapter this bus is behind
+    monkeypatch.setattr("serial.tools.list_ports.comports", lambda include_links=False: [adapter])
+    other = identified(family, adapter_serial="58FA09E1").save(tmp_path / "so101_arm" / "other_arm.yaml")
+    arm = make_hardware_robot("so101_arm", device.path, other, limits=limits(), latency_ms=TEST_LATENCY_MS)
+    with pytest.raises(CalibrationMismatchError, match=r"USB adapter has serial 58FA09E1, but the adapter on .* has "
+                                                       r"serial 5A46083073: it is another arm"):
+        arm.connect()
+    assert all_torque(device, False)
+    mine = identified(family, adapter_serial="5A46083073").save(tmp_path / "so101_arm" / "arm.yaml")
+    with make_hardware_robot("so101_arm", device.path, mine, limits=limits(), latency_ms=TEST_LATENCY_MS) as arm:
+        arm.observe()

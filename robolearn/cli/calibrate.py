@@ -69,6 +69,7 @@ def _motors(args: argparse.Namespace) -> int:
     from robolearn.calibration.motors import build_calibration, directions_from_motion, record_ranges
     from robolearn.safety import calibration_dir, load_robot_limits
     from robolearn.hardware.factory import BUS_CLASSES
+    from robolearn.hardware.identity import read_identity
 
     joints = _split(args.joints) if args.joints else list(load_robot_limits(args.robot).names)
     ids = [int(v) for v in _split(args.ids)] if args.ids else list(range(1, len(joints) + 1))
@@ -86,6 +87,7 @@ def _motors(args: argparse.Namespace) -> int:
     with bus:
         bus.check_models({i: args.model for i in ids})
         bus.set_torque(ids, False)
+        identity = read_identity(bus, ids)
         print(f"Found {len(ids)} x {args.model} on {args.port}. Torque is OFF: move the arm by hand.")
         input("1/3  Put the arm in its zero pose (every joint at 0 rad, as in the robot's model) and press Enter. ")
         homing = positions()
@@ -106,7 +108,7 @@ def _motors(args: argparse.Namespace) -> int:
             ranges = record_ranges(positions, finished.is_set, {j: model.resolution for j in joints},
                                    start=homing)
     calibration = build_calibration(args.robot, args.bus, [(j, id_of[j], args.model, model.resolution) for j in joints],
-                                    homing, directions, ranges)
+                                    homing, directions, ranges, identity)
     path = calibration.save(out)
     for m in calibration.motors:
         low, high = (math.degrees(v) for v in m.range_radians)

@@ -26,6 +26,7 @@ from robolearn.spec import CommandKind, Observation, RobotSpec
 from robolearn.hardware.errors import (CalibrationMismatchError, FarStartError, HardwareError, MotorFaultError,
                                        StaleFrameError)
 from robolearn.hardware.guards import GuardLimits, ServoGuard, Trip
+from robolearn.hardware.identity import check_identity, read_identity
 from robolearn.hardware.motor_bus import MotorBus
 from robolearn.hardware.timing import TickClock
 
@@ -86,6 +87,7 @@ class ServoArmRobot(Robot):
                 log.warning("%s: limits [%.2f, %.2f] rad exceed the recorded range [%.2f, %.2f] rad; commands are "
                             "clamped to the recorded range", motor.name, low, high, lo, hi)
         self.bus = bus
+        self.identity = calibration.identity
         self.camera = camera
         self.home = None if home is None else np.asarray(home, dtype=np.float64)
         self.home_timeout_s = home_timeout_s
@@ -134,6 +136,8 @@ class ServoArmRobot(Robot):
         try:
             self.bus.check_models({m.id: m.model for m in self.motors})
             self.bus.set_torque(self._ids, False)
+            if self.identity is not None:  # before anything is written: this may be another arm
+                check_identity(self.identity, read_identity(self.bus, self._ids), self.motors, self.bus.port)
             self.bus.set_position_mode(self._ids)
             for motor in self.motors:
                 self.bus.write_position_limits(motor.id, motor.range_min, motor.range_max)
