@@ -392,3 +392,22 @@ def test_a_calibration_recorded_on_another_arm_is_refused(family, device, tmp_pa
     mine = identified(family, adapter_serial="5A46083073").save(tmp_path / "so101_arm" / "arm.yaml")
     with make_hardware_robot("so101_arm", device.path, mine, limits=limits(), latency_ms=TEST_LATENCY_MS) as arm:
         arm.observe()
+
+
+def test_a_bus_that_answers_garbage_is_refused_at_connect_and_stops_the_arm_mid_run(device, calibration_file):
+    device.garbage_replies = True
+    arm = guarded_arm(device, calibration_file, hold_on_fault=["shoulder_lift"])
+    with pytest.raises(HardwareError, match=r"ping servo 1 on .* failed 3 times \(servo 1: corrupt reply.*baud rate"):
+        arm.connect()
+    assert all_torque(device, False)
+    device.garbage_replies = False
+    with arm:
+        energise(arm)
+        assert all_torque(device, True)
+        device.garbage_replies = True  # mid-run: every answer is noise
+        with pytest.raises(HardwareError, match="sync read of servos"):
+            arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "bus_fault"
+        # the broadcast torque-off reached the servos even though none could confirm it; the held joint holds
+        assert eventually(lambda: torques(device) == [name == "shoulder_lift" for name in JOINTS])
+        device.garbage_replies = False

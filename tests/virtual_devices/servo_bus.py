@@ -134,6 +134,9 @@ class VirtualServoBus(PtyDevice):
         self.drop_probability = 0.0
         self.corrupt_probability = 0.0
         self.rng = random.Random(0)
+        # Every reply replaced by as many random bytes, never a header (a wrong baud rate, a ground loop): the
+        # servos still act on what they receive, only their answers are unreadable.
+        self.garbage_replies = False
         self._pending: list[tuple[float, bytes]] = []  # (due time, frame)
 
     def tick(self, now: float) -> None:
@@ -156,6 +159,8 @@ class VirtualServoBus(PtyDevice):
             self.drop_replies = max(0, self.drop_replies - 1)
             return
         frame = bytearray(self._frame_status(servo_id, error, params))
+        if self.garbage_replies:
+            frame = bytearray(self.rng.randrange(0, 0xFF) for _ in frame)
         if self.corrupt_replies > 0 or (self.corrupt_probability and self.rng.random() < self.corrupt_probability):
             self.corrupt_replies = max(0, self.corrupt_replies - 1)
             frame[-1] ^= 0x5A
