@@ -113,7 +113,9 @@ class ServoArmRobot(Robot):
         self._far_start_confirmed = True
 
     def send_action(self, action: np.ndarray, command_time: float | None = None) -> np.ndarray:
-        if not self._torque_on and self.far_start == "refuse" and not self._far_start_confirmed:
+        # (An e-stopped arm moves nowhere: the safety layer refuses the command, no need to judge the start.)
+        if (not self._torque_on and self.far_start == "refuse" and not self._far_start_confirmed
+                and not self.safety.estopped):
             self._refuse_far_start(self.spec.check_command(action))
         return super().send_action(action, command_time)
 

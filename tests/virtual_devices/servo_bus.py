@@ -498,20 +498,22 @@ class VirtualFeetechBus(VirtualServoBus):
             if instruction == 0x01 or (not broadcast and (instruction == 0x02 or answers_all)):
                 self.reply(servo_id, servo.error, data)
 
-        if instruction == 0x01:  # ping
+        if instruction not in (0x01, 0x02, 0x03, 0x04, 0x05):
+            self.unknown_instructions += 1  # no status bit can say so: silence
+        elif instruction in (0x02, 0x03, 0x04) and len(params) < 2:
+            return  # too short to act on; no status bit for it either
+        elif instruction == 0x01:  # ping
             acknowledge()
-        elif instruction == 0x02 and len(params) == 2:  # read
+        elif instruction == 0x02:  # read
             acknowledge(self._read_block(servo, params[0], params[1]))
-        elif instruction == 0x03 and len(params) >= 2:  # write
+        elif instruction == 0x03:  # write
             self._write(servo_id, servo, params[0], params[1:])
             acknowledge()
-        elif instruction == 0x04 and len(params) >= 2:  # reg write: held until Action
+        elif instruction == 0x04:  # reg write: held until Action
             self._registered[servo_id] = (params[0], params[1:])
             acknowledge()
-        elif instruction == 0x05:  # action: every held write is applied now
+        else:  # action: every held write is applied now
             held = self._registered.pop(servo_id, None)
             if held is not None:
                 self._write(servo_id, servo, *held)
             acknowledge()
-        else:
-            self.unknown_instructions += 1  # no status bit can say so: silence
