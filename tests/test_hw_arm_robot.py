@@ -335,6 +335,14 @@ def test_an_encoder_jump_latches_the_stop_and_a_joint_configured_to_hold_keeps_t
         arm.send_action(np.zeros(6))
         arm.observe()
         assert torques(device) == [name == "shoulder_lift" for name in JOINTS]
+        wrist = device.servos[IDS["wrist_roll"]]
+        wrist.position -= 1500  # the glitch is gone; the operator resets the stop
+        arm.observe()
+        arm.safety.reset(arm.now())
+        arm.observe()
+        arm.send_action(np.zeros(6))
+        assert all_torque(device, True)  # the limp servos came back on, each holding where it stood
+        assert all(s.goals_at_torque_on[-1][0] == s.goals_at_torque_on[-1][1] for s in device.servos.values())
 
 
 def test_a_servo_that_disappears_mid_run_stops_the_arm_and_a_held_joint_keeps_holding(device, calibration_file):

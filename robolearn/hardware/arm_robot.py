@@ -114,7 +114,7 @@ class ServoArmRobot(Robot):
 
     def send_action(self, action: np.ndarray, command_time: float | None = None) -> np.ndarray:
         # (An e-stopped arm moves nowhere: the safety layer refuses the command, no need to judge the start.)
-        if (not self._torque_on and self.far_start == "refuse" and not self._far_start_confirmed
+        if ((not self._torque_on or self._limp) and self.far_start == "refuse" and not self._far_start_confirmed
                 and not self.safety.estopped):
             self._refuse_far_start(self.spec.check_command(action))
         return super().send_action(action, command_time)
@@ -127,7 +127,7 @@ class ServoArmRobot(Robot):
         if far.size:
             i = far[np.argmax(gap[far])]
             raise FarStartError(
-                f"{self.spec.name}: the first command puts {self.spec.joint_names[i]} {gap[i]:.2f} rad from where it "
+                f"{self.spec.name}: the first command with torque off puts {self.spec.joint_names[i]} {gap[i]:.2f} rad from where it "
                 f"stands ({self._last_pose[i]:.2f} rad measured, {command[i]:.2f} rad commanded; start limit "
                 f"{self.max_start_gap:.2f} rad); torque stays off. Move the arm (or the leader arm) to the start "
                 f"pose, or confirm the move (confirm_far_start(), or far_start: ramp) to ramp there slowly")
@@ -207,16 +207,19 @@ class ServoArmRobot(Robot):
         if command is None or (self.safety.estopped and not self._torque_on):
             # After a fault torque stays off until the e-stop is explicitly reset: never re-energise by a stop.
             return
-        # A goal must not reach a servo a fault switched off (an STS servo switches its torque on for a goal).
-        goals = {m.id: m.to_ticks(float(q)) for m, q in zip(self.motors, command) if m.id not in self._limp}
+        # Torque comes on (all servos at the start, or those a fault left limp once the e-stop was reset) holding
+        # the pose just measured: no jump, whatever an earlier program left in the goal registers; the command
+        # follows, already rate-limited by the safety layer from the measured state.
+        energise = [] if self.safety.estopped else sorted(self._limp) if self._torque_on else self._ids
+        # While stopped no goal may reach a servo the fault switched off (an STS servo switches on for a goal).
+        goals = {m.id: m.to_ticks(float(q)) for m, q in zip(self.motors, command)
+                 if m.id not in self._limp or m.id in energise}
         try:
-            if not self._torque_on:
-                # Torque comes on holding the pose just measured (no jump at t=0, whatever an earlier program left
-                # in the goal registers); the command follows, already rate-limited by the safety layer from there.
-                measured = self.bus.read_state(self._ids)
+            if energise:
+                measured = self.bus.read_state(energise)
                 self._check_encoder_range({i: s.position for i, s in measured.items()})
                 self.bus.write_goal_positions({i: s.position for i, s in measured.items()})
-                self.bus.set_torque(self._ids, True)
+                self.bus.set_torque(energise, True)
                 self._torque_on = True
                 self._limp = set()
             self.bus.write_goal_positions(goals)
@@ -271,7 +274,7 @@ class ServoArmRobot(Robot):
         """A reading outside one turn means the servo applies an offset the calibration does not know (homing
         offset overflow, multi-turn mode): every radian computed from it would be wrong."""
         for motor in self.motors:
-            if not 0 <= ticks[motor.id] < motor.resolution:
+            if motor.id in ticks and not 0 <= ticks[motor.id] < motor.resolution:
                 raise CalibrationMismatchError(
                     f"{motor.name} (servo {motor.id}): present position {ticks[motor.id]} ticks lies outside "
                     f"0..{motor.resolution - 1}; the servo holds a homing offset or mode the calibration does "
