@@ -401,8 +401,9 @@ class VirtualFeetechBus(VirtualServoBus):
       to a read-only register is acknowledged with a clean status but changes nothing.
     - A goal past Min/Max Angle Limit is accepted and kept in the Goal Position register; the servo steers to
       the nearest limit. A goal written with torque off switches torque on.
-    - EEPROM (5-39) writes act at once whether torque is on or off; with Lock (55) = 1 they are not saved, so a
-      power cycle (`power_cycle()`) brings the saved values back.
+    - EEPROM (5-39) writes act at once; with Lock (55) = 1 ("do not save" in the memory table) they are not
+      saved, so a power cycle (`power_cycle()`) brings the saved values back. No torque-on restriction is
+      documented (unlike X-series' Access error), so none is modelled.
     - The broadcast id 0xFE acts on every servo and only a ping is answered (one reply per servo; lerobot's
       broadcast ping relies on it). Reg write (4) holds a write until Action (5).
     """
