@@ -34,6 +34,7 @@ from robolearn_drivers.core.ticker import Ticker
     ({"robot_model": "pendulum", "use_sim": True, "diagnostics_period_s": 0}, "diagnostics_period_s=0.0"),
     ({"robot_model": "pendulum", "use_sim": True, "real_time_factor": 0}, "real_time_factor=0.0 is invalid"),
     ({"robot_model": "pendulum", "use_sim": True, "real_time_factor": float("inf")}, "real_time_factor=inf is invalid"),
+    ({"robot_model": "pendulum", "use_sim": True, "far_start": "jump"}, "far_start='jump' is invalid"),
     ({"robot_model": "so101_arm", "calibration_file": "/x.yaml", "real_time_factor": 2}, "applies to simulated robots only"),
 ])
 def test_bad_parameters_are_refused_with_what_to_fix(values, message):

@@ -78,6 +78,7 @@ class DriverNode(Node):
             "diagnostics_period_s": self.declare_parameter("diagnostics_period_s", 0.5).value,
             "real_time_factor": self.declare_parameter("real_time_factor", 1.0).value,
             "frame_prefix": self.declare_parameter("frame_prefix", "").value,
+            "far_start": self.declare_parameter("far_start", "refuse").value,
         }
         self._raw = raw
         self._robot_model = str(raw["robot_model"])
@@ -145,6 +146,7 @@ class DriverNode(Node):
         self._tf = make_tf_publisher(self, spec.name, layout, params.frame_prefix)
         self.create_service(Trigger, topics.SAFETY_RESET, self._on_safety_reset)
         self.create_service(Trigger, topics.ROBOT_RESET, self._on_robot_reset)
+        self.create_service(Trigger, topics.CONFIRM_FAR_START, self._on_confirm_far_start)
         self.create_timer(params.diagnostics_period_s, self._publish_safety)
         self.get_logger().info(
             f"driving {spec.name} ({'simulated' if params.use_sim else 'hardware'}) at {spec.control_rate_hz:g} Hz; "
@@ -295,6 +297,20 @@ class DriverNode(Node):
             ": the robot moves again on the next fresh command"
         self.get_logger().info(response.message)
         self._publish_safety()
+        return response
+
+    def _on_confirm_far_start(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """The operator accepts that the next start may be far from the measured pose: it is then ramped to."""
+        assert self.loop is not None
+        confirm = getattr(self.loop.robot, "confirm_far_start", None)  # servo arms refuse far starts; others ramp
+        if confirm is None:
+            response.success, response.message = False, f"{self.loop.robot.spec.name} needs no confirmation"
+            return response
+        with self._lock:
+            confirm()
+        response.success = True
+        response.message = "far start confirmed: the next start ramps to the command (call safety/reset if stopped)"
+        self.get_logger().warning(response.message)
         return response
 
     def _on_robot_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:

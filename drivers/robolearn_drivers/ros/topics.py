@@ -13,6 +13,7 @@ HAZARDS = "hazards"
 ESTOP = "estop"
 SAFETY_RESET = "safety/reset"
 ROBOT_RESET = "robot/reset"
+CONFIRM_FAR_START = "robot/confirm_far_start"  # the operator accepts a start far from the measured pose
 # Absolute: diagnostic_aggregator and rqt_robot_monitor read /diagnostics only, whatever the robot namespace.
 DIAGNOSTICS = "/diagnostics"
 CLOCK = "/clock"
