@@ -236,6 +236,7 @@ class ServoArmRobot(Robot):
         if limp:
             self._torque_off_quietly(limp)
         self._torque_on = False
+        self._far_start_confirmed = False  # a confirmation holds until torque goes off
 
     def _advance(self) -> None:
         self._ticks.wait()
