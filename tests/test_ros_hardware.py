@@ -193,7 +193,7 @@ def test_a_far_start_is_refused_over_ros_until_the_operator_confirms(arm_files):
             wait_for(lambda: latest_status(diags, f"{ns}/robot_driver: safety").get("estopped") == "true", 10,
                      "the refused far start latching a stop", node)
             assert not servo.torque and servo.position_writes == 0, "refused: torque off, not one goal sent"
-            assert "FarStartError" in node.output()
+            wait_for(lambda: "FarStartError" in node.output(), 10, "the refusal explained in the node's log", node)
             assert client.call(Trigger, f"{ns}/robot/confirm_far_start").success
             assert client.call(Trigger, f"{ns}/safety/reset").success
             push(30)
