@@ -310,7 +310,9 @@ def test_every_node_of_the_launch_files_runs_with_its_parameter_files(tmp_path_f
 
 @pytest.mark.ros
 @pytest.mark.slow
-def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path):
+@pytest.mark.parametrize("async_actor", [False, True], ids=["in_loop", "async_actor"])
+def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path, async_actor):
+    """async_actor: the RosRobot control loop runs in the actor process, the updates in the trainer's."""
     require_ros()
     launch = parse_launch(LAUNCH_DIR / "train.launch.py")
     namespace = "/launch_train"
@@ -319,7 +321,7 @@ def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path):
     driver = node_process(launch, by_exe["driver_node"], namespace)
     # `steps` is not a launch argument; CI shortens the run through the same parameter mechanism.
     trainer = node_process(launch, by_exe["train_on_robot"], namespace, {"run_dir": str(run_dir)},
-                           {"steps": 40, "device": "cpu"})
+                           {"steps": 40, "device": "cpu", "async_actor": async_actor})
     with driver, trainer:
         deadline = time.monotonic() + 60
         while trainer.alive() and time.monotonic() < deadline:
@@ -327,6 +329,8 @@ def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path):
         assert trainer.process.poll() == 0, trainer.output()[-3000:]
         assert (run_dir / "checkpoint.pt").is_file()
         assert "checkpoint" in trainer.output()
+        # the actor process reports its control loop when it ends: only the async path has one
+        assert ("weights version" in trainer.output()) == async_actor
 
 
 @pytest.mark.ros
