@@ -85,3 +85,20 @@ def test_bad_transitions_are_refused_with_a_clear_error():
         ReplayBuffer(10, 2, 1).sample(4, np.random.default_rng(0))
     with pytest.raises(ValueError, match="capacity"):
         ReplayBuffer(0, 2, 1)
+
+
+def test_the_demo_share_is_drawn_over_demos_and_interventions_together():
+    online, demos, human = ReplayBuffer(1000, 1, 1), ReplayBuffer(1000, 1, 1), ReplayBuffer(1000, 1, 1)
+    _fill(online, 100, value=0.0)
+    _fill(demos, 300, value=10_000.0)
+    _fill(human, 100, value=20_000.0)
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([sample_mixed(online, (demos, human), 200, 0.5, rng).observations[:, 0].numpy()
+                           for _ in range(50)])
+    from_human = np.sum(rows >= 20_000) / len(rows)
+    from_demos = np.sum((rows >= 10_000) & (rows < 20_000)) / len(rows)
+    assert np.sum(rows < 10_000) / len(rows) == 0.5
+    assert abs(from_human - 0.125) < 0.02 and abs(from_demos - 0.375) < 0.02  # 1:3, as their sizes
+    # An empty intervention buffer leaves the demo share to the demos.
+    empty = ReplayBuffer(10, 1, 1)
+    assert np.sum(sample_mixed(online, (demos, empty), 200, 0.5, rng).observations[:, 0].numpy() >= 10_000) == 100

@@ -8,7 +8,7 @@ what the uninterrupted run would have sampled.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -148,12 +148,17 @@ class ReplayBuffer:
         self.size, self.position = n, int(state["position"])
 
 
-def sample_mixed(online: ReplayBuffer, demos: ReplayBuffer | None, batch_size: int, demo_fraction: float,
-                 rng: np.random.Generator, device: torch.device | str = "cpu") -> Batch:
-    """RLPD's symmetric sampling: round(batch_size * demo_fraction) rows from the demo buffer, the rest
-    from the online buffer. With no demos (or an empty demo buffer) the whole batch is online."""
-    n_demo = int(round(batch_size * demo_fraction)) if demos is not None and len(demos) else 0
+def sample_mixed(online: ReplayBuffer, demos: ReplayBuffer | Sequence[ReplayBuffer] | None, batch_size: int,
+                 demo_fraction: float, rng: np.random.Generator, device: torch.device | str = "cpu") -> Batch:
+    """RLPD's symmetric sampling: round(batch_size * demo_fraction) rows from the demo side, the rest from
+    the online buffer. The demo side may be several buffers (demonstrations and human interventions, as
+    HIL-SERL's demo buffer holds both): its rows are drawn uniformly over all their transitions together.
+    With no demos (or only empty demo buffers) the whole batch is online."""
+    offline = [b for b in ([demos] if isinstance(demos, ReplayBuffer) else demos or []) if len(b)]
+    n_demo = int(round(batch_size * demo_fraction)) if offline else 0
     parts = [online.sample(batch_size - n_demo, rng, device)] if batch_size > n_demo else []
     if n_demo:
-        parts.append(demos.sample(n_demo, rng, device))
+        sizes = np.array([len(b) for b in offline], dtype=np.float64)
+        counts = rng.multinomial(n_demo, sizes / sizes.sum()) if len(offline) > 1 else [n_demo]
+        parts += [b.sample(int(n), rng, device) for b, n in zip(offline, counts) if n]
     return parts[0] if len(parts) == 1 else Batch.concatenate(parts)

@@ -15,6 +15,9 @@ from typing import Any, Callable
 import numpy as np
 
 
+INTERVENTION_RATE = "train/intervention_rate"
+
+
 class RunLogger:
     """Scalars to TensorBoard event files and `metrics.csv` in `run_dir`; `plot()` writes `learning_curve.png`.
 
@@ -67,13 +70,22 @@ class RunLogger:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
+        # With a human in the loop (HIL-SERL) the share of human steps per episode is drawn below the curve.
+        rate = self.history.get(INTERVENTION_RATE) or _read_csv_series(self.run_dir / "metrics.csv", INTERVENTION_RATE)
+        fig, axes = plt.subplots(2 if rate else 1, 1, figsize=(6, 6 if rate else 4), sharex=True, squeeze=False)
+        ax = axes[0, 0]
         steps, values = zip(*series)
-        fig, ax = plt.subplots(figsize=(6, 4))
         ax.plot(steps, values, marker="o" if len(steps) < 30 else None)
-        ax.set_xlabel("env steps")
         ax.set_ylabel(key)
         ax.set_title(title or key)
         ax.grid(alpha=0.3)
+        if rate:
+            ax = axes[1, 0]
+            ax.plot(*zip(*rate), color="tab:red", marker="o" if len(rate) < 30 else None)
+            ax.set_ylabel("human steps / episode steps")
+            ax.set_ylim(-0.02, 1.02)
+            ax.grid(alpha=0.3)
+        ax.set_xlabel("env steps")
         path = self.run_dir / "learning_curve.png"
         fig.tight_layout()
         fig.savefig(path, dpi=100)

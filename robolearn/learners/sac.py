@@ -59,6 +59,8 @@ class SACConfig(LearnerConfig):
     demo_episodes: int = 20
     demo_fraction: float = 0.5  # share of every batch drawn from the demo buffer
     demo_buffer_size: int = 10_000
+    # Human takeovers (HIL-SERL): kept in their own buffer, sampled with the demos in the demo share of a batch.
+    intervention_buffer_size: int = 10_000
     eval_every: int = 5_000  # env steps between evaluations (needs a re-creatable env)
     eval_episodes: int = 5
     encoder: str = "drq"  # image encoder: "drq" (trained by the critic) or "frozen" (from encoder_weights)
@@ -92,6 +94,7 @@ class SACConfig(LearnerConfig):
             ("demo_episodes", self.demo_episodes >= 0, ">= 0"),
             ("demo_fraction", 0.0 <= self.demo_fraction < 1.0, "in [0, 1) (online data must be in every batch)"),
             ("demo_buffer_size", self.demo_buffer_size >= 1, ">= 1"),
+            ("intervention_buffer_size", self.intervention_buffer_size >= 1, ">= 1"),
             ("eval_every", self.eval_every > 0, "> 0"),
             ("eval_episodes", self.eval_episodes >= 0, ">= 0"),
             ("encoder", self.encoder in ("drq", "frozen"), "'drq' or 'frozen'"),
@@ -212,6 +215,7 @@ class SAC(Learner):
 
         self.online = ReplayBuffer(cfg.buffer_size, state_dim, self.act_dim, self.image_shape)
         self.demo_buffer = ReplayBuffer(cfg.demo_buffer_size, state_dim, self.act_dim, self.image_shape)
+        self.interventions = ReplayBuffer(cfg.intervention_buffer_size, state_dim, self.act_dim, self.image_shape)
         self.demos_ready = False
         self.rng = np.random.default_rng(cfg.seed)  # replay sampling and random exploration
         self.env_steps = 0
@@ -271,7 +275,7 @@ class SAC(Learner):
 
     # ---------------------------------------------------------------------------------------- updates
     def sample_batch(self) -> Batch:
-        return sample_mixed(self.online, self.demo_buffer, self.config.batch_size, self.config.demo_fraction,
+        return sample_mixed(self.online, (self.demo_buffer, self.interventions), self.config.batch_size, self.config.demo_fraction,
                             self.rng, self.device)
 
     def update(self) -> None:
@@ -379,16 +383,17 @@ class SAC(Learner):
 
     def _store(self, obs: Any, action: np.ndarray, reward: float, next_obs: Any, terminated: bool,
                truncated: bool, info: Mapping[str, Any]) -> None:
-        # Store what the robot applied after safety, so the critic learns about commands that happened.
-        applied = np.asarray(info.get("applied_action", action), np.float32)
+        # Store what the robot applied after safety, so the critic learns about commands that happened (with a
+        # human in the loop, what the human asked for when the env does not report what was applied).
+        applied = np.asarray(info.get("applied_action", info.get("executed_action", action)), np.float32)
         if self.image_shape is not None:
             args = (obs["state"], applied, reward, next_obs["state"], terminated, truncated,
                     obs["image"], next_obs["image"])
         else:
             args = (obs, applied, reward, next_obs, terminated, truncated)
         self.online.add(*args)
-        if info.get("intervention"):  # human corrections are demonstrations too
-            self.demo_buffer.add(*args)
+        if info.get("intervention"):  # human corrections train like demonstrations (HIL-SERL)
+            self.interventions.add(*args)
 
     # ------------------------------------------------------------- the training loop's hooks (base.py)
     def on_train_start(self) -> None:
@@ -432,7 +437,10 @@ class SAC(Learner):
             return {}
         self.episodes += 1
         self._last_episode_return, self._episode_return = self._episode_return, 0.0
-        return {"train/episode_return": self._last_episode_return}
+        events = {"train/episode_return": self._last_episode_return}
+        if info and "intervention_rate" in info:  # a human oversaw the episode (InterventionWrapper)
+            events["train/intervention_rate"] = float(info["intervention_rate"])
+        return events
 
     def training_metrics(self) -> dict[str, float]:
         """The last update's losses, Q and entropy (raising if any became NaN or infinite), the temperature
@@ -448,6 +456,7 @@ class SAC(Learner):
 
     def training_summary(self) -> dict:
         return {"env_steps": self.env_steps, "updates": self.updates, "episodes": self.episodes,
+                "intervention_steps": len(self.interventions),
                 "last_episode_return": self._last_episode_return, "eval": self.last_eval}
 
     # ------------------------------------------------------------------------------------ checkpoints
@@ -462,6 +471,7 @@ class SAC(Learner):
             "alpha_optimizer": self.alpha_optimizer.state_dict(),
             "online": self.online.state_dict(),
             "demo_buffer": self.demo_buffer.state_dict(),
+            "interventions": self.interventions.state_dict(),
             "demos_ready": self.demos_ready,
             "rng": self.rng.bit_generator.state,
             "counters": {"env_steps": self.env_steps, "updates": self.updates, "episodes": self.episodes},
@@ -482,6 +492,8 @@ class SAC(Learner):
                                             self.image_shape)
         self.online.load_state_dict(state["online"])
         self.demo_buffer.load_state_dict(demo_state)
+        if "interventions" in state:  # checkpoints from before the intervention buffer have none
+            self.interventions.load_state_dict(state["interventions"])
         self.demos_ready = bool(state["demos_ready"])
         self.rng.bit_generator.state = state["rng"]
         counters = state["counters"]
