@@ -58,6 +58,7 @@ def test_success_key_ends_the_episode_and_labels_the_reward():
             _, reward, terminated, truncated, _ = env.step(np.zeros(env.action_space.shape))
             assert not (terminated or truncated) and reward == 0.0
         _, reward, terminated, truncated, info = env.step(np.zeros(env.action_space.shape))
-        assert truncated and reward == 1.0 and info["human_label"] == "success"
+        # A labelled success is the goal reached: terminal, so the critic does not bootstrap past it.
+        assert terminated and not truncated and reward == 1.0 and info["human_label"] == "success"
     finally:
         env.close()

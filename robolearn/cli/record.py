@@ -61,18 +61,14 @@ def make_source(by: str, env):
 
 
 def _leader_source(by: str, env):
-    from robolearn.calibration.motors import ArmCalibration
-    from robolearn.hardware.factory import BUS_CLASSES
-    from robolearn.teleop.leader_arm import LeaderArm, LeaderFollowSource
+    from robolearn.teleop.leader_arm import LeaderFollowSource, open_leader
 
-    parts = by.split(":", 2)
-    if len(parts) != 3 or not parts[1] or not parts[2]:
-        raise ValueError(f"--by {by}: a leader arm is given as leader:PORT:CALIBRATION.yaml, e.g. "
-                         f"leader:/dev/ttyACM1:calibration/so101_arm/leader_01.yaml")
-    calibration = ArmCalibration.load(parts[2])
-    leader = LeaderArm(BUS_CLASSES[calibration.bus](parts[1]), calibration, env.unwrapped.robot.spec.command_names)
-    leader.open()
-    return LeaderFollowSource(leader, env), leader
+    leader = open_leader(by, env)
+    try:
+        return LeaderFollowSource(leader, env), leader
+    except BaseException:
+        leader.close()
+        raise
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,8 @@ its own action; the step then goes through the robot's SafetyController like any
 the episode's end `episode_interventions` and `intervention_rate`, so a learner can route the human steps
 to its demo buffer and log the rate. An `EpisodeEnded` from the overseer (a success or failure key) ends
 the episode as truncated with `info["human_label"]`; with `label_reward` the reward is 1 on a success
-label and 0 on every other step (human labels standing in for a reward classifier).
+label (which then terminates the episode) and 0 on every other step (human labels standing in for a reward
+classifier).
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ class InterventionWrapper(gym.Wrapper):
         self._obs: Any = None
         self._count = self._steps = 0
 
+    @property
+    def spec(self):
+        # The task's own spec: an evaluation copy (gym.make(env.spec)) runs the policy alone, without a human.
+        return self.env.spec
+
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
         if hasattr(self.overseer, "reset"):
@@ -52,6 +58,9 @@ class InterventionWrapper(gym.Wrapper):
         self._steps += 1
         self._count += bool(intervened)
         if label is not None:
+            # With human labels for a reward, a success is the goal reached: the episode ends there with
+            # nothing to bootstrap from (HIL-SERL's done = reward); any other label just stops the episode.
+            terminated = terminated or (self.label_reward and label == "success")
             truncated = truncated or not terminated
             info["human_label"] = label
         if self.label_reward:  # as LeRobot's HIL processor: reward = float(success), every step

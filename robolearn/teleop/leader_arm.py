@@ -72,10 +72,13 @@ class LeaderFollowSource:
         self._warned = False
 
     def __call__(self, observation: Any) -> tuple[np.ndarray, bool]:
+        return self.follow(self.leader.positions()), True
+
+    def follow(self, target: np.ndarray) -> np.ndarray:
+        """The action that takes the follower to the leader's joint angles `target` (a hold until engaged)."""
         base = self.env.unwrapped
         raw, spec = base.last_observation, base.robot.spec
         follower = np.asarray(raw.values["joint_pos"], dtype=np.float64)
-        target = self.leader.positions()
         if not self.engaged:
             self.gap = float(np.max(np.abs(target - follower)))
             if self.gap > self.tolerance:
@@ -88,4 +91,52 @@ class LeaderFollowSource:
             else:
                 self.engaged = True
         action = base.task.command_to_action(target, raw, spec)
-        return np.clip(action, -1.0, 1.0), True
+        return np.clip(action, -1.0, 1.0)
+
+
+class LeaderTakeover:
+    """HIL-SERL with a leader arm: the policy drives until the human moves the leader (a joint changes by
+    more than `move_threshold_rad` between two steps); from then on the follower follows the leader (after
+    the start-up guard: it holds until the follower is near the leader) and the steps are the human's. When
+    the leader has been still for `release_steps` steps the policy drives again, and the guard re-arms."""
+
+    def __init__(self, follow: LeaderFollowSource, move_threshold_rad: float = 0.02, release_steps: int = 10) -> None:
+        if move_threshold_rad <= 0 or release_steps < 1:
+            raise ValueError("move_threshold_rad must be > 0 and release_steps >= 1")
+        self.source, self.threshold, self.release_steps = follow, move_threshold_rad, release_steps
+        self.reset()
+
+    def reset(self) -> None:
+        self.source.reset()
+        self.in_control = False
+        self._last: np.ndarray | None = None
+        self._still = 0
+
+    def decide(self, observation: Any, proposed: np.ndarray) -> tuple[np.ndarray, bool]:
+        target = self.source.leader.positions()
+        moved = self._last is not None and float(np.max(np.abs(target - self._last))) > self.threshold
+        self._last = target
+        self._still = 0 if moved else self._still + 1
+        if moved:
+            self.in_control = True
+        elif self.in_control and self._still >= self.release_steps:
+            self.in_control = False
+            self.source.reset()
+        if self.in_control:
+            return self.source.follow(target), True
+        return proposed, False
+
+
+def open_leader(spec: str, env) -> LeaderArm:
+    """The leader arm named `leader:PORT:CALIBRATION.yaml`, opened (torque off) for `env`'s robot's joints."""
+    from robolearn.calibration.motors import ArmCalibration
+    from robolearn.hardware.factory import BUS_CLASSES
+
+    parts = spec.split(":", 2)
+    if len(parts) != 3 or parts[0] != "leader" or not parts[1] or not parts[2]:
+        raise ValueError(f"{spec!r}: a leader arm is given as leader:PORT:CALIBRATION.yaml, e.g. "
+                         f"leader:/dev/ttyACM1:calibration/so101_arm/leader_01.yaml")
+    calibration = ArmCalibration.load(parts[2])
+    leader = LeaderArm(BUS_CLASSES[calibration.bus](parts[1]), calibration, env.unwrapped.robot.spec.command_names)
+    leader.open()
+    return leader

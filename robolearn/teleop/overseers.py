@@ -1,0 +1,63 @@
+"""Open the overseer of a HIL-SERL run by the name users type after `--intervene`.
+
+keyboard, gamepad[:PATH] and spacemouse[:PATH] take over while the human touches them (`TakeoverSource`);
+leader:PORT:CALIBRATION.yaml takes over while the leader arm moves (`LeaderTakeover`); simulated is the
+task's scripted expert standing in for a human (`SimulatedHuman`: tests, benchmarks, dry runs in the sim).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import gymnasium as gym
+
+from robolearn.teleop.intervention import InterventionWrapper, Overseer
+
+OVERSEER_NAMES = ("keyboard", "gamepad[:PATH]", "spacemouse[:PATH]", "leader:PORT:CALIBRATION.yaml", "simulated")
+
+
+def open_overseer(name: str, env: gym.Env) -> tuple[Overseer, Any]:
+    """(overseer, the device to close afterwards or None) for `env`; a bad name is refused with the choices."""
+    if name == "simulated":
+        from robolearn.tasks.base import task_of
+        from robolearn.teleop.sources import SimulatedHuman, expert_of
+
+        task = task_of(env)
+        if task is None or not task.has_expert:
+            raise ValueError("--intervene simulated needs the task's scripted expert, and this task has none: "
+                             "intervene with a device (keyboard, gamepad, spacemouse, leader:PORT:CALIBRATION.yaml)")
+        return SimulatedHuman(None, expert_of(env)), None
+    if name.startswith("leader"):
+        from robolearn.teleop.leader_arm import LeaderFollowSource, LeaderTakeover, open_leader
+
+        leader = open_leader(name, env)
+        try:
+            return LeaderTakeover(LeaderFollowSource(leader, env)), leader
+        except BaseException:
+            leader.close()
+            raise
+    from robolearn.teleop.devices import DEVICE_NAMES, open_device
+    from robolearn.teleop.sources import TakeoverSource
+
+    if name.partition(":")[0] not in DEVICE_NAMES:
+        raise ValueError(f"--intervene {name!r}: choose one of {', '.join(OVERSEER_NAMES)}")
+    device = open_device(name, env.action_space.shape[0])
+    return TakeoverSource(None, device), device
+
+
+@contextlib.contextmanager
+def overseen(env: gym.Env, name: str | None, label_reward: bool = False):
+    """`env` with the overseer `name` able to take over every step (InterventionWrapper), or `env` itself
+    when `name` is None; the device is closed (the terminal restored) when the block ends."""
+    if name is None:
+        if label_reward:
+            raise ValueError("--label-reward takes the reward from the overseer's success key: add --intervene")
+        yield env
+        return
+    overseer, device = open_overseer(name, env)
+    try:
+        yield InterventionWrapper(env, overseer, label_reward=label_reward)
+    finally:
+        if device is not None:
+            device.close()
