@@ -6,6 +6,7 @@ Examples:
     robolearn train ArmReach --algo sac --run-dir runs/reach --steps 40000 --resume   # continue a run
     robolearn train ArmReach --algo sac --async   # actor and learner in two processes over the link
     robolearn train ArmReach --algo sac --demos data/reach_demos   # a dataset from `robolearn record`
+    robolearn train ArmReach --algo sac --demos data/reach_demos --intervene keyboard   # HIL-SERL
     robolearn train PendulumBalance --config configs/sac_small.yaml --workers 2 --steps 4000   # Ray workers
     robolearn train PendulumBalance --config configs/sac_small.yaml --seeds 0,1,2 --sweep actor_lr=3e-4,1e-3
 """
@@ -13,6 +14,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shlex
 from pathlib import Path
@@ -40,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demos", help="sac/lipbc: train from these demonstrations (a LeRobot v3 dataset folder, "
                                         "e.g. from `robolearn record`, or a transitions .npz), checked against "
                                         "the task's robot")
+    parser.add_argument("--intervene", metavar="DEVICE",
+                        help="sac: a human may take over any step (HIL-SERL) with keyboard | gamepad[:PATH] | "
+                             "spacemouse[:PATH] | leader:PORT:CALIBRATION.yaml | simulated (the task's scripted "
+                             "expert); those steps train from their own buffer, the rate per episode is logged")
+    parser.add_argument("--label-reward", action="store_true",
+                        help="with --intervene: the reward is the human's success key (Enter / gamepad A), "
+                             "1 on success, 0 otherwise, where no reward classifier is trained")
     parser.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes after training")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--async", dest="async_", action="store_true",
@@ -56,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     if args.reward_classifier and not args.image:
         raise ConfigError("--reward-classifier judges camera frames: add --image")
     train_scale.check(args)
+    _check_intervene(args, learner_cls)
     env = make_env(args.task, args.image, args.reward_classifier)
+    human = contextlib.ExitStack()
     try:
         config = load_config(learner_cls, args.config, args.seed)
         if args.demos:
@@ -65,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
         if train_scale.is_sweep(args):
             return train_scale.run_sweep(args, config, run_dir)
         with open_run(run_dir):
-            started = start_or_resume(learner_cls, env, run_dir, steps=args.steps, config=config,
+            from robolearn.teleop.overseers import overseen
+
+            train_env = human.enter_context(overseen(env, args.intervene, args.label_reward))
+            started = start_or_resume(learner_cls, train_env, run_dir, steps=args.steps, config=config,
                                       resume=args.resume, config_given=args.config is not None,
                                       seed_given=args.seed is not None, device=args.device,
                                       fields_given=[learner_cls.demos_field] if args.demos else ())
@@ -97,8 +111,21 @@ def run(args: argparse.Namespace) -> int:
                   f"+- {result['return_std']:.2f}")
         print(f"checkpoint: {started.checkpoint}")
     finally:
+        human.close()
         env.close()
     return 0
+
+
+def _check_intervene(args: argparse.Namespace, learner_cls) -> None:
+    if args.label_reward and not args.intervene:
+        raise ConfigError("--label-reward takes the reward from the human's success key: add --intervene DEVICE")
+    if not args.intervene:
+        return
+    if not learner_cls.takes_interventions:
+        raise ConfigError(f"--intervene: {learner_cls.algo} does not learn from human takeovers; use --algo sac")
+    if args.async_ or args.workers or train_scale.is_sweep(args):
+        raise ConfigError("--intervene needs the human next to the one env being trained: drop --async, "
+                          "--workers and sweeps")
 
 
 def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:
@@ -112,6 +139,8 @@ def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:
         parts += ["--async", "--utd-cap", str(args.utd_cap)]
     if args.reward_classifier:
         parts += ["--reward-classifier", args.reward_classifier]
+    if args.intervene:
+        parts += ["--intervene", args.intervene] + (["--label-reward"] if args.label_reward else [])
     if args.workers:
         parts += ["--workers", str(args.workers), "--utd-cap", str(args.utd_cap)]
         parts += ["--ray-address", args.ray_address] if args.ray_address else []

@@ -181,6 +181,8 @@ class Learner(abc.ABC):
     config_class: ClassVar[type[LearnerConfig]] = LearnerConfig
     # The config field naming a demonstrations file or dataset (`robolearn train --demos`); None: learns without.
     demos_field: ClassVar[str | None] = None
+    # Whether the learner trains on steps a human took over (info["intervention"]): `train --intervene`.
+    takes_interventions: ClassVar[bool] = False
     registry: ClassVar[dict[str, type["Learner"]]] = {}
     env_steps: int = 0  # the one step counter; learners advance it as they act
 

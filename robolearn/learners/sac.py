@@ -187,6 +187,7 @@ class SAC(Learner):
     algo = "sac"
     config_class = SACConfig
     demos_field = "demos"
+    takes_interventions = True
     config: SACConfig
 
     def __init__(self, env, config: SACConfig | None = None, device: str | torch.device = "auto") -> None:

@@ -1,0 +1,100 @@
+"""`robolearn train --intervene`: HIL-SERL in the sim. A scripted "human" (and a gamepad fed a recorded
+event stream, through the real evdev decoding) takes over SAC's steps; those steps land in their own
+buffer, and the intervention rate per episode reaches metrics.csv, TensorBoard and learning_curve.png."""
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from robolearn.cli import main
+from robolearn.learners.base import learner_class
+from robolearn.teleop.gamepad import ABS_X, EV_ABS, EVENT
+from robolearn.training import make_env
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SMALL = ("--config", str(CONFIGS / "sac_small.yaml"))
+
+
+def _train(*args: str) -> int:
+    return main(["train", *args, "--eval-episodes", "0", "--no-progress"])
+
+
+def _rates(run: Path) -> list[float]:
+    with open(run / "metrics.csv") as fh:
+        return [float(r["value"]) for r in csv.DictReader(fh) if r["name"] == "train/intervention_rate"]
+
+
+def _load(run: Path):
+    return learner_class("sac").load(run / "checkpoint.pt", make_env("ArmReach"), "cpu")
+
+
+def test_a_simulated_human_fills_the_intervention_buffer_and_the_logged_rate(tmp_path):
+    overseen, alone = tmp_path / "overseen", tmp_path / "alone"
+    assert _train("ArmReach", *SMALL, "--steps", "300", "--run-dir", str(overseen), "--intervene", "simulated") == 0
+    assert _train("ArmReach", *SMALL, "--steps", "300", "--run-dir", str(alone)) == 0
+
+    learner = _load(overseen)
+    rates = _rates(overseen)
+    assert len(rates) == 3  # one per 100-step episode
+    assert all(0.0 <= r <= 1.0 for r in rates) and max(rates) > 0.0
+    human_steps = len(learner.interventions)
+    assert human_steps == round(sum(rates) * 100) > 0  # the buffer holds exactly the flagged steps
+    # Human steps are online data too (HIL-SERL): every stored human transition is in the online buffer.
+    online = {tuple(row) for row in learner.online.observations[: len(learner.online)].round(6)}
+    assert all(tuple(row) in online for row in learner.interventions.observations[:human_steps].round(6))
+    # The demo buffer is still the scripted demonstrations only (interventions do not evict them).
+    assert len(learner.demo_buffer) == len(_load(alone).demo_buffer)
+
+    assert len(_load(alone).interventions) == 0 and _rates(alone) == []
+    tags = _tensorboard_tags(overseen)
+    assert "train/intervention_rate" in tags
+    assert (overseen / "learning_curve.png").stat().st_size > 0
+
+
+def _tensorboard_tags(run: Path) -> set[str]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(run / "tensorboard"))
+    accumulator.Reload()
+    return set(accumulator.Tags()["scalars"])
+
+
+def test_a_gamepad_held_over_from_a_recorded_event_stream_takes_every_step(tmp_path):
+    fifo = tmp_path / "event0"
+    os.mkfifo(fifo)
+    # Held open for writing by the test, so the reader never sees an unplug; the stick is pushed once and held.
+    writer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        os.write(writer, EVENT.pack(0, 0, EV_ABS, ABS_X, 30000) + EVENT.pack(0, 0, 0, 0, 0))
+        run = tmp_path / "run"
+        assert _train("ArmReach", *SMALL, "--steps", "200", "--run-dir", str(run), "--intervene", f"gamepad:{fifo}") == 0
+    finally:
+        os.close(writer)
+    assert _rates(run) == [1.0, 1.0]
+    learner = _load(run)
+    assert len(learner.interventions) == 200
+    # What was stored is what the human asked for (stick right on entry 0, the rest centred) as the safety
+    # layer applied it (it eases off at the joint limit), never the policy's own proposal.
+    actions = learner.interventions.actions[:200]
+    assert actions[0, 0] == pytest.approx((30000 + 0.5) / 32767.5, abs=1e-4)
+    assert np.all(actions[:, 0] > -1e-3) and np.all(np.abs(actions[0, 1:]) < 1e-3)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--algo", "avg", "--intervene", "simulated"), "avg does not learn from human takeovers"),
+    (("--label-reward",), "add --intervene DEVICE"),
+    (("--intervene", "joystick"), "choose one of keyboard, gamepad[:PATH]"),
+    (("--intervene", "simulated", "--async"), "drop --async"),
+    (("--intervene", "gamepad:/dev/input/no-such-node"), "does not exist: plug the gamepad in"),
+])
+def test_bad_intervention_requests_are_one_clear_line(tmp_path, capsys, args, message):
+    assert _train("ArmReach", "--steps", "10", "--run-dir", str(tmp_path / "run"), *args) != 0
+    assert message in capsys.readouterr().err
+
+
+def test_a_task_without_a_scripted_expert_cannot_have_a_simulated_human(tmp_path, capsys):
+    assert _train("Pendulum-v1", "--steps", "10", "--run-dir", str(tmp_path / "run"), "--intervene", "simulated") != 0
+    assert "needs the task's scripted expert" in capsys.readouterr().err
