@@ -334,6 +334,35 @@ def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path, async_actor)
 
 
 @pytest.mark.ros
+@pytest.mark.slow
+def test_train_launch_with_a_human_in_the_loop_stores_the_takeovers(tmp_path):
+    """intervene:=simulated: the task's scripted expert takes over SAC's steps on the sim robot behind ROS;
+    those steps reach the learner's intervention buffer (HIL-SERL through RosRobot)."""
+    require_ros()
+    from robolearn.learners.base import learner_class
+    from robolearn.training import make_env
+
+    launch = parse_launch(LAUNCH_DIR / "train.launch.py")
+    namespace = "/launch_train_hil"
+    by_exe = {n.executable: n for n in launch.nodes}
+    run_dir = tmp_path / "run"
+    config = tmp_path / "sac_tiny.yaml"  # no scripted demos to collect over ROS first: the human is the expert
+    config.write_text("demos: none\nlearning_starts: 20\nbatch_size: 16\nhidden_sizes: [32, 32]\n"
+                      "critic_ensemble: 2\nutd: 1\n")
+    driver = node_process(launch, by_exe["driver_node"], namespace)
+    trainer = node_process(launch, by_exe["train_on_robot"], namespace,
+                           {"run_dir": str(run_dir), "algo": "sac", "intervene": "simulated"},
+                           {"steps": 60, "device": "cpu", "config_file": str(config)})
+    with driver, trainer:
+        deadline = time.monotonic() + 60
+        while trainer.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert trainer.process.poll() == 0, trainer.output()[-3000:]
+    learner = learner_class("sac").load(run_dir / "checkpoint.pt", make_env(CI_ARGUMENTS["task"]), "cpu")
+    assert len(learner.online) == 60 and 0 < len(learner.interventions) <= 60
+
+
+@pytest.mark.ros
 def test_the_managed_launch_file_brings_the_lifecycle_driver_to_active():
     """managed_robot.launch.py: the lifecycle driver configures and activates itself (autostart), so it
     publishes state and reports `active`, with no lifecycle manager sending transitions."""

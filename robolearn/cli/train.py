@@ -21,6 +21,7 @@ from pathlib import Path
 
 from robolearn.cli import train_scale
 from robolearn.learners.base import CHECKPOINT_NAME, KNOWN_ALGOS, ConfigError, learner_class
+from robolearn.teleop.overseers import check_overseen, overseen
 from robolearn.training import (load_config, make_env, open_run, start_or_resume, train_started,
                                 with_demonstrations)
 
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     if args.reward_classifier and not args.image:
         raise ConfigError("--reward-classifier judges camera frames: add --image")
     train_scale.check(args)
-    _check_intervene(args, learner_cls)
+    check_overseen(learner_cls, args.intervene, args.label_reward,
+                   apart=bool(args.async_ or args.workers or train_scale.is_sweep(args)))
     env = make_env(args.task, args.image, args.reward_classifier)
     human = contextlib.ExitStack()
     try:
@@ -76,8 +78,6 @@ def run(args: argparse.Namespace) -> int:
         if train_scale.is_sweep(args):
             return train_scale.run_sweep(args, config, run_dir)
         with open_run(run_dir):
-            from robolearn.teleop.overseers import overseen
-
             train_env = human.enter_context(overseen(env, args.intervene, args.label_reward))
             started = start_or_resume(learner_cls, train_env, run_dir, steps=args.steps, config=config,
                                       resume=args.resume, config_given=args.config is not None,
@@ -114,18 +114,6 @@ def run(args: argparse.Namespace) -> int:
         human.close()
         env.close()
     return 0
-
-
-def _check_intervene(args: argparse.Namespace, learner_cls) -> None:
-    if args.label_reward and not args.intervene:
-        raise ConfigError("--label-reward takes the reward from the human's success key: add --intervene DEVICE")
-    if not args.intervene:
-        return
-    if not learner_cls.takes_interventions:
-        raise ConfigError(f"--intervene: {learner_cls.algo} does not learn from human takeovers; use --algo sac")
-    if args.async_ or args.workers or train_scale.is_sweep(args):
-        raise ConfigError("--intervene needs the human next to the one env being trained: drop --async, "
-                          "--workers and sweeps")
 
 
 def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:

@@ -46,13 +46,26 @@ def open_overseer(name: str, env: gym.Env) -> tuple[Overseer, Any]:
     return TakeoverSource(None, device), device
 
 
+def check_overseen(learner_cls: Any, name: str | None, label_reward: bool, apart: bool = False) -> None:
+    """Refuse, before anything starts, an overseer the run cannot use: a learner that does not train on
+    takeovers (`takes_interventions`), or an env stepped `apart` from this process (an actor process, workers)."""
+    if label_reward and not name:
+        raise ValueError("--label-reward takes the reward from the human's success key: add --intervene DEVICE")
+    if not name:
+        return
+    if not getattr(learner_cls, "takes_interventions", False):
+        raise ValueError(f"--intervene: {learner_cls.algo} does not learn from human takeovers; use --algo sac")
+    if apart:
+        raise ValueError("--intervene needs the human next to the one env being trained: drop --async "
+                         "(async_actor), --workers and sweeps")
+
+
 @contextlib.contextmanager
 def overseen(env: gym.Env, name: str | None, label_reward: bool = False):
     """`env` with the overseer `name` able to take over every step (InterventionWrapper), or `env` itself
     when `name` is None; the device is closed (the terminal restored) when the block ends."""
-    if name is None:
-        if label_reward:
-            raise ValueError("--label-reward takes the reward from the overseer's success key: add --intervene")
+    if not name:
+        check_overseen(None, name, label_reward)
         yield env
         return
     overseer, device = open_overseer(name, env)

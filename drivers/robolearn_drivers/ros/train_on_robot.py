@@ -3,7 +3,8 @@
 Started by train.launch.py next to a driver (or sim) node in the same namespace. Parameters (from YAML):
 robot_model, task, algo, config_file, steps, run_dir, seed, resume, demos (a dataset to train sac/lipbc from, as
 `robolearn train --demos`), async_actor (true: the robot's control
-loop runs in its own actor process, the learner here, over the loopback link). The checkpoint records the task id, so
+loop runs in its own actor process, the learner here, over the loopback link), intervene (sac: a teleop device
+with which a human takes over steps, HIL-SERL, as `robolearn train --intervene`) and label_reward. The checkpoint records the task id, so
 `robolearn export <run_dir>/checkpoint.pt` works on it directly. Ctrl-C stops the robot and keeps the last
 checkpoint the learner wrote.
 """
@@ -19,7 +20,7 @@ from rclpy.signals import SignalHandlerOptions
 
 DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "steps": 10_000,
             "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False, "async_actor": False,
-            "demos": ""}
+            "demos": "", "intervene": "", "label_reward": False}
 
 
 def read_parameters(args: list[str] | None) -> tuple[dict, str]:
@@ -40,6 +41,7 @@ def train(params: dict, namespace: str) -> Path:
     folder that already holds a checkpoint is resumed only when the `resume` parameter says so."""
     from robolearn.learners.base import learner_class
     from robolearn.tasks.registry import task_entry
+    from robolearn.teleop.overseers import check_overseen, overseen
     from robolearn.training import load_config, open_run, start_or_resume, train_started, with_demonstrations
 
     entry = task_entry(str(params["task"]))
@@ -51,6 +53,8 @@ def train(params: dict, namespace: str) -> Path:
     config = load_config(learner_cls, config_file, int(params["seed"]))
     run_dir = Path(str(params["run_dir"]))
     steps = int(params["steps"])
+    intervene, label_reward = str(params["intervene"]), bool(params["label_reward"])
+    check_overseen(learner_cls, intervene, label_reward, apart=bool(params["async_actor"]))
     if params["async_actor"]:  # the robot is the actor process's alone; the learner needs only the spaces
         from robolearn.training import make_env
 
@@ -61,8 +65,8 @@ def train(params: dict, namespace: str) -> Path:
     try:
         if demos:
             config = with_demonstrations(learner_cls, config, demos, env)
-        with open_run(run_dir):
-            started = start_or_resume(learner_cls, env, run_dir, steps=steps, config=config,
+        with open_run(run_dir), overseen(env, intervene, label_reward) as train_env:
+            started = start_or_resume(learner_cls, train_env, run_dir, steps=steps, config=config,
                                       resume=bool(params["resume"]), config_given=config_file is not None,
                                       seed_given=True, device=str(params["device"]),
                                       fields_given=[learner_cls.demos_field] if demos else ())
