@@ -1,0 +1,141 @@
+"""HIL-SERL in the sim: SAC with a (simulated) human taking over, against SAC with the same number of
+offline expert transitions only.
+
+Arm "interventions": SAC (configs/sac_main.yaml, no scripted demonstrations) trains inside
+InterventionWrapper(SimulatedHuman): the task's scripted expert takes over when the policy's action and the
+expert's differ by more than --threshold (max-norm) for --reaction steps in a row (a reaction delay), holds
+on until they agree, and gives at most --budget steps per episode (attention). Arm "offline demos": the same
+SAC seeded with exactly as many scripted-expert transitions as the first arm's human gave, and no human.
+Both are evaluated without any human every --eval-every steps (deterministic, 5 episodes).
+
+Reported per seed and as the median over seeds: env steps to the expert's return (the first evaluation
+within 5% of the expert-minus-zero-action gap below the expert's return; the same criterion for both arms),
+in simulated minutes at the task's control rate, and the intervention rate by fifths of training (it should
+fall as the policy improves). Both arms run interleaved per seed in one process, so machine load hits both.
+
+    PYTHONPATH=.:sim python bench/bench_interventions.py --task ArmReach --seeds 3 --steps 12000
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse  # noqa: E402
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from robolearn.data.transitions import Transitions, collect_demonstrations  # noqa: E402
+from robolearn.learners.run import evaluate_policy  # noqa: E402
+from robolearn.learners.sac import SAC, SACConfig  # noqa: E402
+from robolearn.teleop import SimulatedHuman  # noqa: E402
+from robolearn.teleop.intervention import InterventionWrapper  # noqa: E402
+from robolearn.teleop.sources import expert_of  # noqa: E402
+from robolearn.training import make_env  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def reference_returns(task: str, episodes: int = 5) -> tuple[float, float]:
+    """(scripted expert, zero action) returns on the evaluation seeds."""
+    env = make_env(task)
+    try:
+        expert = evaluate_policy(env, expert_of(env), episodes)["return_mean"]
+        zero = evaluate_policy(env, lambda obs: np.zeros(env.action_space.shape), episodes)["return_mean"]
+    finally:
+        env.close()
+    return expert, zero
+
+
+def train_arm(task: str, config: SACConfig, steps: int, human: dict | None) -> dict:
+    env = make_env(task)
+    if human is not None:
+        env = InterventionWrapper(env, SimulatedHuman(None, expert_of(env), **human))
+    try:
+        learner = SAC(env, config, "cpu")
+        started = time.perf_counter()
+        learner.train(steps, run_dir=None, progress=False)
+        history = learner.logger.history
+        return {"evals": history.get("eval/return", []), "rates": history.get("train/intervention_rate", []),
+                "human_steps": len(learner.interventions), "wall_s": time.perf_counter() - started}
+    finally:
+        env.close()
+
+
+def steps_to(evals: list[tuple[int, float]], target: float) -> int | None:
+    return next((step for step, value in evals if value >= target), None)
+
+
+def fifths(rates: list[tuple[int, float]], steps: int) -> list[float]:
+    bins = [[r for s, r in rates if k * steps / 5 < s <= (k + 1) * steps / 5] for k in range(5)]
+    return [round(float(np.mean(b)), 3) if b else float("nan") for b in bins]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="ArmReach")
+    parser.add_argument("--config", default=str(CONFIGS / "sac_main.yaml"))
+    parser.add_argument("--steps", type=int, default=12_000)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--eval-every", type=int, default=1000)
+    parser.add_argument("--threshold", type=float, default=0.5, help="max |policy - expert| the human tolerates")
+    parser.add_argument("--reaction", type=int, default=6, help="steps of disagreement before taking over")
+    parser.add_argument("--budget", type=int, default=50, help="human steps per episode at most (attention)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+
+    rate_hz = make_env(args.task).unwrapped.robot.spec.control_rate_hz
+    expert_return, zero_return = reference_returns(args.task)
+    target = expert_return - 0.05 * abs(expert_return - zero_return)
+    base = dataclasses.replace(SACConfig.from_yaml(args.config), eval_every=args.eval_every, eval_episodes=5,
+                               checkpoint_every=10**9)
+    human = {"threshold": args.threshold, "reaction_steps": args.reaction, "budget": args.budget}
+    print(f"{args.task} at {rate_hz:g} Hz: expert return {expert_return:.2f}, zero action {zero_return:.2f}, "
+          f"target {target:.2f}; human {human}", flush=True)
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in range(args.seeds):
+            hil = train_arm(args.task, dataclasses.replace(base, seed=seed, demos="none"), args.steps, human)
+            n = hil["human_steps"]
+            demo_env = make_env(args.task)
+            episodes = -(-n // demo_env.spec.max_episode_steps) if n else 1
+            demos = collect_demonstrations(demo_env, episodes, seed=seed + 1_000_000)
+            demo_env.close()
+            path = Path(tmp) / f"demos-{seed}.npz"
+            Transitions(*(getattr(demos, f.name)[:max(n, 1)] if getattr(demos, f.name) is not None else None
+                          for f in dataclasses.fields(Transitions))).save(path)
+            offline = train_arm(args.task, dataclasses.replace(base, seed=seed, demos=str(path)), args.steps, None)
+            row = {"seed": seed, "human_steps": n,
+                   "hil_steps_to_expert": steps_to(hil["evals"], target),
+                   "offline_steps_to_expert": steps_to(offline["evals"], target),
+                   "hil_final_return": hil["evals"][-1][1] if hil["evals"] else None,
+                   "offline_final_return": offline["evals"][-1][1] if offline["evals"] else None,
+                   "intervention_rate_by_fifth": fifths(hil["rates"], args.steps),
+                   "wall_s": [round(hil["wall_s"]), round(offline["wall_s"])]}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+
+    def minutes(steps: int | None) -> str:
+        return "not reached" if steps is None else f"{steps} steps = {steps / rate_hz / 60:.1f} simulated min"
+
+    for arm in ("hil", "offline"):
+        reached = [r[f"{arm}_steps_to_expert"] for r in rows]
+        # A seed that never reached it counts as later than every one that did (upper median).
+        ordered = sorted(reached, key=lambda s: float("inf") if s is None else s)
+        got = sum(s is not None for s in reached)
+        print(f"{arm}: reached the expert's return in {got}/{len(rows)} seeds; median {minutes(ordered[len(ordered) // 2])}")
+    first = [r["intervention_rate_by_fifth"][0] for r in rows]
+    last = [r["intervention_rate_by_fifth"][-1] for r in rows]
+    print(f"intervention rate, first fifth of training {np.nanmean(first):.3f} -> last fifth {np.nanmean(last):.3f}")
+
+
+if __name__ == "__main__":
+    main()
