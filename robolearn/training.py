@@ -22,6 +22,7 @@ import torch
 
 from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seed_everything
 from robolearn.learners.checkpoint import CHECKPOINT_NAME, CheckpointError, checkpoint_metadata
+from robolearn.teleop.base import DeviceUnplugged
 
 LOCK_NAME = ".run.lock"
 # Fields that change how a run is observed or saved, not what it learns: a resume may change them.
@@ -241,3 +242,8 @@ def train_started(started: Started, steps: int, run_dir: str | os.PathLike, *, r
         raise RunInterrupted(started.checkpoint, started.learner.steps_done, resume_hint) from None
     except FloatingPointError as exc:
         raise RunDiverged(str(exc), started.checkpoint) from None
+    except DeviceUnplugged as exc:
+        # The overseer failed before the step reached the robot, so the learner holds only whole steps: keep them.
+        started.learner.save(started.checkpoint)
+        raise DeviceUnplugged(f"{exc}. The run is saved in {started.checkpoint} at step {started.learner.steps_done}; "
+                              f"plug the device back in and resume with: {resume_hint}") from None

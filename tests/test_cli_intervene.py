@@ -3,6 +3,7 @@ event stream, through the real evdev decoding) takes over SAC's steps; those ste
 buffer, and the intervention rate per episode reaches metrics.csv, TensorBoard and learning_curve.png."""
 
 import csv
+import dataclasses
 import os
 from pathlib import Path
 
@@ -98,3 +99,33 @@ def test_bad_intervention_requests_are_one_clear_line(tmp_path, capsys, args, me
 def test_a_task_without_a_scripted_expert_cannot_have_a_simulated_human(tmp_path, capsys):
     assert _train("Pendulum-v1", "--steps", "10", "--run-dir", str(tmp_path / "run"), "--intervene", "simulated") != 0
     assert "needs the task's scripted expert" in capsys.readouterr().err
+
+
+def test_an_unplugged_device_stops_the_robot_and_keeps_the_run_to_resume(tmp_path):
+    from robolearn.teleop.base import DeviceUnplugged
+    from robolearn.teleop.intervention import InterventionWrapper
+    from robolearn.training import load_config, start_or_resume, train_started
+
+    class UnpluggedAfter:  # the overseer's device read fails at its 151st step, as evdev does on ENODEV
+        def __init__(self):
+            self.reads = 0
+
+        def decide(self, observation, proposed):
+            self.reads += 1
+            if self.reads > 150:
+                raise DeviceUnplugged("input device read failed ([Errno 19] No such device): it was unplugged")
+            return proposed, False
+
+    base = make_env("ArmReach")
+    env = InterventionWrapper(base, UnpluggedAfter())
+    try:
+        sac = learner_class("sac")
+        config = dataclasses.replace(load_config(sac, CONFIGS / "sac_small.yaml", 0), demos="none")
+        started = start_or_resume(sac, env, tmp_path, steps=400, config=config, resume=False, config_given=True,
+                                  seed_given=True, device="cpu")
+        with pytest.raises(DeviceUnplugged, match="the robot was stopped.*saved in .* at step 150.*resume with: again"):
+            train_started(started, 400, tmp_path, resume_hint="again")
+        assert base.unwrapped.robot.safety.stop_reason == "teleop device unplugged"
+        assert _load(tmp_path).steps_done == 150
+    finally:
+        env.close()

@@ -139,11 +139,11 @@ def record_episode(env, source: ActionSource, seed: int | None = None, task: str
                 break
             return None
         except KeyboardInterrupt:
-            _stop(env, "interrupted")
+            stop_robot(env, "interrupted")
             raise
         except Exception as exc:
             # Nothing drives the robot any more (a device unplugged): stop it, then say why.
-            _stop(env, f"action source failed: {exc!r}")
+            stop_robot(env, f"action source failed: {exc!r}")
             partial = None
             if keep_on_failure and rows["req"]:
                 rows["trunc"][-1] = not rows["term"][-1]
@@ -194,7 +194,8 @@ def _image(obs: Any) -> np.ndarray | None:
     return obs["image"] if isinstance(obs, dict) else None
 
 
-def _stop(env, reason: str) -> None:
+def stop_robot(env, reason: str) -> None:
+    """Stop the env's robot now through its safety layer (an env without a robot has nothing to stop)."""
     robot = getattr(env.unwrapped, "robot", None)
     if robot is not None:
         robot.stop(reason)
@@ -229,7 +230,7 @@ def record_dataset(env, source: ActionSource, episodes: int, add: Callable[[Epis
             try:
                 add(episode)
             except OSError as exc:
-                _stop(env, "cannot write the recording")
+                stop_robot(env, "cannot write the recording")
                 raise OSError(exc.errno, f"recording stopped, the episode in progress was not saved "
                                          f"({exc.strerror or exc}); the episodes written before it ({written} in this run) are intact") \
                     from exc

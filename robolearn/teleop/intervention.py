@@ -19,7 +19,8 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
-from robolearn.data.episodes import EpisodeEnded
+from robolearn.data.episodes import EpisodeEnded, stop_robot
+from robolearn.teleop.base import DeviceUnplugged
 
 
 class Overseer(Protocol):
@@ -52,6 +53,9 @@ class InterventionWrapper(gym.Wrapper):
             executed, intervened = self.overseer.decide(self._obs, proposed)
         except EpisodeEnded as ended:
             label, executed, intervened = ended.outcome, proposed, False
+        except DeviceUnplugged as exc:  # nobody can take over any more: fail safe before anything else moves
+            stop_robot(self.env, "teleop device unplugged")
+            raise DeviceUnplugged(f"{exc}; the robot was stopped and this step was not sent") from exc
         executed = np.clip(np.asarray(executed, dtype=np.float64), -1.0, 1.0)
         obs, reward, terminated, truncated, info = self.env.step(executed)
         self._obs = obs
