@@ -33,6 +33,7 @@ NODES = {
     "policy_node": "robolearn_drivers.ros.policy_node:main",
     "camera_node": "robolearn_drivers.ros.camera_node:main",
     "train_on_robot": "robolearn_drivers.ros.train_on_robot:main",
+    "record_on_robot": "robolearn_drivers.ros.record_on_robot:main",
     "lifecycle_driver_node": "robolearn_drivers.ros.lifecycle_driver_node:main",
 }
 

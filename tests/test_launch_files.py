@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -360,6 +361,42 @@ def test_train_launch_with_a_human_in_the_loop_stores_the_takeovers(tmp_path):
         assert trainer.process.poll() == 0, trainer.output()[-3000:]
     learner = learner_class("sac").load(run_dir / "checkpoint.pt", make_env(CI_ARGUMENTS["task"]), "cpu")
     assert len(learner.online) == 60 and 0 < len(learner.interventions) <= 60
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_record_launch_records_episodes_on_the_sim_robot_through_ros(tmp_path):
+    """record_on_robot: the scripted expert drives the robot behind ROS topics; the episode lands in a LeRobot
+    dataset with `robolearn record`'s features for that robot, measured timestamps, and a resume adds to it."""
+    require_ros()
+    from robolearn.cli import main
+    from robolearn.data.lerobot_format import read_dataset, read_info, validate_dataset
+
+    launch = parse_launch(LAUNCH_DIR / "record.launch.py")
+    namespace = "/launch_record"
+    by_exe = {n.executable: n for n in launch.nodes}
+    out = tmp_path / "on_robot"
+    driver = node_process(launch, by_exe["driver_node"], namespace)
+    with driver:
+        for total in (1, 2):  # the second launch resumes the same dataset
+            recorder = node_process(launch, by_exe["record_on_robot"], namespace, {"out": str(out), "episodes": "1"})
+            with recorder:
+                deadline = time.monotonic() + 60
+                while recorder.alive() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                assert recorder.process.poll() == 0, recorder.output()[-3000:]
+                assert f"{total} episodes in {out}" in recorder.output()
+    validate_dataset(out)
+    in_sim = tmp_path / "in_sim"
+    assert main(["record", CI_ARGUMENTS["task"], "--by", "expert", "--episodes", "1", "--out", str(in_sim)]) == 0
+    info = read_info(out)
+    assert info["features"] == read_info(in_sim)["features"] and info["robot_type"] == CI_ARGUMENTS["robot_model"]
+    episodes = read_dataset(out)
+    assert len(episodes) == 2 and all(len(e) > 10 for e in episodes)
+    for episode in episodes:  # real stamps: increasing, and not the nominal grid written back
+        steps = np.diff(episode.times)
+        assert np.all(steps > 0) and np.ptp(steps) > 0
+        assert np.all(np.isfinite(episode.states)) and np.any(episode.applied_actions != 0)
 
 
 @pytest.mark.ros

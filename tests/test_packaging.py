@@ -81,7 +81,8 @@ def test_an_installed_wheel_finds_its_data_and_trains_outside_the_checkout(insta
     assert any((tmp_path / "run").rglob("*.pt")), "training wrote no checkpoint"
 
 
-NODE_SCRIPTS = ("robolearn-driver", "robolearn-sim", "robolearn-policy", "robolearn-camera", "robolearn-train-on-robot")
+NODE_SCRIPTS = ("robolearn-driver", "robolearn-sim", "robolearn-policy", "robolearn-camera", "robolearn-train-on-robot",
+                "robolearn-record-on-robot")
 
 
 @pytest.mark.ros

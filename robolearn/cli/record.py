@@ -17,14 +17,12 @@ import argparse
 import warnings
 from pathlib import Path
 
-import numpy as np
+from robolearn.data.recording import SOURCE_NAMES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="task by id or short name, e.g. ArmReach")
-    parser.add_argument("--by", required=True, metavar="SOURCE",
-                        help="keyboard | gamepad[:/dev/input/eventN] | spacemouse[:PATH] | leader:PORT:CALIBRATION.yaml "
-                             "| expert | <policy.onnx>")
+    parser.add_argument("--by", required=True, metavar="SOURCE", help=SOURCE_NAMES)
     parser.add_argument("--episodes", type=int, required=True, help="episodes to keep (discarded ones are redone)")
     parser.add_argument("--out", required=True, help="dataset folder (created, or resumed when it exists)")
     parser.add_argument("--image", action="store_true", help="record the camera (as mp4 video)")
@@ -35,45 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the task's description stored with each episode (default: the task's name)")
 
 
-def make_source(by: str, env):
-    """The action source named by --by, and the device to close afterwards (or None)."""
-    from robolearn.data.episodes import policy_source
-
-    if by == "expert":
-        from robolearn.teleop.sources import expert_of
-
-        return policy_source(expert_of(env)), None
-    if by.endswith(".onnx"):
-        from robolearn.export.runtime import PolicyRuntime
-
-        runtime = PolicyRuntime(by)
-        def act(obs) -> np.ndarray:
-            return runtime.action(np.asarray(obs["state"] if isinstance(obs, dict) else obs, np.float32))
-
-        return policy_source(act), None
-    if by.startswith("leader:"):
-        return _leader_source(by, env)
-    from robolearn.teleop import TeleopSource
-    from robolearn.teleop.devices import open_device
-
-    device = open_device(by, env.action_space.shape[0])
-    return TeleopSource(device), device
-
-
-def _leader_source(by: str, env):
-    from robolearn.teleop.leader_arm import LeaderFollowSource, open_leader
-
-    leader = open_leader(by, env)
-    try:
-        return LeaderFollowSource(leader, env), leader
-    except BaseException:
-        leader.close()
-        raise
-
-
 def run(args: argparse.Namespace) -> int:
     from robolearn.data.episodes import record_dataset
-    from robolearn.data.lerobot_format import LeRobotWriter
+    from robolearn.data.recording import dataset_writer, open_source
     from robolearn.envs.registry import make_env
 
     if args.episodes <= 0:
@@ -81,12 +43,9 @@ def run(args: argparse.Namespace) -> int:
     env = make_env(args.task, image=True) if args.image else make_env(args.task)
     device = None
     try:
-        spec = env.unwrapped.robot.spec
-        n = env.unwrapped.observation_space["state"].shape[0] if args.image else env.observation_space.shape[0]
-        writer = LeRobotWriter(args.out, spec.control_rate_hz, spec.name, [f"state_{i}" for i in range(n)],
-                               spec.command_names, spec.image_shape if args.image else None)
+        writer = dataset_writer(args.out, env, args.image)
         start = int(writer.info["total_episodes"])
-        source, device = make_source(args.by, env)
+        source, device = open_source(args.by, env)
 
         def report(written: int, episode) -> None:
             if episode is None:

@@ -1,0 +1,89 @@
+"""Record episodes on a robot through ROS: RosRobot + the task's RobotEnv + `robolearn record`'s own setup.
+
+Started by record.launch.py next to a driver (or sim) node in the same namespace. Parameters (from YAML):
+robot_model, task, by (expert | gamepad:PATH | spacemouse:PATH | leader:PORT:CALIBRATION.yaml | policy.onnx;
+a keyboard needs a terminal, which a launched node does not have), episodes, out, seed, keep_on_unplug.
+Episodes are flushed one by one into a LeRobot v3 dataset with the same features as `robolearn record` in the
+sim; Ctrl-C stops the robot and keeps the finished episodes, and relaunching resumes the dataset.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import rclpy
+from rclpy.signals import SignalHandlerOptions
+
+DEFAULTS = {"robot_model": "", "task": "", "by": "expert", "episodes": 10, "out": "", "seed": 0,
+            "keep_on_unplug": False}
+
+
+def read_parameters(args: list[str] | None) -> tuple[dict, str]:
+    """The node's parameters and namespace, read by a short-lived node (RosRobot runs its own)."""
+    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        node = rclpy.create_node("record_on_robot")
+        values = {name: node.declare_parameter(name, default).value for name, default in DEFAULTS.items()}
+        namespace = node.get_namespace()
+        node.destroy_node()
+    finally:
+        rclpy.try_shutdown()
+    return values, namespace
+
+
+def record(params: dict, namespace: str) -> int:
+    """Record `episodes` kept episodes into `out`; returns the dataset's episode count."""
+    from robolearn.data.episodes import record_dataset
+    from robolearn.data.recording import dataset_writer, open_source
+    from robolearn.tasks.registry import task_entry
+    from robolearn_drivers.ros.train_on_robot import ros_env
+
+    entry = task_entry(str(params["task"]))
+    model = str(params["robot_model"]) or entry.robot
+    if model != entry.robot:
+        raise ValueError(f"task {entry.id} is written for {entry.robot}, not robot_model={model!r}")
+    out, episodes = str(params["out"]), int(params["episodes"])
+    if not out:
+        raise ValueError("set the parameter out:=<dataset folder> (created, or resumed when it exists)")
+    if episodes <= 0:
+        raise ValueError(f"episodes must be > 0, got {episodes}")
+    env = ros_env(model, namespace, entry.id)
+    device = None
+    try:
+        writer = dataset_writer(out, env)
+        start = int(writer.info["total_episodes"])
+        source, device = open_source(str(params["by"]), env)
+
+        def report(written: int, episode) -> None:
+            if episode is None:
+                print("record_on_robot: episode discarded, recording it again", flush=True)
+            else:
+                print(f"record_on_robot: episode {start + written - 1}: {len(episode)} steps at "
+                      f"{episode.achieved_rate_hz:.1f} Hz, {int(episode.interventions.sum())} human steps", flush=True)
+
+        record_dataset(env, source, episodes, writer.add, seed=int(params["seed"]) + start, task=entry.id,
+                       on_episode=report, keep_on_failure=bool(params["keep_on_unplug"]))
+        return int(writer.info["total_episodes"])
+    finally:
+        if device is not None:
+            device.close()
+        env.close()
+
+
+def main(args: list[str] | None = None) -> int:
+    params, namespace = read_parameters(args)
+    try:
+        total = record(params, namespace)
+    except KeyboardInterrupt:
+        print(f"record_on_robot: the robot was stopped; the finished episodes are saved in {params['out']}",
+              file=sys.stderr)
+        return 130
+    except (ValueError, RuntimeError, OSError) as exc:
+        print(f"record_on_robot: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"record_on_robot: {total} episodes in {params['out']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
