@@ -9,6 +9,8 @@ examples:
   robolearn record ArmReach --by expert --episodes 10 --out data/reach
   robolearn record ArmReach --by keyboard --episodes 10 --out data/reach --image
   robolearn record ArmReach --by policy.onnx --episodes 5 --out data/reach-policy
+  robolearn record ArmReach --by leader:/dev/ttyACM1:leader.yaml --episodes 10 --out data/real \
+      --port /dev/ttyACM0 --calibration calibration/so101_arm/arm.yaml      # on the real arm
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import warnings
 from pathlib import Path
 
+from robolearn.cli import robot_target
 from robolearn.data.recording import SOURCE_NAMES
 
 
@@ -31,16 +34,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     parser.add_argument("--task-text", default=None,
                         help="the task's description stored with each episode (default: the task's name)")
+    robot_target.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from robolearn.data.episodes import record_dataset
     from robolearn.data.recording import dataset_writer, open_source
-    from robolearn.envs.registry import make_env
 
     if args.episodes <= 0:
         raise ValueError(f"--episodes must be > 0, got {args.episodes}")
-    env = make_env(args.task, image=True) if args.image else make_env(args.task)
+    env = robot_target.task_env(args, args.task, args.image)
     device = None
     try:
         writer = dataset_writer(args.out, env, args.image)
