@@ -119,6 +119,8 @@ def main() -> None:
                    "hil_final_return": hil["evals"][-1][1] if hil["evals"] else None,
                    "offline_final_return": offline["evals"][-1][1] if offline["evals"] else None,
                    "intervention_rate_by_fifth": fifths(hil["rates"], args.steps),
+                   "hil_evals": [round(v, 1) for _, v in hil["evals"]],
+                   "offline_evals": [round(v, 1) for _, v in offline["evals"]],
                    "wall_s": [round(hil["wall_s"]), round(offline["wall_s"])]}
             rows.append(row)
             print(json.dumps(row), flush=True)
