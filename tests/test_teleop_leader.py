@@ -90,3 +90,44 @@ def test_leader_source_needs_port_and_calibration(tmp_path, capsys):
     assert main(["record", "ArmReach", "--by", "leader:/dev/ttyACM9", "--episodes", "1",
                  "--out", str(tmp_path / "d")]) != 0
     assert "leader:PORT:CALIBRATION.yaml" in capsys.readouterr().err
+
+
+def test_moving_the_leader_takes_over_a_policy_and_letting_go_hands_back(leader_rig):
+    """HIL-SERL with a leader arm (`train --intervene leader:...`): the policy drives while the leader rests;
+    moving it takes over (the follower follows once the guard is satisfied); still for release_steps: back."""
+    from robolearn.teleop.intervention import InterventionWrapper
+    from robolearn.teleop.leader_arm import LeaderTakeover
+
+    leader, device, env = leader_rig
+    takeover = LeaderTakeover(LeaderFollowSource(leader, env), release_steps=5)
+    wrapped = InterventionWrapper(env, takeover)
+    obs, _ = wrapped.reset(seed=0)
+    follower = np.array(env.unwrapped.last_observation.values["joint_pos"])
+    _pose(leader, device, follower)
+    push = np.zeros(wrapped.action_space.shape)
+    push[0] = 1.0  # the policy turns the base
+    flags = []
+    for _ in range(4):
+        obs, _, _, _, info = wrapped.step(push)
+        flags.append(info["intervention"])
+    assert not any(flags)
+    moved = np.array(env.unwrapped.last_observation.values["joint_pos"])
+    assert moved[0] - follower[0] > 0.02  # the policy's action went through
+
+    target = moved.copy()
+    target[1] += 0.05  # the human grabs the leader at the follower's pose and lifts the shoulder
+    _pose(leader, device, target)
+    for _ in range(15):
+        obs, _, _, _, info = wrapped.step(push)
+        assert info["intervention"]
+        target[1] += 0.005  # on, slowly (0.15 rad/s at 30 Hz)
+        _pose(leader, device, target)
+    now = np.array(env.unwrapped.last_observation.values["joint_pos"])
+    assert abs(now[0] - moved[0]) < 0.03 and now[1] - moved[1] > 0.08  # the leader's pose, not the policy's push
+    assert takeover.source.engaged
+
+    flags = []
+    for _ in range(8):  # the human lets go: the leader rests
+        obs, _, _, _, info = wrapped.step(push)
+        flags.append(info["intervention"])
+    assert flags[:4] == [True] * 4 and not any(flags[6:])

@@ -95,32 +95,39 @@ class LeaderFollowSource:
 
 
 class LeaderTakeover:
-    """HIL-SERL with a leader arm: the policy drives until the human moves the leader (a joint changes by
-    more than `move_threshold_rad` between two steps); from then on the follower follows the leader (after
-    the start-up guard: it holds until the follower is near the leader) and the steps are the human's. When
-    the leader has been still for `release_steps` steps the policy drives again, and the guard re-arms."""
+    """HIL-SERL with a leader arm: the policy drives until the human moves the leader more than
+    `move_threshold_rad` (on any joint) away from where it rested; from then on the follower follows the
+    leader (after the start-up guard: it holds until the follower is near the leader) and the steps are the
+    human's. When the leader has moved less than `still_rad` per step for `release_steps` steps in a row,
+    the policy drives again, the leader's pose becomes the new rest pose, and the guard re-arms."""
 
-    def __init__(self, follow: LeaderFollowSource, move_threshold_rad: float = 0.02, release_steps: int = 10) -> None:
-        if move_threshold_rad <= 0 or release_steps < 1:
-            raise ValueError("move_threshold_rad must be > 0 and release_steps >= 1")
-        self.source, self.threshold, self.release_steps = follow, move_threshold_rad, release_steps
+    def __init__(self, follow: LeaderFollowSource, move_threshold_rad: float = 0.03, still_rad: float = 0.004,
+                 release_steps: int = 10) -> None:
+        if move_threshold_rad <= 0 or still_rad <= 0 or release_steps < 1:
+            raise ValueError("move_threshold_rad and still_rad must be > 0, release_steps >= 1")
+        self.source, self.threshold, self.still_rad = follow, move_threshold_rad, still_rad
+        self.release_steps = release_steps
         self.reset()
 
     def reset(self) -> None:
         self.source.reset()
         self.in_control = False
+        self._rest: np.ndarray | None = None  # where the leader lay while the policy drove
         self._last: np.ndarray | None = None
         self._still = 0
 
     def decide(self, observation: Any, proposed: np.ndarray) -> tuple[np.ndarray, bool]:
         target = self.source.leader.positions()
-        moved = self._last is not None and float(np.max(np.abs(target - self._last))) > self.threshold
+        if self._rest is None:
+            self._rest = target
+        still = self._last is not None and float(np.max(np.abs(target - self._last))) < self.still_rad
         self._last = target
-        self._still = 0 if moved else self._still + 1
-        if moved:
+        self._still = self._still + 1 if still else 0
+        if not self.in_control and float(np.max(np.abs(target - self._rest))) > self.threshold:
             self.in_control = True
         elif self.in_control and self._still >= self.release_steps:
             self.in_control = False
+            self._rest = target
             self.source.reset()
         if self.in_control:
             return self.source.follow(target), True
