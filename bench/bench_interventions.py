@@ -88,6 +88,9 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.5, help="max |policy - expert| the human tolerates")
     parser.add_argument("--reaction", type=int, default=6, help="steps of disagreement before taking over")
     parser.add_argument("--budget", type=int, default=50, help="human steps per episode at most (attention)")
+    parser.add_argument("--demo-episodes", type=int, default=0,
+                        help="scripted demonstration episodes both arms start with (HIL-SERL starts with ~20); "
+                             "the offline arm gets as many more transitions as the human gave the other")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -103,14 +106,19 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
-            hil = train_arm(args.task, dataclasses.replace(base, seed=seed, demos="none"), args.steps, human)
+            seeded = dataclasses.replace(base, seed=seed, demos="expert" if args.demo_episodes else "none",
+                                         demo_episodes=args.demo_episodes)
+            hil = train_arm(args.task, seeded, args.steps, human)
             n = hil["human_steps"]
             demo_env = make_env(args.task)
-            episodes = -(-n // demo_env.spec.max_episode_steps) if n else 1
-            demos = collect_demonstrations(demo_env, episodes, seed=seed + 1_000_000)
+            length = demo_env.spec.max_episode_steps
+            # The first demo_episodes are the very episodes SAC's own collection gives the other arm (same seeds).
+            demos = collect_demonstrations(demo_env, args.demo_episodes + max(-(-n // length), 1),
+                                           seed=seed + 1_000_000)
             demo_env.close()
             path = Path(tmp) / f"demos-{seed}.npz"
-            Transitions(*(getattr(demos, f.name)[:max(n, 1)] if getattr(demos, f.name) is not None else None
+            keep = args.demo_episodes * length + max(n, 1)
+            Transitions(*(getattr(demos, f.name)[:keep] if getattr(demos, f.name) is not None else None
                           for f in dataclasses.fields(Transitions))).save(path)
             offline = train_arm(args.task, dataclasses.replace(base, seed=seed, demos=str(path)), args.steps, None)
             row = {"seed": seed, "human_steps": n,
