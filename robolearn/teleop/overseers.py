@@ -56,8 +56,8 @@ def check_overseen(learner_cls: Any, name: str | None, label_reward: bool, apart
     if not getattr(learner_cls, "takes_interventions", False):
         raise ValueError(f"--intervene: {learner_cls.algo} does not learn from human takeovers; use --algo sac")
     if apart:
-        raise ValueError("--intervene needs the human next to the one env being trained: drop --async "
-                         "(async_actor), --workers and sweeps")
+        raise ValueError("--intervene needs the human next to the one env this process trains on: drop --async "
+                         "(async_actor, learner_address), --workers and sweeps")
 
 
 @contextlib.contextmanager
