@@ -82,6 +82,9 @@ def test_a_gamepad_held_over_from_a_recorded_event_stream_takes_every_step(tmp_p
     actions = learner.interventions.actions[:200]
     assert actions[0, 0] == pytest.approx((30000 + 0.5) / 32767.5, abs=1e-4)
     assert np.all(actions[:, 0] > -1e-3) and np.all(np.abs(actions[0, 1:]) < 1e-3)
+    # The scripted expert's demonstrations were collected without the human: not the held stick.
+    demos = learner.demo_buffer.actions[: len(learner.demo_buffer)]
+    assert len(demos) == 200 and np.mean(np.abs(demos[:, 0] - actions[0, 0]) > 0.1) > 0.5
 
 
 @pytest.mark.parametrize("args, message", [
@@ -129,3 +132,29 @@ def test_an_unplugged_device_stops_the_robot_and_keeps_the_run_to_resume(tmp_pat
         assert _load(tmp_path).steps_done == 150
     finally:
         env.close()
+
+
+def test_the_success_button_stands_in_for_the_reward(tmp_path):
+    """--label-reward: the gamepad's A button ends the episode as a success, reward 1 and terminal; every
+    other step is worth 0 whatever the task's own reward says."""
+    from robolearn.teleop.gamepad import BTN_SOUTH, EV_KEY
+
+    fifo = tmp_path / "event0"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        os.write(writer, EVENT.pack(0, 0, EV_KEY, BTN_SOUTH, 1) + EVENT.pack(0, 0, EV_KEY, BTN_SOUTH, 0))
+        run = tmp_path / "run"
+        config = tmp_path / "sac.yaml"  # no scripted demos first: the first step the button is read is the run's
+        config.write_text((CONFIGS / "sac_small.yaml").read_text() + "demos: none\n")
+        assert _train("ArmReach", "--config", str(config), "--steps", "150", "--run-dir", str(run),
+                      "--intervene", f"gamepad:{fifo}", "--label-reward") == 0
+    finally:
+        os.close(writer)
+    with open(run / "metrics.csv") as fh:
+        returns = [float(r["value"]) for r in csv.DictReader(fh) if r["name"] == "train/episode_return"]
+    assert returns[:2] == [1.0, 0.0]  # pressed at the first step; then nobody labels, the time limit ends it
+    learner = _load(run)
+    first = learner.online.gather(np.array([0]))
+    assert float(first.rewards[0]) == 1.0 and float(first.terminated[0]) == 1.0
+    assert float(learner.online.rewards[: len(learner.online)].sum()) == 1.0

@@ -92,6 +92,7 @@ def collect_demonstrations(env, episodes: int, seed: int = 0,
     """
     if episodes <= 0:
         raise ValueError(f"episodes must be > 0, got {episodes}")
+    env = getattr(env, "without_human", env)  # an expert rolling out needs no human taking over
     if expert is None:
         expert = scripted_expert(env)
     rows: dict[str, list] = {k: [] for k in ("o", "a", "r", "o2", "term", "trunc", "img", "img2")}

@@ -35,6 +35,11 @@ class InterventionWrapper(gym.Wrapper):
         self._count = self._steps = 0
 
     @property
+    def without_human(self) -> gym.Env:
+        """The env with nobody overseeing it (a scripted expert's demonstrations are collected there)."""
+        return self.env
+
+    @property
     def spec(self):
         # The task's own spec: an evaluation copy (gym.make(env.spec)) runs the policy alone, without a human.
         return self.env.spec
