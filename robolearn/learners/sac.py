@@ -28,7 +28,7 @@ from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.encoders import ConvEncoder, load_encoder_weights
 from robolearn.learners.networks import ACTIVATIONS, EnsembleMLP, make_adam, mlp, polyak_update
 from robolearn.learners.replay import Batch, ReplayBuffer, sample_mixed
-from robolearn.learners.run import finite_or_raise
+from robolearn.learners.run import INTERVENTION_RATE, finite_or_raise
 from robolearn.tasks.base import task_of
 
 
@@ -445,7 +445,7 @@ class SAC(Learner):
         self._last_episode_return, self._episode_return = self._episode_return, 0.0
         events = {"train/episode_return": self._last_episode_return}
         if info and "intervention_rate" in info:  # a human oversaw the episode (InterventionWrapper)
-            events["train/intervention_rate"] = float(info["intervention_rate"])
+            events[INTERVENTION_RATE] = float(info["intervention_rate"])
         return events
 
     def training_metrics(self) -> dict[str, float]:
