@@ -81,9 +81,20 @@ def make_env(task: str, image: bool = False, reward_classifier: str | None = Non
     return env
 
 
-def load_config(learner_cls: type[Learner], path: str | os.PathLike | None, seed: int | None) -> LearnerConfig:
-    """The learner's config from a YAML file (defaults without one), with `seed` overriding the file's."""
-    config = learner_cls.config_class.from_yaml(path) if path else learner_cls.config_class()
+def load_config(learner_cls: type[Learner], path: str | os.PathLike | None, seed: int | None,
+                init_from: str | os.PathLike | None = None) -> LearnerConfig:
+    """The learner's config from a YAML file (without one: the `init_from` checkpoint's config, else the
+    defaults), with `seed` overriding the file's."""
+    if path:
+        config = learner_cls.config_class.from_yaml(path)
+    elif init_from:
+        recorded = checkpoint_metadata(init_from)
+        if recorded["algo"] != learner_cls.algo:
+            raise ConfigError(f"--init-from {init_from} holds a {recorded['algo']!r} learner, not "
+                              f"{learner_cls.algo!r}: pass --algo {recorded['algo']}")
+        config = learner_cls.config_class.from_dict(recorded["config"], f"{init_from} config")
+    else:
+        config = learner_cls.config_class()
     if seed is not None:
         config = dataclasses.replace(config, seed=seed)
         config.validate()
@@ -162,20 +173,31 @@ class Started:
 
 def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.PathLike, *, steps: int,
                     config: LearnerConfig, resume: bool, config_given: bool, seed_given: bool,
-                    device: str = "auto") -> Started:
+                    device: str = "auto", init_from: str | os.PathLike | None = None) -> Started:
     """A fresh learner, or the checkpoint's learner when `resume`, after checking the request against it.
 
     `config_given`/`seed_given` say whether the caller asked for that config or seed explicitly; only then
     is a difference from the checkpoint an error (a bare `--resume` continues the recorded run as it was).
+    `init_from` starts a new run from another run's checkpoint (fine-tuning, `Learner.init_from`); the
+    message lists what it kept and what it reset.
     """
     if steps <= 0:
         raise ConfigError(f"--steps must be > 0, got {steps}")
     checkpoint = Path(run_dir) / CHECKPOINT_NAME
+    if init_from and resume:
+        raise ConfigError("--init-from starts a new run from another run's checkpoint and --resume continues "
+                          "this folder's run: use one of them")
     if not resume:
         if checkpoint.exists():
             raise RunRefused(f"{checkpoint} exists: pass --resume to continue that run, or another --run-dir")
+        if init_from and Path(init_from).resolve() == checkpoint.resolve():
+            raise RunRefused(f"--init-from {init_from} is this run's own checkpoint; use another --run-dir")
         start_run(config)
-        return Started(learner_cls(env, config, device), checkpoint, f"starting a new run in {run_dir}")
+        learner = learner_cls(env, config, device)
+        message = f"starting a new run in {run_dir}"
+        if init_from:
+            message += "; " + learner.init_from(init_from).describe()
+        return Started(learner, checkpoint, message)
     if not checkpoint.is_file():
         raise RunRefused(f"--resume: {checkpoint} does not exist; start without --resume")
     recorded = checkpoint_metadata(checkpoint)

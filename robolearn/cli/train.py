@@ -4,6 +4,7 @@ Examples:
     robolearn train robolearn/PendulumBalance-v0 --algo sac --steps 5000
     robolearn train ArmReach --algo sac --config configs/sac.yaml --run-dir runs/reach --seed 1
     robolearn train ArmReach --algo sac --run-dir runs/reach --steps 40000 --resume   # continue a run
+    robolearn train ArmReach --algo sac --init-from runs/reach/checkpoint.pt --run-dir runs/finetune  # fine-tune
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                           "learning_curve.png (default runs/<task>-<algo>-seed<S>)")
     parser.add_argument("--resume", action="store_true", help=f"continue from <run-dir>/{CHECKPOINT_NAME}")
     parser.add_argument("--seed", type=int, help="overrides the config's seed")
+    parser.add_argument("--init-from", metavar="CHECKPOINT",
+                        help="start a new run from another run's checkpoint (fine-tuning a sim policy on the "
+                             "robot; sac, avg); prints what it keeps and what it resets. Without --config the "
+                             "checkpoint's config is used")
     parser.add_argument("--image", action="store_true", help="observe camera frames too (state + image)")
     parser.add_argument("--reward-classifier", help="replace the reward with this success classifier's verdict "
                                                     "(needs --image)")
@@ -41,12 +46,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("--reward-classifier judges camera frames: add --image")
     env = make_env(args.task, args.image, args.reward_classifier)
     try:
-        config = load_config(learner_cls, args.config, args.seed)
+        config = load_config(learner_cls, args.config, args.seed, args.init_from)
         run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")
         with open_run(run_dir):
             started = start_or_resume(learner_cls, env, run_dir, steps=args.steps, config=config,
                                       resume=args.resume, config_given=args.config is not None,
-                                      seed_given=args.seed is not None, device=args.device)
+                                      seed_given=args.seed is not None, device=args.device,
+                                      init_from=args.init_from)
             print(started.message)
             if started.learner is None:
                 return 0

@@ -482,6 +482,24 @@ class SAC(Learner):
         self.env_steps, self.updates, self.episodes = counters["env_steps"], counters["updates"], counters["episodes"]
         self._obs = None  # the env cannot be checkpointed: a resumed run starts a fresh episode
 
+    def load_for_fine_tuning(self, state: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """Networks and temperature carry over; data gathered under the other dynamics does not."""
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        online = int(state["online"]["size"])
+        demos = int(state["demo_buffer"]["size"])
+        kept = ["actor, critic ensemble and target critic weights (the policy and its values)",
+                f"temperature alpha = {self.alpha:.4g} (the exploration the policy was trained with)"]
+        reset = [f"online replay buffer ({online} transitions of the source run's dynamics: they would teach "
+                 "the critic the old robot)",
+                 f"demo buffer ({demos} transitions; refilled from this run's `demos` setting: {self.config.demos})",
+                 "optimiser moments (Adam restarts on the new data)",
+                 "step, update and episode counters, exploration RNG (a new run, seeded by this config)"]
+        return kept, reset
+
 
 def _has_expert(env) -> bool:
     task = task_of(env)
