@@ -130,6 +130,11 @@ class Robot(abc.ABC):
             self.safety.reset(self.now() - 1e-9)
         return obs
 
+    def true_state(self) -> dict[str, np.ndarray] | None:
+        """The noise-free, undelayed measurement behind the latest observation, where one exists (a
+        simulator); None on hardware. Privileged: for evaluation and asymmetric critics, never a policy input."""
+        return None
+
     def stop(self, reason: str = "stop") -> np.ndarray | None:
         """Stop the actuators now by the safety layer's one stop rule (`SafetyController.stop`: a latched
         hold, or a ramp to zero) and return what was written (None: nothing, no state to hold yet)."""

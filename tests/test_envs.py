@@ -47,10 +47,10 @@ def test_gymnasium_checker_passes_with_camera_images():
 
 
 def test_keyword_arguments_reach_the_robot():
-    env = gym.make("robolearn/CartPoleBalance-v0", mass_range=0.2, action_latency_steps=1, seed=5)
+    env = gym.make("robolearn/CartPoleBalance-v0", perturbation="servo_lag", seed=5)
     try:
         config = env.unwrapped.robot.config
-        assert (config.mass_range, config.action_latency_steps, config.seed) == (0.2, 1, 5)
+        assert (config.perturbation.action_latency_steps, config.seed) == (2, 5)
     finally:
         env.close()
     env = gym.make("robolearn/BaseGoal-v0", walls=[])

@@ -13,7 +13,7 @@ from robolearn.robot import RobotError
 from robolearn.safety import LimitsError
 from robolearn.safety.controller import HAZARD, NONFINITE, OVERLOAD, WORKSPACE
 from robolearn.spec import CommandKind
-from robolearn_sim import ROBOTS, CameraConfig, SimConfig, make_robot
+from robolearn_sim import ROBOTS, CameraConfig, Perturbation, PerturbationRanges, SimConfig, make_robot
 from robolearn_sim.car import MAX_STEER, STEERING_HINGES, twist_to_steering
 from robolearn.robots.kinematics import ArmKinematics
 
@@ -115,7 +115,8 @@ def test_estop_holds_the_robot_still_whatever_is_commanded(name):
 
 @pytest.mark.parametrize("name", sorted(ROBOTS))
 def test_same_seed_gives_identical_trajectories(name):
-    config = dict(mass_range=0.2, friction_range=0.2, gain_range=0.2, observation_noise_std=0.01)
+    config = dict(perturbation=PerturbationRanges(mass_scale=(0.8, 1.2), friction_scale=(0.8, 1.2),
+                                                  gain_scale=(0.8, 1.2), observation_noise_std=0.01))
 
     def rollout(seed):
         rng = np.random.default_rng(7)
@@ -132,10 +133,12 @@ def test_same_seed_gives_identical_trajectories(name):
 
 
 def test_domain_randomisation_changes_masses_friction_and_gains_per_seed():
-    with make_robot("cartpole", mass_range=0.3, friction_range=0.3, gain_range=0.3) as robot:
+    ranges = PerturbationRanges(mass_scale=(0.7, 1.3), friction_scale=(0.7, 1.3), gain_scale=(0.7, 1.3))
+    with make_robot("cartpole", perturbation=ranges) as robot:
         robot.reset(seed=1)
         first = (p.getDynamicsInfo(robot.body, 0, physicsClientId=robot.client)[0], robot.gains.copy())
-        assert all(0.7 <= v <= 1.3 and v != 1.0 for v in robot.randomisation.values())
+        drawn = robot.perturbation
+        assert all(0.7 <= v <= 1.3 and v != 1.0 for v in (*drawn.mass_scale, drawn.friction_scale, *drawn.gain_scale))
         robot.reset(seed=2)
         second = (p.getDynamicsInfo(robot.body, 0, physicsClientId=robot.client)[0], robot.gains.copy())
         robot.reset(seed=1)
@@ -151,7 +154,7 @@ def test_domain_randomisation_changes_masses_friction_and_gains_per_seed():
 
 def test_action_latency_delays_the_command_by_whole_control_steps():
     def first_motion_step(latency):
-        with make_robot("cartpole", action_latency_steps=latency) as robot:
+        with make_robot("cartpole", perturbation=Perturbation(action_latency_steps=latency)) as robot:
             robot.reset(seed=0, options=RESTING["cartpole"])
             for i in range(6):
                 _, obs = step(robot, [5.0])
@@ -164,11 +167,11 @@ def test_action_latency_delays_the_command_by_whole_control_steps():
 
 
 def test_observation_noise_is_added_to_measurements_but_not_to_hazard_flags():
-    with make_robot("diffdrive_base", observation_noise_std=0.05) as robot:
+    with make_robot("diffdrive_base", perturbation=Perturbation(observation_noise_std=0.05)) as robot:
         obs = robot.reset(seed=0, options=RESTING["diffdrive_base"])
         assert np.all(obs["hazards"] == 0.0)
         assert 0.0 < np.abs(obs["base_pose"]).max() < 0.3  # the true pose is exactly 0
-    with make_robot("pendulum", observation_noise_std=0.0) as robot:
+    with make_robot("pendulum", perturbation=Perturbation(observation_noise_std=0.0)) as robot:
         assert robot.reset(seed=0, options=RESTING["pendulum"])["joint_pos"][0] == math.pi
 
 
@@ -274,14 +277,14 @@ def test_unknown_robot_name_lists_the_known_ones():
 
 
 def test_unknown_keyword_names_the_sim_config_fields():
-    with pytest.raises(TypeError, match="mass_range"):
+    with pytest.raises(TypeError, match="perturbation"):
         make_robot("pendulum", mass_randomisation=0.1)
 
 
 @pytest.mark.parametrize("bad, match", [
-    (dict(mass_range=1.5), "mass_range"),
-    (dict(action_latency_steps=-1), "action_latency_steps"),
-    (dict(observation_noise_std=float("nan")), "observation_noise_std"),
+    (dict(perturbation=dict(perturbation=dict(mass_scale=-1.5))), "mass_scale"),
+    (dict(perturbation=dict(perturbation=dict(action_latency_steps=-1))), "action_latency_steps"),
+    (dict(perturbation=dict(perturbation=dict(observation_noise_std=float("nan")))), "observation_noise_std"),
     (dict(physics_hz=250.0), "whole multiple"),
 ])
 def test_bad_sim_config_is_a_clear_error(bad, match):
@@ -332,7 +335,7 @@ def test_bad_reset_options_are_a_clear_error():
 
 def test_sim_config_defaults_are_ideal_and_deterministic():
     config = SimConfig()
-    assert config.seed == 0 and config.mass_range == 0 and config.action_latency_steps == 0
+    assert config.seed == 0 and config.perturbation == Perturbation() and config.perturbation.is_nominal
     assert config.camera is None
 
 

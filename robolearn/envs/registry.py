@@ -2,7 +2,7 @@
 
 Registration records names and entry points only; PyBullet and the robot code load when an env is made.
 Keyword arguments of `gymnasium.make(id, **kwargs)` reach the robot: `image=True` for a camera, SimConfig
-fields (seed, mass_range, friction_range, gain_range, action_latency_steps, observation_noise_std) and
+fields (seed, physics_hz, perturbation: a Perturbation, PerturbationRanges, preset name, file or dict) and
 robot options (e.g. `walls=` for the base). Truncation comes from gymnasium's TimeLimit, so
 `gymnasium.make(id, max_episode_steps=N)` changes the episode length.
 """
@@ -26,6 +26,7 @@ def build_env(task: str, image: bool = False, render_mode: str | None = None, **
     from robolearn_sim import make_robot  # PyBullet loads only here
 
     robot = make_robot(entry.robot, image=image, **robot_kwargs)
+    robot.config.perturbation.check_episode(entry.max_episode_steps)
     # The TimeLimit wrapper that gymnasium.make adds owns truncation (and honours max_episode_steps=N);
     # RobotEnv's own limit must not cut episodes shorter than what the caller asked for.
     return RobotEnv(robot, entry.make_task(), image=bool(image), max_episode_steps=sys.maxsize,

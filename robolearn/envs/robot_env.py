@@ -18,7 +18,9 @@ class RobotEnv(gym.Env):
 
     `info` of every step carries the command applied after safety (`applied_command`), the safety
     interventions of this step (`safety`), and the policy-space view of the applied command
-    (`applied_action`), so learners can store what the robot really did.
+    (`applied_action`), so learners can store what the robot really did. Where the robot has one (sim),
+    `info["true_state"]` is the privileged noise-free measurement (`Robot.true_state`): for evaluation
+    and asymmetric critics only; the policy's observation never contains it.
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 30}
@@ -69,7 +71,7 @@ class RobotEnv(gym.Env):
         self._obs = self.robot.reset(seed=robot_seed, options=options)
         self.task.reset(self._obs, self.np_random)
         self._steps = 0
-        return self._policy_obs(self._obs), {"timestamp": self._obs.timestamp}
+        return self._policy_obs(self._obs), self._with_true_state({"timestamp": self._obs.timestamp})
 
     def step(self, action):
         if self._obs is None:
@@ -99,7 +101,14 @@ class RobotEnv(gym.Env):
             timestamp=next_obs.timestamp,
         )
         self._obs = next_obs
-        return self._policy_obs(next_obs), float(outcome.reward), bool(outcome.terminated), truncated, info
+        return (self._policy_obs(next_obs), float(outcome.reward), bool(outcome.terminated), truncated,
+                self._with_true_state(info))
+
+    def _with_true_state(self, info: dict) -> dict:
+        true_state = self.robot.true_state()
+        if true_state is not None:
+            info["true_state"] = true_state
+        return info
 
     def render(self):
         if self._obs is not None and self._obs.image is not None:

@@ -3,8 +3,8 @@
 Each robot owns a private DIRECT-mode client (never the global default one, so robots in one process
 never see each other). Physics runs at `SimConfig.physics_hz`; one control step (`wait()`) advances
 physics_hz / control_rate_hz physics steps, and `now()` is simulated time. Every reset rebuilds the
-scene and restarts its clock at 0, so a seed fixes the whole trajectory, timestamps included: masses,
-friction and gains drawn for that episode, start state, noise.
+scene and restarts its clock at 0, so a seed fixes the whole trajectory, timestamps included: the
+episode's perturbation (drawn from `SimConfig.perturbation` when it is a range), start state, noise.
 
 A concrete robot supplies only what differs: how to load its bodies (`_load`), where to start
 (`_place`), how a command drives the motors (`_actuate`), and what it measures (`_measure`).
@@ -30,6 +30,8 @@ from robolearn.safety.limits import LimitsError, SafetyLimits
 from robolearn.spec import Observation
 from robolearn_sim.camera import Camera
 from robolearn_sim.config import SimConfig
+from robolearn_sim.perturbation import Perturbation, PerturbationLayout, PerturbationRanges
+from robolearn_sim.sensors import CameraModel, SensorModel
 
 ASSETS = URDF_DIR  # one copy of each robot description, in the library
 GRAVITY = 9.81
@@ -47,6 +49,9 @@ class SimRobot(Robot, abc.ABC):
     # PyBullet forgets torque commands after each physics step but keeps position/velocity motor targets.
     actuate_every_physics_step: ClassVar[bool] = False
     reset_clears_state_faults = True  # every reset rebuilds the scene
+    # True where commands reach the joints as torques (not through PyBullet's position/velocity motors),
+    # which leaves the joint motor free to model Coulomb joint friction.
+    torque_driven_joints: ClassVar[bool] = False
 
     def __init__(self, config: SimConfig | None = None, limits_path: str | os.PathLike | None = None) -> None:
         self.config = config or SimConfig()
@@ -71,7 +76,12 @@ class SimRobot(Robot, abc.ABC):
         self._pending: collections.deque[np.ndarray | None] = collections.deque()
         self._active = np.zeros(spec.action_size)
         self.gains = np.ones(spec.action_size)
-        self.randomisation: dict[str, float] = {}
+        self.perturbation = Perturbation()  # this episode's, drawn at every reset
+        self._sensors = SensorModel(self.perturbation, FLAG_KEYS)
+        self._camera_model = CameraModel(self.perturbation)
+        self._true_values: dict[str, np.ndarray] | None = None
+        self._force_target: tuple[int, int] | None = None  # (body, link) the external force acts on
+        self._perturbed_bodies: list[int] = []
 
     # ------------------------------------------------------------------------------------ hooks
     @abc.abstractmethod
@@ -157,24 +167,45 @@ class SimRobot(Robot, abc.ABC):
 
     def _advance(self) -> None:
         client = self.client
+        force = self.perturbation.external_force
         for substep in range(self._substeps):
             if substep == 0 or self.actuate_every_physics_step:
                 self._actuate(self._active)
+            if self._force_target is not None:  # PyBullet clears external forces after every step
+                body, link = self._force_target
+                where = (p.getBasePositionAndOrientation(body, physicsClientId=client)[0] if link < 0
+                         else p.getLinkState(body, link, physicsClientId=client)[0])
+                p.applyExternalForce(body, link, force, where, p.WORLD_FRAME, physicsClientId=client)
             p.stepSimulation(physicsClientId=client)
             self._physics_steps += 1
 
     def _read(self) -> Observation:
         client = self.client
-        values = {k: np.asarray(v, dtype=np.float64) for k, v in self._measure().items()}
-        std = self.config.observation_noise_std
-        if std > 0:
-            for key, value in values.items():
-                if key not in FLAG_KEYS:
-                    values[key] = value + self._rng.normal(0.0, std, size=value.shape)
+        self._true_values = {k: np.array(v, dtype=np.float64) for k, v in self._measure().items()}
         now = self._now()
-        image = self._camera.render(client) if self._camera is not None else None
-        return Observation(timestamp=now, values=values, image=image,
-                           image_timestamp=now if image is not None else None)
+        timestamp, values = self._sensors(self._true_values, now, self._rng)
+        image = image_timestamp = None
+        if self._camera is not None:
+            image_timestamp, image = self._camera_model(self._camera.render(client), now, self._rng)
+        return Observation(timestamp=timestamp, values=dict(values), image=image, image_timestamp=image_timestamp)
+
+    def true_state(self) -> dict[str, np.ndarray] | None:
+        """The noise-free, undelayed measurement behind the latest observation (privileged: for evaluation
+        and asymmetric critics only, never for a policy that is deployed)."""
+        return None if self._true_values is None else {k: v.copy() for k, v in self._true_values.items()}
+
+    def perturbation_layout(self) -> PerturbationLayout:
+        """What this robot's per-element perturbation fields index (needs a connected robot)."""
+        client, links, joints = self.client, [], []
+        for body in self._perturbed_bodies:
+            for link in range(-1, p.getNumJoints(body, physicsClientId=client)):
+                if p.getDynamicsInfo(body, link, physicsClientId=client)[0] > 0:
+                    links.append(_link_name(body, link, client))
+                if link >= 0 and p.getJointInfo(body, link, physicsClientId=client)[2] != p.JOINT_FIXED:
+                    joints.append(p.getJointInfo(body, link, physicsClientId=client)[1].decode())
+        encoders = self.spec.observation_shapes.get("joint_pos", (0,))
+        return PerturbationLayout(links=tuple(links), joints=tuple(joints), actuators=self.spec.action_size,
+                                  encoders=int(np.prod(encoders)))
 
     def render(self) -> np.ndarray | None:
         """The camera frame now (None without a camera)."""
@@ -188,33 +219,72 @@ class SimRobot(Robot, abc.ABC):
                                     physicsClientId=client)
         p.setGravity(0.0, 0.0, -GRAVITY, physicsClientId=client)
         bodies = self._load(client)
-        self._randomise(bodies)
+        self._perturb(bodies)
 
-    def _randomise(self, bodies: list[int]) -> None:
-        cfg, rng, client = self.config, self._rng, self.client
-        mass_scales, friction_scales = [], []
+    def _perturb(self, bodies: list[int]) -> None:
+        """Draw (for ranges) and apply this episode's perturbation to the freshly loaded scene."""
+        client, source = self.client, self.config.perturbation
+        self._perturbed_bodies = bodies
+        layout = self.perturbation_layout()
+        pert = source.sample(self._rng, layout) if isinstance(source, PerturbationRanges) else source
+        pert.check_layout(layout, self.robot_name)
+        if not self.torque_driven_joints and pert.joint_friction != 0.0:
+            raise ValueError(f"{self.robot_name}: joint_friction needs torque-driven joints; this robot drives its "
+                             f"joints through PyBullet motors (choose a torque-level actuator model)")
+        masses = iter(pert.per_element("mass_scale", len(layout.links)))
+        damping = iter(pert.per_element("joint_damping", len(layout.joints)))
+        friction = iter(pert.per_element("joint_friction", len(layout.joints)))
         for body in bodies:
             for link in range(-1, p.getNumJoints(body, physicsClientId=client)):
-                mass, friction = p.getDynamicsInfo(body, link, physicsClientId=client)[:2]
+                mass, lateral = p.getDynamicsInfo(body, link, physicsClientId=client)[:2]
                 changes = {}
-                if cfg.mass_range > 0 and mass > 0:  # mass 0 marks a fixed base: keep it fixed
-                    mass_scales.append(rng.uniform(1 - cfg.mass_range, 1 + cfg.mass_range))
-                    changes["mass"] = mass * mass_scales[-1]
-                if cfg.friction_range > 0:
-                    friction_scales.append(rng.uniform(1 - cfg.friction_range, 1 + cfg.friction_range))
-                    changes["lateralFriction"] = friction * friction_scales[-1]
+                if mass > 0:  # mass 0 marks a fixed base: keep it fixed
+                    scale = next(masses)
+                    if scale != 1.0:
+                        changes["mass"] = mass * scale
+                if pert.friction_scale != 1.0:
+                    changes["lateralFriction"] = lateral * pert.friction_scale
+                if link >= 0 and p.getJointInfo(body, link, physicsClientId=client)[2] != p.JOINT_FIXED:
+                    extra_damping, coulomb = next(damping), next(friction)
+                    if extra_damping > 0:
+                        urdf_damping = p.getJointInfo(body, link, physicsClientId=client)[6]
+                        changes["jointDamping"] = urdf_damping + extra_damping
+                    if coulomb > 0:  # an implicit (stable) Coulomb friction: a zero-speed motor capped at it
+                        p.setJointMotorControl2(body, link, p.VELOCITY_CONTROL, targetVelocity=0.0, force=coulomb,
+                                                physicsClientId=client)
                 if changes:
                     p.changeDynamics(body, link, physicsClientId=client, **changes)
-        self.gains = (rng.uniform(1 - cfg.gain_range, 1 + cfg.gain_range, self.spec.action_size)
-                      if cfg.gain_range > 0 else np.ones(self.spec.action_size))
-        # What this episode drew, for logs: mean scale factors (1 = nominal).
-        self.randomisation = {"mass_scale": float(np.mean(mass_scales)) if mass_scales else 1.0,
-                              "friction_scale": float(np.mean(friction_scales)) if friction_scales else 1.0,
-                              "gain_scale": float(np.mean(self.gains))}
+        self.gains = pert.per_element("gain_scale", self.spec.action_size)
+        self._force_target = self._find_force_target(pert, bodies) if any(pert.external_force) else None
+        self.perturbation = pert
+        self._sensors = SensorModel(pert, FLAG_KEYS)
+        self._camera_model = CameraModel(pert)
+
+    def _find_force_target(self, pert: Perturbation, bodies: list[int]) -> tuple[int, int]:
+        if pert.external_force_link is None:  # a free-moving base, or the far end of a fixed-base chain
+            body = bodies[0]
+            fixed = p.getDynamicsInfo(body, -1, physicsClientId=self.client)[0] == 0
+            return body, (p.getNumJoints(body, physicsClientId=self.client) - 1 if fixed else -1)
+        names = []
+        for body in bodies:
+            for link in range(-1, p.getNumJoints(body, physicsClientId=self.client)):
+                names.append(_link_name(body, link, self.client))
+                if names[-1] == pert.external_force_link:
+                    return body, link
+        raise ValueError(f"{self.robot_name}: perturbation external_force_link {pert.external_force_link!r} is not a "
+                         f"link of the robot; links: {names}")
 
     def _restart_actuation(self) -> None:
         self._active = self._rest_command()
-        self._pending = collections.deque([None] * self.config.action_latency_steps)
+        self._pending = collections.deque([None] * self.perturbation.action_latency_steps)
+        self._sensors.reset()
+        self._camera_model.reset()
+
+
+def _link_name(body: int, link: int, client: int) -> str:
+    if link < 0:
+        return p.getBodyInfo(body, physicsClientId=client)[0].decode()
+    return p.getJointInfo(body, link, physicsClientId=client)[12].decode()
 
 
 def load_asset(client: int, filename: str, **kwargs) -> int:

@@ -14,6 +14,7 @@ class _EffortJointsRobot(SimRobot):
     """Robots whose every joint is measured and whose commands are efforts on `actuated` joints."""
 
     actuate_every_physics_step = True
+    torque_driven_joints = True
     actuated: tuple[int, ...]
     # Start state drawn uniformly from +-start_spread around `start_state` ([positions, velocities]).
     start_state: tuple[float, ...]

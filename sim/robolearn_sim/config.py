@@ -1,9 +1,11 @@
-"""Sim-to-real knobs shared by every simulated robot: seed, domain randomisation, latency, noise, camera."""
+"""Knobs shared by every simulated robot: seed, physics rate, perturbation (robolearn_sim.perturbation), camera."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+
+from robolearn_sim.perturbation import Perturbation, PerturbationRanges
 
 
 @dataclass(frozen=True)
@@ -34,22 +36,16 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class SimConfig:
-    """How a simulated robot departs from the ideal model, all drawn from `seed`.
+    """How a simulated robot runs, all drawn from `seed`.
 
-    Randomisation ranges are relative: `mass_range=0.2` scales every link mass by U(0.8, 1.2) at each
-    reset; `friction_range` does the same for lateral friction and `gain_range` for actuator strength
-    (force/torque caps and motor gains). `action_latency_steps` delays every command by that many control
-    steps; `observation_noise_std` adds zero-mean Gaussian noise to every measured value (not to hazard
-    flags). `camera` attaches a rendered camera that fills `Observation.image`.
+    `perturbation` is how it departs from the nominal model (masses, friction, gains, latency, sensor
+    errors): a fixed `Perturbation`, or `PerturbationRanges` drawn afresh at every reset from the robot's
+    seeded generator. `camera` attaches a rendered camera that fills `Observation.image`.
     """
 
     seed: int | None = 0
     physics_hz: float = 240.0
-    mass_range: float = 0.0
-    friction_range: float = 0.0
-    gain_range: float = 0.0
-    action_latency_steps: int = 0
-    observation_noise_std: float = 0.0
+    perturbation: Perturbation | PerturbationRanges = field(default_factory=Perturbation)
     camera: CameraConfig | None = None
 
     def __post_init__(self) -> None:
@@ -57,15 +53,10 @@ class SimConfig:
             raise ValueError(f"seed must be an int or None, got {self.seed!r}")
         if not (math.isfinite(self.physics_hz) and self.physics_hz > 0):
             raise ValueError(f"physics_hz must be > 0, got {self.physics_hz}")
-        for name in ("mass_range", "friction_range", "gain_range"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0.0 <= value < 1.0):
-                raise ValueError(f"{name} is a relative range in [0, 1), got {value!r}")
-        if not isinstance(self.action_latency_steps, int) or self.action_latency_steps < 0:
-            raise ValueError(f"action_latency_steps must be an int >= 0, got {self.action_latency_steps!r}")
-        if not (isinstance(self.observation_noise_std, (int, float)) and self.observation_noise_std >= 0
-                and math.isfinite(self.observation_noise_std)):
-            raise ValueError(f"observation_noise_std must be finite and >= 0, got {self.observation_noise_std!r}")
+        if not isinstance(self.perturbation, (Perturbation, PerturbationRanges)):
+            raise ValueError(f"perturbation must be a Perturbation or PerturbationRanges (see "
+                             f"robolearn_sim.perturbation.load_perturbation for names, files and dicts), "
+                             f"got {self.perturbation!r}")
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from robolearn_sim.base import SimRobot
 from robolearn_sim.config import CameraConfig, SimConfig
+from robolearn_sim.perturbation import load_perturbation
 
 # name -> "module:Class"; imported on demand so building one robot never loads the others' code.
 ROBOTS: dict[str, str] = {
@@ -31,12 +32,15 @@ def make_robot(name: str, *, config: SimConfig | None = None, image: bool | Came
                limits_path: str | os.PathLike | None = None, **kwargs: Any) -> SimRobot:
     """Build the sim robot `name` (not yet connected).
 
-    Keyword arguments that are `SimConfig` fields (seed, mass_range, action_latency_steps, ...) override
-    `config`; `image=True` attaches the robot's default camera (or pass a CameraConfig); any other
+    Keyword arguments that are `SimConfig` fields (seed, physics_hz, perturbation) override `config`;
+    `perturbation` may also be a preset name of this robot, a YAML file or a dict (`load_perturbation`);
+    `image=True` attaches the robot's default camera (or pass a CameraConfig); any other
     keyword goes to the robot's constructor (e.g. `walls=` for the diff-drive base).
     """
     cls = robot_class(name)
     config_fields = {k: kwargs.pop(k) for k in list(kwargs) if k in SimConfig.field_names()}
+    if "perturbation" in config_fields:
+        config_fields["perturbation"] = load_perturbation(config_fields["perturbation"], name)
     config = dataclasses.replace(config or SimConfig(), **config_fields)
     if image:
         config = dataclasses.replace(config, camera=image if isinstance(image, CameraConfig) else CameraConfig())
