@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seed_everything
-from robolearn.learners.checkpoint import CHECKPOINT_NAME, CheckpointError, checkpoint_metadata
+from robolearn.learners.checkpoint import CHECKPOINT_NAME, CheckpointError, checkpoint_metadata, env_options
 
 LOCK_NAME = ".run.lock"
 # Fields that change how a run is observed or saved, not what it learns: a resume may change them.
@@ -57,15 +57,22 @@ class RunDiverged(FloatingPointError):
         super().__init__(f"training diverged: {reason}. {kept}")
 
 
-def make_env(task: str, image: bool = False, reward_classifier: str | None = None) -> gym.Env:
-    """A robolearn task by id or short name, or any gymnasium id; actions rescaled to [-1, 1]."""
+def make_env(task: str, image: bool = False, reward_classifier: str | None = None,
+             randomize: str | os.PathLike | Mapping[str, Any] | None = None) -> gym.Env:
+    """A robolearn task by id or short name, or any gymnasium id; actions rescaled to [-1, 1].
+
+    `randomize` (a perturbation preset of the task's robot, a YAML file or a {perturbation|ranges: ...}
+    document) perturbs the sim robot at every reset; it reaches the env as a plain document, so the env's
+    spec (and every checkpoint) records it."""
     from robolearn.envs.registry import make_env as make_task_env
 
-    kwargs = {"image": True} if image else {}
+    kwargs: dict[str, Any] = {"image": True} if image else {}
+    if randomize:
+        kwargs["perturbation"] = randomisation_document(task, randomize)
     try:
         env = make_task_env(task, **kwargs)
     except ValueError as robolearn_error:
-        if image:
+        if image or randomize:
             raise
         try:
             env = gym.make(task)
@@ -79,6 +86,22 @@ def make_env(task: str, image: bool = False, reward_classifier: str | None = Non
 
         env = ClassifierReward(env, RewardClassifier.load(reward_classifier))
     return env
+
+
+def randomisation_document(task: str, source: str | os.PathLike | Mapping[str, Any]) -> dict:
+    """`source` (a preset name of `task`'s robot, a perturbation YAML file or document) resolved and
+    validated, as the plain {"ranges" | "perturbation": fields} document the sim robot takes."""
+    from robolearn.tasks.registry import task_entry
+
+    try:
+        robot = task_entry(task).robot
+    except ValueError:
+        raise ConfigError(f"--randomize perturbs the simulated robot of a robolearn task; {task!r} is not one "
+                          "(drop --randomize, or train on a robolearn task)") from None
+    from robolearn_sim import PerturbationRanges, load_perturbation
+
+    value = load_perturbation(source, robot)
+    return {"ranges" if isinstance(value, PerturbationRanges) else "perturbation": value.to_dict()}
 
 
 def load_config(learner_cls: type[Learner], path: str | os.PathLike | None, seed: int | None,
@@ -206,6 +229,12 @@ def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.
         problems.append(f"algo: checkpoint {recorded['algo']}, asked {learner_cls.algo}")
     if recorded["env_id"] and env_id_of(env) and recorded["env_id"] != env_id_of(env):
         problems.append(f"task: checkpoint {recorded['env_id']}, asked {env_id_of(env)}")
+    if recorded["env_options"] is not None:  # older checkpoints did not record them
+        asked = env_options(env)
+        for name in sorted(set(recorded["env_options"]) | set(asked)):
+            if recorded["env_options"].get(name) != asked.get(name):
+                problems.append(f"env option {name} (repeat the run's --image/--randomize): checkpoint "
+                                f"{recorded['env_options'].get(name)}, asked {asked.get(name)}")
     requested = config.to_dict()
     safe, unsafe = resume_differences(recorded["config"], requested)
     if not seed_given:

@@ -4,6 +4,7 @@ Examples:
     robolearn train robolearn/PendulumBalance-v0 --algo sac --steps 5000
     robolearn train ArmReach --algo sac --config configs/sac.yaml --run-dir runs/reach --seed 1
     robolearn train ArmReach --algo sac --run-dir runs/reach --steps 40000 --resume   # continue a run
+    robolearn train ArmReach --algo sac --config configs/sac_main.yaml --randomize strong   # domain randomisation
     robolearn train ArmReach --algo sac --init-from runs/reach/checkpoint.pt --run-dir runs/finetune  # fine-tune
 """
 
@@ -36,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", action="store_true", help="observe camera frames too (state + image)")
     parser.add_argument("--reward-classifier", help="replace the reward with this success classifier's verdict "
                                                     "(needs --image)")
+    parser.add_argument("--randomize", metavar="PRESET|FILE",
+                        help="train on a perturbed sim robot, drawn afresh at every reset: a preset of the task's "
+                             "robot (mild, strong, servo_lag, ...) or a perturbation YAML file (ranges: or "
+                             "perturbation:); recorded in the checkpoint, so --resume must repeat it")
     parser.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes after training")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -44,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     learner_cls = learner_class(args.algo)
     if args.reward_classifier and not args.image:
         raise ConfigError("--reward-classifier judges camera frames: add --image")
-    env = make_env(args.task, args.image, args.reward_classifier)
+    env = make_env(args.task, args.image, args.reward_classifier, args.randomize)
     try:
         config = load_config(learner_cls, args.config, args.seed, args.init_from)
         run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")
@@ -81,6 +86,8 @@ def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:
         parts.append("--image")
     if args.reward_classifier:
         parts += ["--reward-classifier", args.reward_classifier]
+    if args.randomize:
+        parts += ["--randomize", str(args.randomize)]
     return shlex.join(parts)
 
 

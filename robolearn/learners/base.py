@@ -25,7 +25,8 @@ import torch
 
 from robolearn.files import read_yaml
 from robolearn.learners.checkpoint import (  # noqa: F401  (re-exported: the learners' one API)
-    CHECKPOINT_NAME, CheckpointError, load_checkpoint, non_finite_tensors, require_keys, save_checkpoint)
+    CHECKPOINT_NAME, CheckpointError, env_options, load_checkpoint, non_finite_tensors, require_keys,
+    save_checkpoint)
 from robolearn.learners.compute_budget import ComputeBudget, control_period_of
 from robolearn.learners.run import GracefulStop, RunLogger, StopRequested, crossed, evaluate_policy, progress_bar
 
@@ -333,6 +334,7 @@ class Learner(abc.ABC):
             "observation_space": _space_signature(self.env.observation_space),
             "action_space": _space_signature(self.env.action_space),
             "env_id": getattr(getattr(self.env, "spec", None), "id", None),
+            "env_options": env_options(self.env),
             "steps": self.steps_done,
             "state": state,
             "rng": rng_state(),

@@ -119,25 +119,33 @@ def progress_bar(total: int, initial: int = 0, enabled: bool = True, desc: str =
 
 
 def evaluate_policy(env, act: Callable[[Any], np.ndarray], episodes: int = 5, seed: int = 10_000) -> dict:
-    """Deterministic evaluation on its own env instance: mean/std return, episode length, safety stops."""
-    returns, lengths, stops = [], [], 0
+    """Deterministic evaluation on its own env instance: mean/std return, episode length, success rate (the
+    last step's info["is_success"]; None when the task reports none), and the safety layer's interventions:
+    steps it stopped the robot (`safety_stops`) and steps it only changed the command (`safety_clips`)."""
+    returns, lengths, successes, stops, clips = [], [], [], 0, 0
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
-        done, total, n = False, 0.0, 0
+        done, total, n, info = False, 0.0, 0, {}
         while not done:
             obs, reward, terminated, truncated, info = env.step(act(obs))
             total += float(reward)
             n += 1
-            stops += int(bool(info.get("safety_stopped", False)))
+            stopped = bool(info.get("safety_stopped", False))
+            stops += int(stopped)
+            clips += int(not stopped and bool(info.get("safety")))
             done = terminated or truncated
         returns.append(total)
         lengths.append(n)
+        if "is_success" in info:
+            successes.append(bool(info["is_success"]))
     return {
         "return_mean": float(np.mean(returns)),
         "return_std": float(np.std(returns)),
         "returns": [float(r) for r in returns],
         "length_mean": float(np.mean(lengths)),
+        "success_rate": float(np.mean(successes)) if successes else None,
         "safety_stops": stops,
+        "safety_clips": clips,
     }
 
 

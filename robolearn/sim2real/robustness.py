@@ -1,0 +1,270 @@
+"""Robustness report: a policy and the task's scripted expert, side by side, on the sim robot under a sweep of
+perturbations (servo lag, stale sensors, calibration error, weak gains, ...), so a user sees before deploying
+which errors the policy cannot survive.
+
+Every perturbation is evaluated on the same episode seeds for both controllers (paired comparison), with
+the safety layer in the loop as on the robot: per row the return, the success rate and the steps where the
+SafetyController changed the command (clips) or stopped the robot (stops). `retention` is the return under
+the perturbation divided by the same controller's nominal return (defined when that is positive).
+
+A sweep is a preset name of the task's robot, a comma-separated list of them, `all` (every preset), or a
+YAML file:
+
+    robot: so101_arm            # optional, checked
+    sweep:
+      servo_lag: servo_lag                              # a preset
+      lag3: {perturbation: {action_latency_steps: 3}}   # a fixed perturbation
+      heavy_random: {ranges: {mass_scale: [1.2, 1.6]}}  # drawn afresh every episode
+
+`nominal` is always evaluated first: retention needs it.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from robolearn.files import read_yaml
+from robolearn.learners.run import evaluate_policy
+
+NOMINAL = "nominal"
+COLUMNS = ("perturbation", "controller", "return_mean", "return_std", "retention", "success_rate",
+           "safety_clips", "safety_stops", "episodes")
+
+
+class SweepError(ValueError):
+    """A sweep that cannot be evaluated (unknown preset, bad file, wrong robot)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    perturbation: str
+    controller: str  # "policy" or "expert"
+    return_mean: float
+    return_std: float
+    retention: float | None
+    success_rate: float | None
+    safety_clips: int
+    safety_stops: int
+    episodes: int
+
+    def cells(self) -> list[str]:
+        def number(value: float | None, fmt: str) -> str:
+            return "-" if value is None else format(value, fmt)
+
+        return [self.perturbation, self.controller, f"{self.return_mean:.2f}", f"{self.return_std:.2f}",
+                number(self.retention, ".3f"), number(self.success_rate, ".2f"), str(self.safety_clips),
+                str(self.safety_stops), str(self.episodes)]
+
+
+@dataclasses.dataclass
+class RobustnessReport:
+    task: str
+    policy: str
+    rows: list[Row]
+
+    def row(self, perturbation: str, controller: str) -> Row:
+        for row in self.rows:
+            if (row.perturbation, row.controller) == (perturbation, controller):
+                return row
+        raise KeyError(f"no row for {perturbation!r} / {controller!r}")
+
+    def mean_retention(self, controller: str = "policy") -> float | None:
+        """Mean retention over the perturbed rows of `controller` (None when undefined)."""
+        values = [r.retention for r in self.rows
+                  if r.controller == controller and r.perturbation != NOMINAL and r.retention is not None]
+        return float(np.mean(values)) if values else None
+
+    def table(self) -> str:
+        """Fixed-width text table, one row per perturbation and controller."""
+        cells = [list(COLUMNS)] + [row.cells() for row in self.rows]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells)
+
+    def markdown(self) -> str:
+        lines = [f"Robustness of `{self.policy}` on {self.task}", "",
+                 "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+        lines += ["| " + " | ".join(row.cells()) + " |" for row in self.rows]
+        return "\n".join(lines) + "\n"
+
+    def write(self, out_dir: str | os.PathLike) -> dict[str, Path]:
+        """robustness.csv, robustness.md and robustness.png in `out_dir`; returns their paths."""
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"csv": out / "robustness.csv", "md": out / "robustness.md", "png": out / "robustness.png"}
+        with open(paths["csv"], "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            for row in self.rows:
+                writer.writerow(["" if v is None else v for v in dataclasses.astuple(row)])
+        paths["md"].write_text(self.markdown())
+        self.plot(paths["png"])
+        return paths
+
+    def plot(self, path: Path) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        names = list(dict.fromkeys(r.perturbation for r in self.rows))
+        controllers = list(dict.fromkeys(r.controller for r in self.rows))
+        x = np.arange(len(names))
+        width = 0.8 / len(controllers)
+        fig, axes = plt.subplots(1, 2, figsize=(max(8.0, 1.1 * len(names) + 4), 4))
+        for i, controller in enumerate(controllers):
+            rows = [self.row(n, controller) for n in names]
+            offset = (i - (len(controllers) - 1) / 2) * width
+            axes[0].bar(x + offset, [r.return_mean for r in rows], width, yerr=[r.return_std for r in rows],
+                        label=controller, capsize=2)
+            axes[1].bar(x + offset, [r.safety_clips + r.safety_stops for r in rows], width, label=controller)
+        for ax, title in zip(axes, ("return (mean, std)", "safety interventions (clips + stops)")):
+            ax.set_xticks(x, names, rotation=35, ha="right")
+            ax.set_title(title)
+            ax.grid(axis="y", alpha=0.3)
+            ax.legend()
+        fig.suptitle(f"{self.policy} on {self.task}")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------------ sweeps
+def load_sweep(source: str | os.PathLike, task: str) -> dict[str, dict]:
+    """Perturbation name -> the document `task`'s sim robot takes ({"perturbation"|"ranges": fields}),
+    nominal first. `source`: a preset of the robot, a comma-separated list of presets, `all`, or a sweep
+    YAML file."""
+    from robolearn.tasks.registry import task_entry
+    from robolearn.training import randomisation_document
+    from robolearn_sim import presets
+
+    robot = task_entry(task).robot
+    named = presets(robot)
+    text = str(source)
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        data = read_yaml(path, SweepError, f"sweep file {path} does not exist")
+        if not isinstance(data, Mapping) or not isinstance(data.get("sweep"), Mapping) or not data["sweep"]:
+            raise SweepError(f"{path}: expected `sweep:` mapping perturbation names to a preset name or a "
+                             "{perturbation: ...} / {ranges: ...} document (and optionally `robot:`)")
+        if data.get("robot") not in (None, robot):
+            raise SweepError(f"{path} is a sweep for robot {data['robot']!r}, the task's robot is {robot!r}")
+        unknown = set(data) - {"robot", "sweep"}
+        if unknown:
+            raise SweepError(f"{path}: unknown top-level key(s) {sorted(unknown)}; expected robot and sweep")
+        entries = dict(data["sweep"])
+        where = str(path)
+    else:
+        names = list(named) if text == "all" else [n.strip() for n in text.split(",") if n.strip()]
+        entries = {name: name for name in names}
+        where = "--perturb"
+    sweep = {NOMINAL: randomisation_document(task, NOMINAL)}
+    for name, spec in entries.items():
+        if isinstance(spec, str) and spec not in named and not Path(spec).is_file():
+            raise SweepError(f"{where}: unknown perturbation preset {spec!r} for {robot}; presets: {sorted(named)}, "
+                             "`all`, or a sweep YAML file")
+        try:
+            sweep[str(name)] = randomisation_document(task, spec)
+        except (ValueError, TypeError) as exc:
+            raise SweepError(f"{where}: perturbation {name!r}: {exc}") from None
+    return sweep
+
+
+# ----------------------------------------------------------------------------------------- controllers
+@dataclasses.dataclass
+class LoadedPolicy:
+    """A policy file as a controller of the task's env: `act(observation) -> action in [-1, 1]^n`."""
+
+    task: str
+    image: bool
+    act: Callable[[Any], np.ndarray]
+    check_env: Callable[[Any], None]  # raises when the env's robot or spaces do not fit the policy
+
+
+def load_policy(path: str | os.PathLike, task: str | None = None, device: str = "cpu") -> LoadedPolicy:
+    """An exported ONNX policy (run with onnxruntime, as on the robot) or a training checkpoint."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        from robolearn.export.runtime import PolicyRuntime
+
+        runtime = PolicyRuntime(path)
+        recorded = runtime.metadata.task_id
+        return LoadedPolicy(task or recorded, False, runtime.action,
+                            lambda env: runtime.check_compatible(env.unwrapped.robot.spec))
+    from robolearn.learners.base import learner_class, load_checkpoint
+
+    data = load_checkpoint(path)
+    learner_cls = learner_class(str(data.get("algo", "")))
+    holder: dict[str, Any] = {}
+
+    def check_env(env: Any) -> None:  # the learner is built on the first env: its spaces are checked there
+        if "learner" not in holder:
+            holder["learner"] = learner_cls.load(path, env, device)
+
+    def act(observation: Any) -> np.ndarray:
+        return holder["learner"].act(observation)
+
+    return LoadedPolicy(task or data.get("env_id") or "", "image" in data.get("observation_space", {}), act,
+                        check_env)
+
+
+def evaluate_under(task: str, document: Mapping[str, Any], act_for_env: Callable[[Any], Callable], *,
+                   image: bool, episodes: int, seed: int) -> dict:
+    """`evaluate_policy` of the controller `act_for_env(env)` on `task` perturbed by `document`."""
+    from robolearn.training import make_env
+
+    env = make_env(task, image=image, randomize=document)
+    try:
+        return evaluate_policy(env, act_for_env(env), episodes, seed)
+    finally:
+        env.close()
+
+
+def robustness_report(policy_path: str | os.PathLike, sweep: str | os.PathLike, *, task: str | None = None,
+                      episodes: int = 10, seed: int = 10_000, device: str = "cpu",
+                      with_expert: bool = True, progress: Callable[[str], None] | None = None) -> RobustnessReport:
+    """Evaluate the policy in `policy_path` (and the task's scripted expert, where it has one) under every
+    perturbation of `sweep` (see `load_sweep`), `episodes` episodes each on seeds seed, seed + 1, ..."""
+    if episodes <= 0:
+        raise ValueError(f"--episodes must be > 0, got {episodes}")
+    policy = load_policy(policy_path, task, device)
+    if not policy.task:
+        raise ValueError(f"{policy_path} does not record its task: pass --task")
+    from robolearn.tasks.registry import task_entry
+
+    entry = task_entry(policy.task)
+    documents = load_sweep(sweep, entry.id)
+    task_obj = entry.make_task()
+    controllers: dict[str, Callable[[Any], Callable]] = {"policy": _checked(policy)}
+    if with_expert and task_obj.has_expert:
+        from robolearn.data.transitions import scripted_expert
+
+        controllers["expert"] = scripted_expert
+    rows: list[Row] = []
+    nominal: dict[str, float] = {}
+    for name, document in documents.items():
+        for controller, act_for_env in controllers.items():
+            if progress:
+                progress(f"{name}: {controller}")
+            result = evaluate_under(entry.id, document, act_for_env, image=policy.image, episodes=episodes,
+                                    seed=seed)
+            if name == NOMINAL:
+                nominal[controller] = result["return_mean"]
+            base = nominal.get(controller)
+            retention = result["return_mean"] / base if base is not None and base > 0 else None
+            rows.append(Row(name, controller, result["return_mean"], result["return_std"], retention,
+                            result["success_rate"], result["safety_clips"], result["safety_stops"], episodes))
+    return RobustnessReport(entry.id, Path(policy_path).name, rows)
+
+
+def _checked(policy: LoadedPolicy) -> Callable[[Any], Callable]:
+    def act_for_env(env: Any) -> Callable:
+        policy.check_env(env)
+        return policy.act
+
+    return act_for_env
