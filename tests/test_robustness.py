@@ -3,6 +3,7 @@ the perturbed sim, for the scripted expert and for the policy (checkpoint and ON
 and files; bad input named."""
 
 import csv
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -18,6 +19,7 @@ from robolearn.training import make_env
 from robolearn_sim import Perturbation
 
 PENDULUM = "robolearn/PendulumBalance-v0"
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 TINY = dict(critic_ensemble=2, hidden_sizes=[16, 16], demos="none")
 
 
@@ -107,6 +109,8 @@ def test_sweeps_from_presets_and_files(tmp_path):
     assert sweep["lag3"]["perturbation"]["action_latency_steps"] == 3
     assert sweep["heavier"]["ranges"]["mass_scale"] == [1.2, 1.6]
 
+    shipped = load_sweep(CONFIGS / "robustness_arm.yaml", "ArmReach")  # the README's and the bench's sweep
+    assert shipped["servo_lag_3"] == {"perturbation": Perturbation(action_latency_steps=3).to_dict()}
     with pytest.raises(SweepError, match="unknown perturbation preset 'laggy'.*servo_lag"):
         load_sweep("laggy", "ArmReach")
     with pytest.raises(SweepError, match="for robot 'so101_arm', the task's robot is 'pendulum'"):
