@@ -9,8 +9,9 @@ that costs even the expert its return (latency makes every controller arrive lat
 can keep. Goal (issue 15): mean retention >= 0.8 with randomisation, and its nominal return within 5% of the
 nominal-trained policy's.
 
-Usage (all options have defaults; about 2 x 18000 SAC steps per seed):
+Usage (all options have defaults; 18000 SAC steps per variant and seed):
     python bench/bench_robustness.py --task ArmReach --seeds 1
+    python bench/bench_robustness.py --variants nominal,randomized,randomized_asymmetric
     python bench/bench_robustness.py --task ArmReach --randomize strong --sweep servo_lag,stale_sensors
 """
 
@@ -22,6 +23,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -43,8 +45,16 @@ SWEEPS = {"robolearn/ArmReach-v0": str(CONFIGS / "robustness_arm.yaml")}
 DEFAULT_SWEEP = "servo_lag,stale_sensors,noisy,dropouts"
 
 
-def train(task: str, config_path: Path, steps: int, seed: int, randomize: str | None, out: Path) -> Path:
-    config = load_config(SAC, config_path, seed)
+VARIANTS = {  # name -> (randomised training, asymmetric critic)
+    "nominal": (False, False),
+    "randomized": (True, False),
+    "randomized_asymmetric": (True, True),
+}
+
+
+def train(task: str, config_path: Path, steps: int, seed: int, randomize: str | None, asymmetric: bool,
+          out: Path) -> Path:
+    config = dataclasses.replace(load_config(SAC, config_path, seed), asymmetric_critic=asymmetric)
     seed_everything(config.seed)
     env = make_env(task, randomize=randomize)
     try:
@@ -80,6 +90,8 @@ def main() -> None:
     parser.add_argument("--sweep", help="evaluation sweep (presets, comma-separated, or YAML; default "
                                         "configs/robustness_arm.yaml for ArmReach, else " + DEFAULT_SWEEP + ")")
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--variants", default="nominal,randomized",
+                        help=f"policies to train, comma-separated from {list(VARIANTS)} (nominal first)")
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
     from robolearn.tasks.registry import task_entry
@@ -87,13 +99,17 @@ def main() -> None:
     task_id = task_entry(args.task).id
     args.sweep = args.sweep or SWEEPS.get(task_id, DEFAULT_SWEEP)
 
-    results: dict[str, list[dict]] = {"nominal": [], "randomized": []}
+    variants = [v.strip() for v in args.variants.split(",")]
+    if variants[0] != "nominal" or not set(variants) <= set(VARIANTS):
+        parser.error(f"--variants: nominal first, then any of {list(VARIANTS)}")
+    results: dict[str, list[dict]] = {name: [] for name in variants}
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
-            for name, randomize in (("nominal", None), ("randomized", args.randomize)):
+            for name in variants:
+                randomized, asymmetric = VARIANTS[name]
                 started = time.perf_counter()
-                checkpoint = train(args.task, Path(args.config), args.steps, seed, randomize,
-                                   Path(tmp) / f"{name}-{seed}.pt")
+                checkpoint = train(args.task, Path(args.config), args.steps, seed,
+                                   args.randomize if randomized else None, asymmetric, Path(tmp) / f"{name}-{seed}.pt")
                 trained = time.perf_counter() - started
                 report = robustness_report(checkpoint, args.sweep, episodes=args.episodes,
                                            with_expert=(name == "nominal"))
@@ -110,13 +126,14 @@ def main() -> None:
         retention = _mean([r["mean_retention"] for r in rows])
         means[name] = (nominal, retention)
         per = {k: round(_mean([r["retention"][k] for r in rows]), 3) for k in rows[0]["retention"]}
-        print(f"  {name:10s}: nominal return {nominal:7.2f}, mean retention {retention:.3f}  {per}")
+        print(f"  {name:22s}: nominal return {nominal:7.2f}, mean retention {retention:.3f}  {per}")
     expert = results["nominal"][0]["expert_mean_retention"]
     if expert is not None:
         print(f"  scripted expert: mean retention {expert:.3f}")
-    ratio = means["randomized"][0] / means["nominal"][0] if means["nominal"][0] > 0 else float("nan")
-    print(f"  randomized/nominal nominal-return ratio {ratio:.3f} (goal >= 0.95); randomized mean retention "
-          f"{means['randomized'][1]:.3f} (goal >= 0.8)")
+    for name in variants[1:]:
+        ratio = means[name][0] / means["nominal"][0] if means["nominal"][0] > 0 else float("nan")
+        print(f"  {name}: nominal return {ratio:.3f}x the nominal-trained policy's (goal >= 0.95), mean "
+              f"retention {means[name][1]:.3f} (goal >= 0.8)")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
