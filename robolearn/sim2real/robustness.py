@@ -123,6 +123,7 @@ class RobustnessReport:
             axes[0].bar(x + offset, [r.return_mean for r in rows], width, yerr=[r.return_std for r in rows],
                         label=controller, capsize=2)
             axes[1].bar(x + offset, [r.safety_clips + r.safety_stops for r in rows], width, label=controller)
+        axes[1].set_ylim(0, max([1] + [r.safety_clips + r.safety_stops for r in self.rows]) * 1.1)
         for ax, title in zip(axes, ("return (mean, std)", "safety interventions (clips + stops)")):
             ax.set_xticks(x, names, rotation=35, ha="right")
             ax.set_title(title)
