@@ -35,6 +35,7 @@ from robolearn_sim.perturbation import ENCODER_12BIT
     (dict(external_force=(0.0, 0.0, 5000.0)), "external_force"),
     (dict(observation_noise_std=[0.1, 0.2]), "observation_noise_std.*one number"),
     (dict(mass_scale="heavy"), "mass_scale"),
+    (dict(gain_scale=["strong", 1.0]), "gain_scale must be a number or a list of numbers"),
 ])
 def test_out_of_range_values_are_refused_with_the_field_named(fields, match):
     with pytest.raises(ValueError, match=match):
@@ -200,6 +201,8 @@ def test_mismatched_per_element_values_and_unmodelled_friction_are_refused():
     with pytest.raises(ValueError, match="measures no joint_pos"):
         with make_robot("diffdrive_base", perturbation=Perturbation(encoder_offset=0.1)):
             pass
+    with make_robot("so101_arm", perturbation=Perturbation(joint_friction=(0.0,) * 6, encoder_offset=(0.0,) * 6)):
+        pass  # all-zero tuples are the nominal robot, not a use of friction
     with pytest.raises(ValueError, match="perturbation must be a Perturbation"):
         SimConfig(perturbation={"mass_scale": 1.2})
 
@@ -230,3 +233,13 @@ def test_true_state_is_the_noise_free_measurement_in_info():
 
 def test_encoder_constant_is_twelve_bits():
     assert ENCODER_12BIT == pytest.approx(2 * math.pi / 4096)
+
+
+def test_heavier_links_keep_their_urdf_inertia_scaled_with_the_mass():
+    with make_robot("so101_arm") as robot:
+        nominal = [p.getDynamicsInfo(robot.body, j, physicsClientId=robot.client)[:3] for j in range(6)]
+    with make_robot("so101_arm", perturbation=Perturbation(mass_scale=1.5)) as robot:
+        heavy = [p.getDynamicsInfo(robot.body, j, physicsClientId=robot.client)[:3] for j in range(6)]
+    for (mass, _, inertia), (heavy_mass, _, heavy_inertia) in zip(nominal, heavy):
+        assert heavy_mass == pytest.approx(1.5 * mass)
+        np.testing.assert_allclose(heavy_inertia, 1.5 * np.asarray(inertia), rtol=1e-6)

@@ -3,8 +3,8 @@
 Registration records names and entry points only; PyBullet and the robot code load when an env is made.
 Keyword arguments of `gymnasium.make(id, **kwargs)` reach the robot: `image=True` for a camera, SimConfig
 fields (seed, physics_hz, perturbation: a Perturbation, PerturbationRanges, preset name, file or dict) and
-robot options (e.g. `walls=` for the base). Truncation comes from gymnasium's TimeLimit, so
-`gymnasium.make(id, max_episode_steps=N)` changes the episode length.
+robot options (e.g. `walls=` for the base, `actuator="sts3215"` for the arm's servo model). Truncation
+comes from gymnasium's TimeLimit, so `gymnasium.make(id, max_episode_steps=N)` changes the episode length.
 """
 
 from __future__ import annotations

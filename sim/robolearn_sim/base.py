@@ -7,7 +7,8 @@ scene and restarts its clock at 0, so a seed fixes the whole trajectory, timesta
 episode's perturbation (drawn from `SimConfig.perturbation` when it is a range), start state, noise.
 
 A concrete robot supplies only what differs: how to load its bodies (`_load`), where to start
-(`_place`), how a command drives the motors (`_actuate`), and what it measures (`_measure`).
+(`_place`), how a command drives the motors (`_actuate`), and what it measures (`_measure`); actuator
+models add what must survive the perturbation in `_after_perturbation`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class SimRobot(Robot, abc.ABC):
     # True where commands reach the joints as torques (not through PyBullet's position/velocity motors),
     # which leaves the joint motor free to model Coulomb joint friction.
     torque_driven_joints: ClassVar[bool] = False
+    has_servo_model: ClassVar[bool] = False  # True where a servo model takes servo_backlash / servo_deadband
 
     def __init__(self, config: SimConfig | None = None, limits_path: str | os.PathLike | None = None) -> None:
         self.config = config or SimConfig()
@@ -100,6 +102,10 @@ class SimRobot(Robot, abc.ABC):
     @abc.abstractmethod
     def _measure(self) -> dict[str, np.ndarray]:
         """The noise-free measurement, with the keys and shapes of `observation_shapes`."""
+
+    def _after_perturbation(self, client: int) -> None:
+        """Called after the episode's perturbation is applied: add what must not scale with it (e.g. a
+        motor's armature on the link inertia)."""
 
     def _rest_command(self) -> np.ndarray:
         """What the motors do before the first command of an episode: hold still."""
@@ -159,8 +165,10 @@ class SimRobot(Robot, abc.ABC):
         self._restart_actuation()
 
     def _write(self, command: np.ndarray | None) -> None:
+        if command is not None:
+            command = self._sensors.servo_frame_to_true(np.array(command, dtype=np.float64), self.spec)
         # Latency: the command written now reaches the motors `action_latency_steps` writes later.
-        self._pending.append(None if command is None else np.array(command, dtype=np.float64))
+        self._pending.append(command)
         due = self._pending.popleft()
         if due is not None:  # None: nothing new is sent, the motors keep the last command
             self._active = due
@@ -187,7 +195,9 @@ class SimRobot(Robot, abc.ABC):
         image = image_timestamp = None
         if self._camera is not None:
             image_timestamp, image = self._camera_model(self._camera.render(client), now, self._rng)
-        return Observation(timestamp=timestamp, values=dict(values), image=image, image_timestamp=image_timestamp)
+        # Copies: a caller editing its observation must not edit the true state or a repeated reading.
+        return Observation(timestamp=timestamp, values={k: v.copy() for k, v in values.items()}, image=image,
+                           image_timestamp=image_timestamp)
 
     def true_state(self) -> dict[str, np.ndarray] | None:
         """The noise-free, undelayed measurement behind the latest observation (privileged: for evaluation
@@ -220,6 +230,7 @@ class SimRobot(Robot, abc.ABC):
         p.setGravity(0.0, 0.0, -GRAVITY, physicsClientId=client)
         bodies = self._load(client)
         self._perturb(bodies)
+        self._after_perturbation(client)
 
     def _perturb(self, bodies: list[int]) -> None:
         """Draw (for ranges) and apply this episode's perturbation to the freshly loaded scene."""
@@ -228,20 +239,24 @@ class SimRobot(Robot, abc.ABC):
         layout = self.perturbation_layout()
         pert = source.sample(self._rng, layout) if isinstance(source, PerturbationRanges) else source
         pert.check_layout(layout, self.robot_name)
-        if not self.torque_driven_joints and pert.joint_friction != 0.0:
+        if not self.torque_driven_joints and pert.uses("joint_friction"):
             raise ValueError(f"{self.robot_name}: joint_friction needs torque-driven joints; this robot drives its "
                              f"joints through PyBullet motors (choose a torque-level actuator model)")
+        if not self.has_servo_model and pert.uses("servo_backlash", "servo_deadband"):
+            raise ValueError(f"{self.robot_name}: servo_backlash / servo_deadband need a servo actuator model "
+                             f"(e.g. actuator='sts3215' on the arm)")
         masses = iter(pert.per_element("mass_scale", len(layout.links)))
         damping = iter(pert.per_element("joint_damping", len(layout.joints)))
         friction = iter(pert.per_element("joint_friction", len(layout.joints)))
         for body in bodies:
             for link in range(-1, p.getNumJoints(body, physicsClientId=client)):
-                mass, lateral = p.getDynamicsInfo(body, link, physicsClientId=client)[:2]
+                mass, lateral, inertia = p.getDynamicsInfo(body, link, physicsClientId=client)[:3]
                 changes = {}
                 if mass > 0:  # mass 0 marks a fixed base: keep it fixed
                     scale = next(masses)
-                    if scale != 1.0:
-                        changes["mass"] = mass * scale
+                    if scale != 1.0:  # a denser link: the inertia scales too (PyBullet would recompute it
+                        changes["mass"] = mass * scale  # from the collision shape, losing the URDF's)
+                        changes["localInertiaDiagonal"] = [i * scale for i in inertia]
                 if pert.friction_scale != 1.0:
                     changes["lateralFriction"] = lateral * pert.friction_scale
                 if link >= 0 and p.getJointInfo(body, link, physicsClientId=client)[2] != p.JOINT_FIXED:

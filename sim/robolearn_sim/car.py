@@ -34,7 +34,8 @@ def twist_to_steering(linear: float, angular: float) -> float:
 
 
 class CarRobot(MobileBaseRobot):
-    """TWIST [linear_x, angular_z] -> rear wheel speed and Ackermann steering angles (|delta| <= 0.5 rad)."""
+    """TWIST [linear_x, angular_z] -> rear wheel speed and Ackermann steering angles (|delta| <= 0.5 rad).
+    `actuator="racecar"` drives the rear wheels through the wheel motor model (see MobileBaseRobot)."""
 
     definition = CAR
     camera_view = ((0.0, -4.5, 5.0), (0.0, 0.0, 0.0))
@@ -53,6 +54,7 @@ class CarRobot(MobileBaseRobot):
                                     physicsClientId=client)
         for wheel in REAR_WHEELS + FRONT_WHEELS:
             p.changeDynamics(self.body, wheel, lateralFriction=self.tyre_friction, physicsClientId=client)
+        self._prepare_drive(client, REAR_WHEELS)
         return [self.body]
 
     def _actuate(self, command: np.ndarray) -> None:
@@ -67,8 +69,4 @@ class CarRobot(MobileBaseRobot):
         client = self.client
         p.setJointMotorControlArray(self.body, STEERING_HINGES, p.POSITION_CONTROL, targetPositions=[left, right],
                                     forces=[self.steering_force] * 2, physicsClientId=client)
-        wheel_speed = linear / WHEEL_RADIUS
-        p.setJointMotorControlArray(self.body, REAR_WHEELS, p.VELOCITY_CONTROL,
-                                    targetVelocities=[wheel_speed, wheel_speed],
-                                    forces=(self.wheel_torque * self.gains[0] * np.ones(2)).tolist(),
-                                    physicsClientId=client)
+        self._drive(np.full(2, linear / WHEEL_RADIUS), np.full(2, self.gains[0]))

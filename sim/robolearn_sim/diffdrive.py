@@ -9,6 +9,7 @@ import numpy as np
 import pybullet as p
 
 from robolearn.robots.diffdrive_base import DEFINITION as DIFFDRIVE_BASE
+from robolearn_sim.actuators import WheelParams
 from robolearn_sim.base import load_asset, load_ground
 from robolearn_sim.config import SimConfig
 from robolearn_sim.mobile import MobileBaseRobot
@@ -30,6 +31,7 @@ class DiffDriveRobot(MobileBaseRobot):
     """Twist commands become wheel speeds (scaled down together if either would exceed 0.5 m/s, so the
     path's curvature is kept). `hazards` = [bump_left, bump_right, cliff, wheel_drop] as 0/1 flags; the
     safety layer latches its e-stop on any of them. `walls` replaces the arena (pass [] for open floor).
+    `actuator="create2"` drives the wheels through the Create 2 wheel motor model (see MobileBaseRobot).
     """
 
     definition = DIFFDRIVE_BASE
@@ -38,9 +40,9 @@ class DiffDriveRobot(MobileBaseRobot):
     wheel_torque = 1.0  # N·m cap per wheel motor
 
     def __init__(self, config: SimConfig | None = None, limits_path=None,
-                 walls: Sequence[Wall] = ARENA_WALLS) -> None:
+                 walls: Sequence[Wall] = ARENA_WALLS, actuator: str | WheelParams | None = None) -> None:
         self.walls = tuple(_check_wall(w) for w in walls)
-        super().__init__(config, limits_path)
+        super().__init__(config, limits_path, actuator)
 
     def _load(self, client: int) -> list[int]:
         self.floor = load_ground(client)
@@ -51,6 +53,7 @@ class DiffDriveRobot(MobileBaseRobot):
             p.changeDynamics(self.body, caster, lateralFriction=0.0, rollingFriction=0.0, spinningFriction=0.0,
                              physicsClientId=client)
         self.wall_bodies = [self._add_wall(client, centre, half) for centre, half in self.walls]
+        self._prepare_drive(client, self._wheels)
         return [self.body]
 
     def _add_wall(self, client: int, centre: tuple[float, float], half: tuple[float, float]) -> int:
@@ -65,9 +68,7 @@ class DiffDriveRobot(MobileBaseRobot):
         fastest = np.max(np.abs(speeds))
         if fastest > MAX_WHEEL_SPEED:
             speeds *= MAX_WHEEL_SPEED / fastest
-        p.setJointMotorControlArray(self.body, self._wheels, p.VELOCITY_CONTROL,
-                                    targetVelocities=(speeds / WHEEL_RADIUS).tolist(),
-                                    forces=(self.wheel_torque * self.gains).tolist(), physicsClientId=self.client)
+        self._drive(speeds / WHEEL_RADIUS, self.gains)
 
     def _measure(self) -> dict[str, np.ndarray]:
         values = super()._measure()

@@ -35,7 +35,8 @@ def make_robot(name: str, *, config: SimConfig | None = None, image: bool | Came
     Keyword arguments that are `SimConfig` fields (seed, physics_hz, perturbation) override `config`;
     `perturbation` may also be a preset name of this robot, a YAML file or a dict (`load_perturbation`);
     `image=True` attaches the robot's default camera (or pass a CameraConfig); any other
-    keyword goes to the robot's constructor (e.g. `walls=` for the diff-drive base).
+    keyword goes to the robot's constructor (e.g. `walls=` for the diff-drive base, `actuator=` for the
+    opt-in actuator models of the arm and the diff-drive base).
     """
     cls = robot_class(name)
     config_fields = {k: kwargs.pop(k) for k in list(kwargs) if k in SimConfig.field_names()}

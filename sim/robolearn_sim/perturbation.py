@@ -11,8 +11,8 @@ dict.
 
 Per-element fields take one number (every element) or a tuple with one number per element of the
 robot's `PerturbationLayout` (`robot.perturbation_layout()`): links for `mass_scale`, movable joints
-for `joint_damping` / `joint_friction`, actuators for `gain_scale`, `joint_pos` entries for
-`encoder_offset`.
+for `joint_damping` / `joint_friction`, actuators for `gain_scale`, `servo_backlash` and
+`servo_deadband`, `joint_pos` entries for `encoder_offset`.
 """
 
 from __future__ import annotations
@@ -45,13 +45,15 @@ class PerturbationLayout:
     encoders: int = 0
 
 
-# field -> (which layout entry a tuple indexes, description for errors)
+# per-element field -> the layout entry its tuples index
 _PER_ELEMENT = {
     "mass_scale": "links",
     "gain_scale": "actuators",
     "joint_damping": "joints",
     "joint_friction": "joints",
     "encoder_offset": "encoders",
+    "servo_backlash": "actuators",
+    "servo_deadband": "actuators",
 }
 _INT_FIELDS = ("action_latency_steps", "measurement_latency_steps", "camera_latency_steps")
 
@@ -63,7 +65,10 @@ def _layout_size(layout: PerturbationLayout, entry: str) -> int:
 
 def _as_scalars(name: str, value: Any) -> Scalars:
     if isinstance(value, (list, tuple, np.ndarray)):
-        values = tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
+        try:
+            values = tuple(float(v) for v in np.asarray(value, dtype=np.float64).reshape(-1))
+        except (TypeError, ValueError):
+            raise ValueError(f"perturbation {name} must be a number or a list of numbers, got {value!r}") from None
         if not values:
             raise ValueError(f"perturbation {name}: an empty list; give one number or one per element")
         return values
@@ -79,7 +84,7 @@ def _check_range(name: str, value: Scalars, low: float, high: float, *, low_open
         if not math.isfinite(v) or below or v > high:
             bracket = "(" if low_open else "["
             raise ValueError(f"perturbation {name} must be in {bracket}{low}, {high}]{unit}, got {v!r}"
-                             + (" (a negative or zero scale is not physical)" if low == 0 and v <= 0 else ""))
+                             + (" (a negative or zero scale is not physical)" if low_open and v <= 0 else ""))
 
 
 @dataclass(frozen=True)
@@ -96,10 +101,13 @@ class Perturbation:
       external_force: a constant force in N, world frame, at the centre of mass of `external_force_link`
         (None = a mobile robot's base, or the last link of a fixed-base chain: the arm's end effector).
       action_latency_steps: a command reaches the motors this many control steps after it is sent.
+      servo_backlash, servo_deadband: rad added to a servo actuator model's own gear play and deadband
+        (robolearn_sim.actuators; refused on robots without one), global or per actuator.
     Sensors (applied to every reading, see robolearn_sim.sensors):
       observation_noise_std: zero-mean Gaussian noise on every measured value (not on event flags),
         in each value's own unit.
-      encoder_offset: a calibration error in rad added to `joint_pos` (global or per joint).
+      encoder_offset: a calibration error in rad added to `joint_pos` (global or per joint); a position
+        servo also commands in that frame, so joint position commands are shifted by it too.
       encoder_resolution: joint_pos quantised to this step in rad (2π/4096 for a 12-bit encoder; 0 = ideal).
       measurement_latency_steps: readings arrive this many control steps late.
       dropout_prob: probability that a reading is lost and the previous one (with its old timestamp) is
@@ -116,6 +124,8 @@ class Perturbation:
     external_force: tuple[float, float, float] = (0.0, 0.0, 0.0)
     external_force_link: str | None = None
     action_latency_steps: int = 0
+    servo_backlash: Scalars = 0.0
+    servo_deadband: Scalars = 0.0
     observation_noise_std: float = 0.0
     encoder_offset: Scalars = 0.0
     encoder_resolution: float = 0.0
@@ -144,6 +154,8 @@ class Perturbation:
         _check_range("friction_scale", self.friction_scale, 0.0, MAX_SCALE)
         _check_range("joint_damping", self.joint_damping, 0.0, 1e3, unit=" N·m·s/rad")
         _check_range("joint_friction", self.joint_friction, 0.0, 1e3, unit=" N·m")
+        _check_range("servo_backlash", self.servo_backlash, 0.0, 0.5, unit=" rad")
+        _check_range("servo_deadband", self.servo_deadband, 0.0, 0.5, unit=" rad")
         _check_range("observation_noise_std", self.observation_noise_std, 0.0, 1e3)
         _check_range("encoder_offset", self.encoder_offset, -math.pi, math.pi, unit=" rad")
         _check_range("encoder_resolution", self.encoder_resolution, 0.0, 1.0, unit=" rad")
@@ -163,6 +175,10 @@ class Perturbation:
     def is_nominal(self) -> bool:
         return self == Perturbation()
 
+    def uses(self, *names: str) -> bool:
+        """Whether any of the fields `names` departs from zero (for all its elements)."""
+        return any(np.any(np.asarray(getattr(self, name)) != 0) for name in names)
+
     def check_layout(self, layout: PerturbationLayout, robot: str) -> None:
         """Raise ValueError if a per-element tuple does not match `robot`'s layout."""
         for name, entry in _PER_ELEMENT.items():
@@ -173,7 +189,7 @@ class Perturbation:
                 listing = f": {list(names)}" if not isinstance(names, int) else ""
                 raise ValueError(f"{robot}: perturbation {name} has {len(value)} values, the robot has {size} "
                                  f"{entry}{listing}; give one number or one per element")
-        if layout.encoders == 0 and (self.encoder_offset != 0.0 or self.encoder_resolution != 0.0):
+        if layout.encoders == 0 and self.uses("encoder_offset", "encoder_resolution"):
             raise ValueError(f"{robot} measures no joint_pos: encoder_offset / encoder_resolution do not apply")
 
     def check_episode(self, max_episode_steps: int) -> None:
@@ -214,6 +230,8 @@ class PerturbationRanges:
     external_force: tuple[Interval, Interval, Interval] | tuple[float, float, float] = (0.0, 0.0, 0.0)
     external_force_link: str | None = None
     action_latency_steps: int | tuple[int, int] = 0
+    servo_backlash: float | Interval = 0.0
+    servo_deadband: float | Interval = 0.0
     observation_noise_std: float | Interval = 0.0
     encoder_offset: float | Interval = 0.0
     encoder_resolution: float = 0.0
@@ -353,13 +371,16 @@ def presets(robot_name: str) -> dict[str, Perturbation | PerturbationRanges]:
     return named
 
 
-def load_perturbation(source: str | os.PathLike | Mapping[str, Any] | Perturbation | PerturbationRanges,
+def load_perturbation(source: str | os.PathLike | Mapping[str, Any] | Perturbation | PerturbationRanges | None,
                       robot_name: str | None = None) -> Perturbation | PerturbationRanges:
-    """A Perturbation or PerturbationRanges from a preset name of `robot_name`, a YAML file, or a dict.
+    """A Perturbation or PerturbationRanges from a preset name of `robot_name`, a YAML file, or a dict
+    (None: the nominal robot).
 
     A file or dict holds either `perturbation: {field: value}` or `ranges: {field: value or [low, high]}`,
     and optionally `robot: <name>` (checked against `robot_name`).
     """
+    if source is None:
+        return Perturbation()
     if isinstance(source, (Perturbation, PerturbationRanges)):
         return source
     if isinstance(source, (str, os.PathLike)):

@@ -6,6 +6,10 @@ noised), quantisation of `joint_pos` to the encoder resolution, measurement late
 steps, and dropped readings (the previous reading is repeated with its old timestamp, as a driver that
 got no reply would do). `CameraModel` adds frame latency and exposure noise to rendered frames.
 All randomness comes from the robot's seeded generator.
+
+An encoder offset is a calibration error: the servo's zero is not the model's. A position servo reads and
+commands in its own frame, so joint position commands go through the same offset (and are whole counts)
+and the servo holds what it reads as the goal; only the model (kinematics, workspace) is off.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import collections
 
 import numpy as np
 
+from robolearn.spec import CommandKind, RobotSpec
 from robolearn_sim.perturbation import Perturbation
 
 ENCODER_KEY = "joint_pos"
@@ -25,6 +30,8 @@ class SensorModel:
     def __init__(self, perturbation: Perturbation, flag_keys: frozenset[str]) -> None:
         self.perturbation = perturbation
         self.flag_keys = flag_keys
+        self._ideal = not perturbation.uses("encoder_offset", "encoder_resolution", "observation_noise_std",
+                                            "dropout_prob", "measurement_latency_steps")
         self._delayed: collections.deque[dict[str, np.ndarray]] = collections.deque()
         self._last: tuple[float, dict[str, np.ndarray]] | None = None
 
@@ -32,9 +39,20 @@ class SensorModel:
         self._delayed.clear()
         self._last = None
 
+    def servo_frame_to_true(self, command: np.ndarray, spec: RobotSpec) -> np.ndarray:
+        """Where a joint position command really sends the joints (other command kinds pass unchanged)."""
+        pert = self.perturbation
+        if self._ideal or spec.command_kind is not CommandKind.JOINT_POSITION or spec.command_names != spec.joint_names:
+            return command
+        if pert.encoder_resolution > 0:
+            command = np.round(command / pert.encoder_resolution) * pert.encoder_resolution
+        return command - pert.per_element("encoder_offset", command.size)
+
     def __call__(self, values: dict[str, np.ndarray], timestamp: float,
                  rng: np.random.Generator) -> tuple[float, dict[str, np.ndarray]]:
         """(timestamp, readings) delivered for the true `values` measured at `timestamp`."""
+        if self._ideal:
+            return timestamp, values
         pert = self.perturbation
         values = {k: np.array(v, dtype=np.float64) for k, v in values.items()}
         if ENCODER_KEY in values:
