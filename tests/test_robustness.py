@@ -66,7 +66,9 @@ def test_report_matches_a_direct_rollout_under_latency(pendulum_checkpoint):
         expected = _direct_rollout(perturbation, _expert, episodes=2, seed=5)
         row = report.row(name, "expert")
         assert row.return_mean == pytest.approx(expected["return_mean"], rel=1e-9)
-        assert row.return_std == pytest.approx(expected["return_std"], rel=1e-9, abs=1e-12)
+        # Latency is no sensor error: the true state is what was measured, so both returns agree.
+        assert row.true_return_mean == pytest.approx(expected["return_mean"], rel=1e-9)
+        assert row.true_return_std == pytest.approx(expected["return_std"], rel=1e-9, abs=1e-12)
         assert (row.safety_clips, row.safety_stops) == (expected["clips"], expected["stops"])
     learner = {}
 
@@ -79,8 +81,24 @@ def test_report_matches_a_direct_rollout_under_latency(pendulum_checkpoint):
     # The perturbation matters (the comparisons above could fail), and retention is relative to nominal.
     nominal, lagged = report.row(NOMINAL, "expert"), report.row("servo_lag", "expert")
     assert lagged.return_mean != pytest.approx(nominal.return_mean, rel=1e-6)
-    assert lagged.retention == pytest.approx(lagged.return_mean / nominal.return_mean)
+    assert lagged.retention == pytest.approx(lagged.true_return_mean / nominal.true_return_mean)
     assert nominal.retention == pytest.approx(1.0)
+
+
+def test_true_return_is_not_flattered_by_a_calibration_error():
+    """The arm's expert reaches the target in its measured (offset) joint space: the task's reward, computed
+    from the measurement, calls that success; the true state is 0.1 rad per joint away from it."""
+    from robolearn.data.transitions import scripted_expert
+    from robolearn.sim2real.robustness import evaluate_under
+
+    offset = {"perturbation": {"encoder_offset": 0.1}}
+    nominal = evaluate_under("ArmReach", {"perturbation": {}}, scripted_expert, image=False, episodes=2, seed=3)
+    offset_run = evaluate_under("ArmReach", offset, scripted_expert, image=False, episodes=2, seed=3)
+    assert nominal["true_return_mean"] == pytest.approx(nominal["return_mean"], rel=1e-9)
+    assert nominal["true_success_rate"] == nominal["success_rate"] == 1.0
+    assert offset_run["return_mean"] > 0.9 * nominal["return_mean"]  # what the robot would report
+    assert offset_run["true_return_mean"] < 0.5 * offset_run["return_mean"]  # what happened
+    assert offset_run["true_success_rate"] < offset_run["success_rate"]
 
 
 def test_onnx_policy_scores_as_its_checkpoint(tmp_path, pendulum_checkpoint):
@@ -92,7 +110,7 @@ def test_onnx_policy_scores_as_its_checkpoint(tmp_path, pendulum_checkpoint):
     from_checkpoint = robustness_report(pendulum_checkpoint, "weak_gains", episodes=1, with_expert=False)
     assert from_onnx.task == PENDULUM and len(from_onnx.rows) == 2
     for a, b in zip(from_onnx.rows, from_checkpoint.rows):
-        assert a.return_mean == pytest.approx(b.return_mean, rel=1e-3)
+        assert a.true_return_mean == pytest.approx(b.true_return_mean, rel=1e-3)
 
 
 def test_sweeps_from_presets_and_files(tmp_path):

@@ -3,9 +3,12 @@ perturbations (servo lag, stale sensors, calibration error, weak gains, ...), so
 which errors the policy cannot survive.
 
 Every perturbation is evaluated on the same episode seeds for both controllers (paired comparison), with
-the safety layer in the loop as on the robot: per row the return, the success rate and the steps where the
-SafetyController changed the command (clips) or stopped the robot (stops). `retention` is the return under
-the perturbation divided by the same controller's nominal return (defined when that is positive).
+the safety layer in the loop as on the robot. Per row: the task's return (`return_mean`, computed as on
+the robot from what the sensors measured), the return of the physical truth (`true_return_mean`: the same
+reward on the sim's true state, which a calibration error or noisy sensors cannot flatter), the true
+success rate, and the steps where the SafetyController changed the command (clips) or stopped the robot
+(stops). `retention` is the true return under the perturbation divided by the same controller's nominal
+true return (defined when that is positive).
 
 A sweep is a preset name of the task's robot, a comma-separated list of them, `all` (every preset), or a
 YAML file:
@@ -33,8 +36,8 @@ from robolearn.files import read_yaml
 from robolearn.learners.run import evaluate_policy
 
 NOMINAL = "nominal"
-COLUMNS = ("perturbation", "controller", "return_mean", "return_std", "retention", "success_rate",
-           "safety_clips", "safety_stops", "episodes")
+COLUMNS = ("perturbation", "controller", "return_mean", "true_return_mean", "true_return_std", "retention",
+           "success_rate", "safety_clips", "safety_stops", "episodes")
 
 
 class SweepError(ValueError):
@@ -45,10 +48,11 @@ class SweepError(ValueError):
 class Row:
     perturbation: str
     controller: str  # "policy" or "expert"
-    return_mean: float
-    return_std: float
+    return_mean: float  # the task's reward on the measured state, as the robot would report it
+    true_return_mean: float  # the same reward on the true state
+    true_return_std: float
     retention: float | None
-    success_rate: float | None
+    success_rate: float | None  # judged on the true state
     safety_clips: int
     safety_stops: int
     episodes: int
@@ -57,9 +61,9 @@ class Row:
         def number(value: float | None, fmt: str) -> str:
             return "-" if value is None else format(value, fmt)
 
-        return [self.perturbation, self.controller, f"{self.return_mean:.2f}", f"{self.return_std:.2f}",
-                number(self.retention, ".3f"), number(self.success_rate, ".2f"), str(self.safety_clips),
-                str(self.safety_stops), str(self.episodes)]
+        return [self.perturbation, self.controller, f"{self.return_mean:.2f}", f"{self.true_return_mean:.2f}",
+                f"{self.true_return_std:.2f}", number(self.retention, ".3f"), number(self.success_rate, ".2f"),
+                str(self.safety_clips), str(self.safety_stops), str(self.episodes)]
 
 
 @dataclasses.dataclass
@@ -120,11 +124,11 @@ class RobustnessReport:
         for i, controller in enumerate(controllers):
             rows = [self.row(n, controller) for n in names]
             offset = (i - (len(controllers) - 1) / 2) * width
-            axes[0].bar(x + offset, [r.return_mean for r in rows], width, yerr=[r.return_std for r in rows],
-                        label=controller, capsize=2)
+            axes[0].bar(x + offset, [r.true_return_mean for r in rows], width,
+                        yerr=[r.true_return_std for r in rows], label=controller, capsize=2)
             axes[1].bar(x + offset, [r.safety_clips + r.safety_stops for r in rows], width, label=controller)
         axes[1].set_ylim(0, max([1] + [r.safety_clips + r.safety_stops for r in self.rows]) * 1.1)
-        for ax, title in zip(axes, ("return (mean, std)", "safety interventions (clips + stops)")):
+        for ax, title in zip(axes, ("true return (mean, std)", "safety interventions (clips + stops)")):
             ax.set_xticks(x, names, rotation=35, ha="right")
             ax.set_title(title)
             ax.grid(axis="y", alpha=0.3)
@@ -216,10 +220,12 @@ def load_policy(path: str | os.PathLike, task: str | None = None, device: str = 
 
 def evaluate_under(task: str, document: Mapping[str, Any], act_for_env: Callable[[Any], Callable], *,
                    image: bool, episodes: int, seed: int) -> dict:
-    """`evaluate_policy` of the controller `act_for_env(env)` on `task` perturbed by `document`."""
+    """`evaluate_policy` of the controller `act_for_env(env)` on `task` perturbed by `document`, scoring the
+    true state too."""
+    from robolearn.envs.privileged import TrueReward
     from robolearn.training import make_env
 
-    env = make_env(task, image=image, randomize=document)
+    env = TrueReward(make_env(task, image=image, randomize=document))
     try:
         return evaluate_policy(env, act_for_env(env), episodes, seed)
     finally:
@@ -254,12 +260,14 @@ def robustness_report(policy_path: str | os.PathLike, sweep: str | os.PathLike, 
                 progress(f"{name}: {controller}")
             result = evaluate_under(entry.id, document, act_for_env, image=policy.image, episodes=episodes,
                                     seed=seed)
+            true_return = result["true_return_mean"]
             if name == NOMINAL:
-                nominal[controller] = result["return_mean"]
+                nominal[controller] = true_return
             base = nominal.get(controller)
-            retention = result["return_mean"] / base if base is not None and base > 0 else None
-            rows.append(Row(name, controller, result["return_mean"], result["return_std"], retention,
-                            result["success_rate"], result["safety_clips"], result["safety_stops"], episodes))
+            retention = true_return / base if base is not None and base > 0 else None
+            rows.append(Row(name, controller, result["return_mean"], true_return, result["true_return_std"],
+                            retention, result["true_success_rate"], result["safety_clips"], result["safety_stops"],
+                            episodes))
     return RobustnessReport(entry.id, Path(policy_path).name, rows)
 
 
