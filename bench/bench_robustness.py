@@ -4,9 +4,9 @@ on a perturbation sweep the randomised training did not see (values outside its 
 Per seed both policies train with the same config and steps (the README main job's configs/sac_main.yaml by
 default) and are evaluated by the robustness report (robolearn.sim2real.robustness) on the same episode
 seeds. Reported, per policy: nominal return, and return retention = true return under a perturbation /
-nominal true return (the task's reward on the sim's true state), per perturbation and its mean. The scripted expert's retention is printed alongside: a perturbation
-that costs even the expert its return (latency makes every controller arrive later) bounds what any policy
-can keep. Goal (issue 15): mean retention >= 0.8 with randomisation, and its nominal return within 5% of the
+nominal true return (the task's reward on the sim's true state), per perturbation and its mean. The
+scripted expert's retention is printed alongside: a perturbation that costs even the expert its return
+(latency makes every controller arrive later) bounds what any policy can keep. Goal (issue 15): mean retention >= 0.8 with randomisation, and its nominal return within 5% of the
 nominal-trained policy's.
 
 Usage (all options have defaults; 18000 SAC steps per variant and seed):

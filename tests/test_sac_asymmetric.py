@@ -46,8 +46,8 @@ def test_critic_sees_the_true_state_and_the_actor_does_not(noisy_pendulum):
     first, info = check.reset(seed=learner.config.seed)  # the learner's first episode starts here
     check.close()
     np.testing.assert_allclose(stored[0], first, rtol=1e-6)
-    np.testing.assert_allclose(first[obs_dim:], [info["true_state"]["joint_pos"][0], info["true_state"]["joint_vel"][0]],
-                               rtol=1e-6)
+    true_state = info["true_state"]
+    np.testing.assert_allclose(first[obs_dim:], [true_state["joint_pos"][0], true_state["joint_vel"][0]], rtol=1e-6)
     # The pendulum's features are its measured joint_pos and joint_vel: noisy and late against the true ones.
     measured, true = stored[:, :obs_dim], stored[:, obs_dim:]
     assert not np.allclose(measured, true, atol=1e-3) and np.abs(measured - true)[:, 0].mean() < 0.2

@@ -181,53 +181,52 @@ def load_sweep(source: str | os.PathLike, task: str) -> dict[str, dict]:
 
 
 # ----------------------------------------------------------------------------------------- controllers
+# A controller of a task's env: env -> act(observation) -> action in [-1, 1]^n, raising if it does not fit
+# the env (robolearn.data.transitions.scripted_expert is one).
+Controller = Callable[[Any], Callable[[Any], np.ndarray]]
+
+
 @dataclasses.dataclass
-class LoadedPolicy:
-    """A policy file as a controller of the task's env: `act(observation) -> action in [-1, 1]^n`."""
-
-    task: str
-    image: bool
-    act: Callable[[Any], np.ndarray]
-    check_env: Callable[[Any], None]  # raises when the env's robot or spaces do not fit the policy
+class PolicyFile:
+    task: str  # the task it was trained on ("" when the file does not say)
+    image: bool  # whether it observes camera frames
+    controller: Controller
 
 
-def load_policy(path: str | os.PathLike, task: str | None = None, device: str = "cpu") -> LoadedPolicy:
+def load_policy(path: str | os.PathLike, task: str | None = None, device: str = "cpu") -> PolicyFile:
     """An exported ONNX policy (run with onnxruntime, as on the robot) or a training checkpoint."""
     path = Path(path)
     if path.suffix == ".onnx":
         from robolearn.export.runtime import PolicyRuntime
 
         runtime = PolicyRuntime(path)
-        recorded = runtime.metadata.task_id
-        return LoadedPolicy(task or recorded, False, runtime.action,
-                            lambda env: runtime.check_compatible(env.unwrapped.robot.spec))
+
+        def onnx_controller(env: Any) -> Callable[[Any], np.ndarray]:
+            runtime.check_compatible(env.unwrapped.robot.spec)
+            return runtime.action
+
+        return PolicyFile(task or runtime.metadata.task_id, False, onnx_controller)
     from robolearn.learners.base import learner_class, load_checkpoint
 
     data = load_checkpoint(path)
     learner_cls = learner_class(str(data.get("algo", "")))
-    holder: dict[str, Any] = {}
 
-    def check_env(env: Any) -> None:  # the learner is built on the first env: its spaces are checked there
-        if "learner" not in holder:
-            holder["learner"] = learner_cls.load(path, env, device)
+    def checkpoint_controller(env: Any) -> Callable[[Any], np.ndarray]:
+        return learner_cls.load(path, env, device).act  # checks the env's spaces against the checkpoint
 
-    def act(observation: Any) -> np.ndarray:
-        return holder["learner"].act(observation)
-
-    return LoadedPolicy(task or data.get("env_id") or "", "image" in data.get("observation_space", {}), act,
-                        check_env)
+    return PolicyFile(task or data.get("env_id") or "", "image" in data.get("observation_space", {}),
+                      checkpoint_controller)
 
 
-def evaluate_under(task: str, document: Mapping[str, Any], act_for_env: Callable[[Any], Callable], *,
-                   image: bool, episodes: int, seed: int) -> dict:
-    """`evaluate_policy` of the controller `act_for_env(env)` on `task` perturbed by `document`, scoring the
-    true state too."""
+def evaluate_under(task: str, document: Mapping[str, Any], controller: Controller, *, image: bool,
+                   episodes: int, seed: int) -> dict:
+    """`evaluate_policy` of `controller` on `task` perturbed by `document`, scoring the true state too."""
     from robolearn.envs.privileged import TrueReward
     from robolearn.training import make_env
 
     env = TrueReward(make_env(task, image=image, randomize=document))
     try:
-        return evaluate_policy(env, act_for_env(env), episodes, seed)
+        return evaluate_policy(env, controller(env), episodes, seed)
     finally:
         env.close()
 
@@ -247,7 +246,7 @@ def robustness_report(policy_path: str | os.PathLike, sweep: str | os.PathLike, 
     entry = task_entry(policy.task)
     documents = load_sweep(sweep, entry.id)
     task_obj = entry.make_task()
-    controllers: dict[str, Callable[[Any], Callable]] = {"policy": _checked(policy)}
+    controllers: dict[str, Controller] = {"policy": policy.controller}
     if with_expert and task_obj.has_expert:
         from robolearn.data.transitions import scripted_expert
 
@@ -255,25 +254,18 @@ def robustness_report(policy_path: str | os.PathLike, sweep: str | os.PathLike, 
     rows: list[Row] = []
     nominal: dict[str, float] = {}
     for name, document in documents.items():
-        for controller, act_for_env in controllers.items():
+        for controller_name, controller in controllers.items():
             if progress:
-                progress(f"{name}: {controller}")
-            result = evaluate_under(entry.id, document, act_for_env, image=policy.image, episodes=episodes,
+                progress(f"{name}: {controller_name}")
+            result = evaluate_under(entry.id, document, controller, image=policy.image, episodes=episodes,
                                     seed=seed)
             true_return = result["true_return_mean"]
             if name == NOMINAL:
-                nominal[controller] = true_return
-            base = nominal.get(controller)
+                nominal[controller_name] = true_return
+            base = nominal.get(controller_name)
             retention = true_return / base if base is not None and base > 0 else None
-            rows.append(Row(name, controller, result["return_mean"], true_return, result["true_return_std"],
+            rows.append(Row(name, controller_name, result["return_mean"], true_return, result["true_return_std"],
                             retention, result["true_success_rate"], result["safety_clips"], result["safety_stops"],
                             episodes))
     return RobustnessReport(entry.id, Path(policy_path).name, rows)
 
-
-def _checked(policy: LoadedPolicy) -> Callable[[Any], Callable]:
-    def act_for_env(env: Any) -> Callable:
-        policy.check_env(env)
-        return policy.act
-
-    return act_for_env
