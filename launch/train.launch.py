@@ -1,7 +1,7 @@
 """Train a learner on the robot through ROS: the driver (or sim) node plus train_on_robot (RosRobot).
 
     ros2 launch robolearn_drivers train.launch.py use_sim:=true robot_model:=so101_arm \
-        task:=robolearn/ArmReach-v0 algo:=avg run_dir:=runs/reach_on_robot
+        task:=robolearn/ArmReach-v0 algo:=avg run_dir:=runs/reach_on_robot [async_actor:=true]
 """
 
 from launch import LaunchDescription
@@ -27,6 +27,8 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("calibration_file", default_value="", description="motor calibration YAML"),
         DeclareLaunchArgument("use_sim", default_value="false", description="true: the PyBullet robot"),
         DeclareLaunchArgument("namespace", default_value="", description="namespace of this robot's topics"),
+        DeclareLaunchArgument("async_actor", default_value="false",
+                              description="true: the control loop in an actor process, updates apart (sac/avg)"),
         IncludeLaunchDescription(  # the robot exactly as robot.launch.py brings it up (one definition)
             PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare(PACKAGE), "launch", "robot.launch.py"])),
             launch_arguments={
@@ -49,6 +51,7 @@ def generate_launch_description() -> LaunchDescription:
                     "task": LaunchConfiguration("task"),
                     "algo": LaunchConfiguration("algo"),
                     "run_dir": ParameterValue(LaunchConfiguration("run_dir"), value_type=str),
+                    "async_actor": ParameterValue(LaunchConfiguration("async_actor"), value_type=bool),
                 },
             ],
             output="screen",

@@ -14,7 +14,7 @@ import datetime
 import os
 import socket
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -259,13 +259,14 @@ def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.
 
 
 def train_started(started: Started, steps: int, run_dir: str | os.PathLike, *, resume_hint: str,
-                  progress: bool = False) -> dict:
+                  progress: bool = False, step: Callable[[], dict] | None = None) -> dict:
     """Train a `start_or_resume` learner to `steps`; Ctrl-C and divergence leave as RunInterrupted/RunDiverged
-    naming the checkpoint kept (`resume_hint`: the exact command or action that continues this run)."""
+    naming the checkpoint kept (`resume_hint`: the exact command or action that continues this run).
+    `step`: see Learner.train (the link's learner side feeds the loop with it)."""
     if started.learner is None:
         raise ValueError("nothing to train: the run is already past the requested steps")
     try:
-        return started.learner.train(steps, run_dir, progress=progress)
+        return started.learner.train(steps, run_dir, progress=progress, step=step)
     except KeyboardInterrupt:
         raise RunInterrupted(started.checkpoint, started.learner.steps_done, resume_hint) from None
     except FloatingPointError as exc:

@@ -18,7 +18,7 @@ import pytest
 from robolearn.link import handshake, weights as weight_frames
 from robolearn.link.actor import ActorLink, control_loop
 from robolearn.link.handshake import Identity
-from robolearn.link.learner import LearnerServer
+from robolearn.link.learner import LearnerServer, StreamPosition
 from robolearn.link.wire import (MAX_FRAME_BYTES, PROTOCOL_VERSION, ProtocolError, decode, encode, recv_message,
                                  unpack_array)
 
@@ -120,7 +120,7 @@ def test_weights_received_equal_weights_sent_and_a_tampered_chunk_is_refused():
     (Identity(b"another key, 16+ bytes", "cfg", "pendulum", "swingup"), PROTOCOL_VERSION, "authentication failed"),
     (Identity(KEY, "other-cfg", "pendulum", "swingup"), PROTOCOL_VERSION, "config_hash mismatch"),
     (Identity(KEY, "cfg", "so101_arm", "swingup"), PROTOCOL_VERSION, "robot mismatch"),
-    (IDENTITY, PROTOCOL_VERSION - 1, "protocol 0 is not supported"),
+    (IDENTITY, PROTOCOL_VERSION - 1, f"protocol {PROTOCOL_VERSION - 1} is not supported"),
 ])
 def test_a_wrong_key_config_robot_or_protocol_is_refused_with_a_message_and_no_motion(server, identity, protocol,
                                                                                         says):
@@ -170,6 +170,52 @@ def test_sequence_numbers_drop_duplicates_and_count_gaps(server):
         assert (server.stats.received, server.stats.duplicates, server.stats.gaps) == (7, 2, 3)
     finally:
         sock.close()
+
+
+def drain(srv, until_seq):
+    seen = []
+    assert wait_for(lambda: (b := srv.get_transitions(0.05)) is not None and seen.extend(b["obs"][:, 0])
+                    or (seen and seen[-1] >= until_seq)), seen
+    return seen
+
+
+def test_a_learner_restarted_from_its_checkpoint_gets_what_it_never_saved_and_nothing_twice():
+    first = LearnerServer(IDENTITY, heartbeat_s=0.05, actor_timeout_s=0.5)
+    port = first.address[1]
+    actor = ActorLink(IDENTITY, "127.0.0.1", port, timeout_s=0.3, reconnect_s=0.05)
+    try:
+        for i in range(10):
+            actor.send_transition(obs=np.float32([i]))
+        assert drain(first, 9) == list(range(10))
+        saved = StreamPosition(first.consumed.stream, 6)  # its checkpoint holds 0..5; 6..9 died with it
+        first.close()
+        assert wait_for(lambda: not actor.link_up)
+        for i in range(10, 13):  # the control loop goes on while the learner is away
+            actor.send_transition(obs=np.float32([i]))
+        second = LearnerServer(IDENTITY, port=port, heartbeat_s=0.05, actor_timeout_s=0.5, resume=saved)
+        try:
+            assert drain(second, 12) == list(range(6, 13))
+            assert (second.stats.received, second.stats.duplicates, second.stats.gaps) == (7, 0, 0)
+            assert actor.resent == 4 and second.consumed.next_seq == 13
+        finally:
+            second.close()
+    finally:
+        actor.close()
+        first.close()
+
+
+def test_a_new_actor_process_starts_its_own_stream_at_zero(server):
+    one = ActorLink(IDENTITY, *server.address, timeout_s=0.3)
+    one.send_transition(obs=np.float32([1]))
+    assert drain(server, 1) == [1]
+    one.close()
+    two = ActorLink(IDENTITY, *server.address, timeout_s=0.3)
+    try:
+        two.send_transition(obs=np.float32([2]))
+        assert drain(server, 2) == [2]
+        assert server.stats.duplicates == 0 and server.consumed.next_seq == 1
+    finally:
+        two.close()
 
 
 def test_a_batch_whose_arrays_disagree_with_its_count_disconnects_the_actor(server):

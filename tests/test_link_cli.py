@@ -27,9 +27,9 @@ def tiny_config(tmp_path):
 
 
 @pytest.fixture
-def learner(tiny_config):
-    proc = robolearn("learner", "Pendulum-v1", "--listen", "127.0.0.1:0", "--seconds", "30", "--heartbeat", "0.05",
-                     "--config", tiny_config)
+def learner(tiny_config, tmp_path):
+    proc = robolearn("learner", "Pendulum-v1", "--listen", "127.0.0.1:0", "--steps", "300", "--heartbeat", "0.05",
+                     "--config", tiny_config, "--run-dir", str(tmp_path / "run"), "--no-progress")
     seen = ""
     while "listening on" not in seen:
         line = proc.stdout.readline()

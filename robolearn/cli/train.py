@@ -4,6 +4,7 @@ Examples:
     robolearn train robolearn/PendulumBalance-v0 --algo sac --steps 5000
     robolearn train ArmReach --algo sac --config configs/sac.yaml --run-dir runs/reach --seed 1
     robolearn train ArmReach --algo sac --run-dir runs/reach --steps 40000 --resume   # continue a run
+    robolearn train ArmReach --algo sac --async   # actor and learner in two processes over the link
     robolearn train ArmReach --algo sac --config configs/sac_main.yaml --randomize strong   # domain randomisation
     robolearn train ArmReach --algo sac --init-from runs/reach/checkpoint.pt --run-dir runs/finetune  # fine-tune
 """
@@ -11,6 +12,7 @@ Examples:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 from pathlib import Path
@@ -43,6 +45,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "perturbation:); recorded in the checkpoint, so --resume must repeat it")
     parser.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes after training")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--async", dest="async_", action="store_true",
+                        help="sac/avg: the actor (policy at the task's control rate) in its own process, the "
+                             "learner in this one, over the loopback link; learning never stretches a control tick")
+    parser.add_argument("--utd-cap", type=float, default=1.0, help="with --async: at most this many update rounds "
+                                                                   "per transition (0: no cap)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
     env = make_env(args.task, args.image, args.reward_classifier, args.randomize)
     try:
         config = load_config(learner_cls, args.config, args.seed, args.init_from)
+        if args.async_ and getattr(config, "asymmetric_critic", False):
+            raise ConfigError("asymmetric_critic is not supported with --async (the link carries no privileged "
+                              "state yet): drop --async or set asymmetric_critic: false")
         run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")
         with open_run(run_dir):
             started = start_or_resume(learner_cls, env, run_dir, steps=args.steps, config=config,
@@ -64,8 +74,19 @@ def run(args: argparse.Namespace) -> int:
             learner = started.learner
             print(f"training {args.algo} on {args.task} for {args.steps} steps on {learner.device}; "
                   f"run folder {run_dir}")
-            summary = train_started(started, args.steps, run_dir, resume_hint=_resume_command(args, run_dir),
-                                    progress=not args.no_progress)
+            if args.async_:
+                from robolearn.link.local import train_async
+
+                # The actor process builds its own env: the same one, randomisation included.
+                env_factory = functools.partial(make_env, args.task, args.image, args.reward_classifier,
+                                                args.randomize) if args.randomize else None
+                summary = train_async(started, args.steps, run_dir, task=args.task, image=args.image,
+                                      reward_classifier=args.reward_classifier, utd_cap=args.utd_cap or None,
+                                      resume_hint=_resume_command(args, run_dir), progress=not args.no_progress,
+                                      env_factory=env_factory)
+            else:
+                summary = train_started(started, args.steps, run_dir, resume_hint=_resume_command(args, run_dir),
+                                        progress=not args.no_progress)
         print(json.dumps({k: v for k, v in summary.items() if k != "eval"}, default=str))
         if args.eval_episodes > 0:
             result = learner.evaluate(args.eval_episodes, env=env)
@@ -84,6 +105,8 @@ def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:
              "--run-dir", str(run_dir), "--resume"]
     if args.image:
         parts.append("--image")
+    if args.async_:
+        parts += ["--async", "--utd-cap", str(args.utd_cap)]
     if args.reward_classifier:
         parts += ["--reward-classifier", args.reward_classifier]
     if args.randomize:

@@ -305,7 +305,36 @@ class AVG(Learner):
         self.episode_returns: list[float] = []
 
     def training_step(self) -> dict[str, float]:
-        ended, losses = self.step()
+        return self._events(*self.step())
+
+    def learn_from_transition(self, observation: Any, action: np.ndarray, reward: float, next_observation: Any,
+                              terminated: bool, truncated: bool) -> dict[str, float]:
+        """One AVG update from a transition an actor collected in another process (robolearn.link), then the
+        same bookkeeping as `training_step`. The critic learns the value of the executed `action`; the actor's
+        gradient flows through a fresh sample at `observation` from the current weights (the actor drew its
+        sample with older weights, and its graph does not cross processes). Each observation feeds the
+        normaliser once, as in `step`."""
+        starts_episode = self._obs is None  # here: the previous streamed transition ended an episode
+        if starts_episode:
+            self.episode_return, self.episode_length = 0.0, 0
+        obs = self._observation_tensor(observation, update_normalizer=starts_episode)
+        reward = float(reward)
+        if not np.isfinite(reward):
+            raise FloatingPointError(f"the actor sent reward {reward} at step {self.env_steps}: fix the task's reward")
+        next_obs = self._observation_tensor(next_observation, update_normalizer=True)
+        sample, log_prob = self._sample(obs)
+        executed = torch.as_tensor(np.asarray(action, np.float32), device=self.device).reshape(1, -1)
+        losses = self.update(obs, sample, log_prob, reward, bool(terminated), bool(truncated), next_obs, executed)
+        self.env_steps += 1
+        self.episode_return += reward
+        self.episode_length += 1
+        ended = bool(terminated or truncated)
+        if ended:
+            self.episodes += 1
+        self._obs = None if ended else next_obs
+        return self._events(ended, losses)
+
+    def _events(self, ended: bool, losses: Mapping[str, Any]) -> dict[str, float]:
         self._record_losses(losses)  # every step: a divergence stops the run where it starts
         self._td_sigma = float(losses["sigma"])
         if not ended:

@@ -18,7 +18,7 @@ import os
 import random
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping, TypeVar
+from typing import Any, Callable, ClassVar, Iterator, Mapping, TypeVar
 
 import numpy as np
 import torch
@@ -201,14 +201,21 @@ class Learner(abc.ABC):
         self.compute_budget = ComputeBudget(control_period_of(env), self.algo)
         self._evaluation_env = None
         self._evaluation_env_made = False  # made at most once: a failure is not retried every evaluation
+        # What whoever drives the loop saves with the learner's state (plain data; e.g. the link's position
+        # in the actor's transition stream), so a restart resumes both from one consistent checkpoint.
+        self.checkpoint_extras: dict[str, Any] = {}
 
     @abc.abstractmethod
     def check_spaces(self, observation_space, action_space) -> None:
         """Raise ConfigError if this learner cannot handle these spaces."""
 
     # ------------------------------------------------------------------------ the one training loop
-    def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True) -> dict:
+    def train(self, total_steps: int, run_dir: str | os.PathLike | None = None, progress: bool = True,
+              step: Callable[[], dict[str, float]] | None = None) -> dict:
         """Train until `total_steps` steps in total (resuming counts; see `steps_done`); returns a summary.
+
+        `step` replaces `training_step` when the data comes from elsewhere (robolearn.link: an actor in another
+        process); it may return without advancing `steps_done` while it waits.
 
         Every learner runs this loop: `training_step` (the algorithm) until the total, with logging every
         `log_every` steps, evaluation every `eval_every`, a checkpoint every `checkpoint_every` and at the end.
@@ -231,7 +238,7 @@ class Learner(abc.ABC):
             while self.steps_done < total_steps:
                 stop.check()
                 before = self.steps_done
-                events = self.training_step()
+                events = step() if step is not None else self.training_step()
                 now = self.steps_done
                 bar.update(now - before)
                 if events:
@@ -338,6 +345,7 @@ class Learner(abc.ABC):
             "steps": self.steps_done,
             "state": state,
             "rng": rng_state(),
+            "extras": self.checkpoint_extras,
         })
 
     @property
@@ -351,6 +359,7 @@ class Learner(abc.ABC):
         config = learner_cls.config_class.from_dict(data["config"], f"{path} config")
         learner = learner_cls(env, config, device)
         learner.load_state_dict(data["state"])
+        learner.checkpoint_extras = dict(data.get("extras") or {})
         set_rng_state(data["rng"])
         return learner
 

@@ -438,19 +438,25 @@ class SAC(Learner):
         acted = time.perf_counter()
         next_obs, reward, terminated, truncated, info = self.collect_env.step(action)
         observed = time.perf_counter()
-        self._store(self._obs, action, float(reward), next_obs, terminated, truncated, info)
-        self._obs = next_obs
-        self._episode_return += float(reward)
-        self.env_steps += 1
-        events = {}
-        if terminated or truncated:
-            self.episodes += 1
-            events["train/episode_return"] = self._last_episode_return = self._episode_return
-            self._obs = None
+        events = self.record(self._obs, action, float(reward), next_obs, terminated, truncated, info)
+        self._obs = None if terminated or truncated else next_obs
         if len(self.online) >= cfg.learning_starts:
             self.update()
         self.compute_budget.add((acted - started) + (time.perf_counter() - observed))
         return events
+
+    def record(self, obs: Any, action: np.ndarray, reward: float, next_obs: Any, terminated: bool, truncated: bool,
+               info: Mapping[str, Any] | None = None) -> dict[str, float]:
+        """Store one transition and count it as an env step, whether this process's env made it or an actor
+        streamed it over robolearn.link; returns the episode's return when it ended there."""
+        self._store(obs, action, float(reward), next_obs, terminated, truncated, info or {})
+        self._episode_return += float(reward)
+        self.env_steps += 1
+        if not (terminated or truncated):
+            return {}
+        self.episodes += 1
+        self._last_episode_return, self._episode_return = self._episode_return, 0.0
+        return {"train/episode_return": self._last_episode_return}
 
     def training_metrics(self) -> dict[str, float]:
         """The last update's losses, Q and entropy (raising if any became NaN or infinite), the temperature

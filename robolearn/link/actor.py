@@ -5,12 +5,15 @@ Link loss is detected by silence: the learner sends heartbeats even while it upd
 `timeout_s` (or a closed socket) means the link is down. The actor then applies its configured policy,
 `continue` (keep acting with the last weights) or `stop` (the caller stops the robot), says so once in the
 log, and keeps trying to reconnect in the background. Sequence numbers run on across reconnects, so the
-learner can tell lost transitions from resent ones.
+learner can tell lost transitions from resent ones. The last `resend_window` transitions sent stay here:
+a learner restarted from its checkpoint asks at the handshake for its stream from some sequence number on,
+and gets what it received but never saved again.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -24,9 +27,13 @@ import numpy as np
 from robolearn.link import handshake
 from robolearn.link.handshake import Identity
 from robolearn.link.weights import Assembler, Weights
-from robolearn.link.wire import PROTOCOL_VERSION, LinkError, ProtocolError, RefusedError, encode, pack_array, recv_message
+from robolearn.link.wire import (MAX_FRAME_BYTES, PROTOCOL_VERSION, LinkError, ProtocolError, RefusedError, encode,
+                                 pack_array, recv_message)
 
 log = logging.getLogger(__name__)
+
+# One frame's transitions stay under this, leaving room for msgpack's framing around the arrays.
+TRANSITION_MAX_BYTES = MAX_FRAME_BYTES // 2
 
 
 class OnLoss(str, Enum):
@@ -38,7 +45,8 @@ class ActorLink:
     def __init__(self, identity: Identity, host: str, port: int, on_loss: OnLoss | str = OnLoss.CONTINUE,
                  timeout_s: float = 1.0, buffer_transitions: int = 10_000, batch_max: int = 256,
                  send_interval_s: float = 0.02, reconnect_s: float = 0.5, protocol: int = PROTOCOL_VERSION,
-                 ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None):
+                 ssl_context: ssl.SSLContext | None = None, server_hostname: str | None = None,
+                 resend_window: int | None = None):
         try:
             self.on_loss = OnLoss(on_loss)
         except ValueError:
@@ -49,6 +57,10 @@ class ActorLink:
         self._buffer: deque[tuple[int, dict[str, np.ndarray]]] = deque(maxlen=buffer_transitions)
         self._lock = threading.Lock()
         self._next_seq = 0
+        self._stream = os.urandom(16)  # this actor's transition stream, named at every handshake
+        self._sent: deque[tuple[int, dict[str, np.ndarray]]] = deque(
+            maxlen=buffer_transitions if resend_window is None else resend_window)
+        self.resent = 0  # transitions sent again because a restarted learner asked for them
         self.dropped = 0  # transitions pushed out of the full buffer before they could be sent
         self._pending: tuple[int, Weights] | None = None
         self.weights_version = 0
@@ -62,10 +74,15 @@ class ActorLink:
 
     # ---- called from the control loop: constant time, no I/O ----
     def send_transition(self, **arrays: np.ndarray) -> None:
+        arrays = {k: np.asarray(v) for k, v in arrays.items()}
+        size = sum(a.nbytes for a in arrays.values())
+        if size > TRANSITION_MAX_BYTES:  # camera frames: a frame must hold at least one whole transition
+            raise ProtocolError(f"a transition of {size} bytes exceeds the link's {TRANSITION_MAX_BYTES}-byte cap; "
+                                "send smaller camera frames (lower the camera resolution)")
         with self._lock:
             if len(self._buffer) == self._buffer.maxlen:
                 self.dropped += 1
-            self._buffer.append((self._next_seq, {k: np.asarray(v) for k, v in arrays.items()}))
+            self._buffer.append((self._next_seq, arrays))
             self._next_seq += 1
 
     def take_weights(self) -> tuple[int, Weights] | None:
@@ -75,6 +92,12 @@ class ActorLink:
         if pending is not None:
             self.weights_version = pending[0]
         return pending
+
+    @property
+    def pending(self) -> int:
+        """Transitions buffered, not sent yet."""
+        with self._lock:
+            return len(self._buffer)
 
     def wait_ready(self, timeout_s: float) -> bool:
         """Wait until connected (True) or refused/unreachable (False, with `refused` set when refused)."""
@@ -127,7 +150,8 @@ class ActorLink:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.settimeout(self.timeout_s)
-            handshake.connect(sock, self.identity, self._protocol)
+            _, resume_from = handshake.connect(sock, self.identity, self._protocol, self._stream)
+            self._rewind(resume_from)
             self._last_rx, self._up = time.monotonic(), True
             log.info("link: connected to the learner at %s:%d", *self.address)
             done = threading.Event()
@@ -136,6 +160,21 @@ class ActorLink:
             self._send_loop(sock, done)
         finally:
             sock.close()
+
+    def _rewind(self, resume_from: int) -> None:
+        """Queue everything from `resume_from` on that is still here; what the learner has is forgotten."""
+        with self._lock:
+            again = [item for item in self._sent if item[0] >= resume_from]
+            waiting = [item for item in self._buffer if item[0] >= resume_from]
+            self._sent.clear()
+            self._buffer.clear()
+            overflow = len(again) + len(waiting) - self._buffer.maxlen
+            if overflow > 0:
+                self.dropped += overflow
+            self._buffer.extend(again + waiting)
+            self.resent += len(again)
+        if again:
+            log.info("link: the learner resumes at transition %d: sending %d again", resume_from, len(again))
 
     def _receive(self, sock: socket.socket, done: threading.Event) -> None:
         assembler = Assembler(self.identity.key)
@@ -174,6 +213,8 @@ class ActorLink:
                     with self._lock:  # not acknowledged: put them back so they are resent (duplicates are counted)
                         self._buffer.extendleft(reversed(batch))
                     raise
+                with self._lock:
+                    self._sent.extend(batch)
             else:
                 self._send_all(sock, heartbeat)
             done.wait(self.send_interval_s)
@@ -186,13 +227,18 @@ class ActorLink:
 
     @staticmethod
     def _batch_frames(batch: list[tuple[int, dict[str, np.ndarray]]]) -> list[bytes]:
-        # one frame per run of consecutive sequence numbers (a buffer overflow leaves a hole)
+        # one frame per run of consecutive sequence numbers (a buffer overflow leaves a hole), split where
+        # the run would outgrow the frame cap (camera frames are large)
         runs: list[list[tuple[int, dict[str, np.ndarray]]]] = []
+        run_bytes = 0
         for item in batch:
-            if runs and item[0] == runs[-1][-1][0] + 1:
+            size = sum(a.nbytes for a in item[1].values())
+            if runs and item[0] == runs[-1][-1][0] + 1 and run_bytes + size <= TRANSITION_MAX_BYTES:
                 runs[-1].append(item)
+                run_bytes += size
             else:
                 runs.append([item])
+                run_bytes = size
         return [encode("transitions", seq=run[0][0], count=len(run),
                        arrays={name: pack_array(np.stack([t[name] for _, t in run])) for name in run[0][1]})
                 for run in runs]
@@ -206,6 +252,15 @@ class ActorLink:
             except (TimeoutError, socket.timeout):
                 if not self.link_up or self._stop.is_set():
                     raise LinkError("the learner stopped reading") from None
+
+    def flush(self, timeout_s: float) -> bool:
+        """Wait (after the control loop ended) until every buffered transition went out to a connected learner."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and self.refused is None:
+            if not self.pending and self.link_up:
+                return True
+            time.sleep(0.02)
+        return False
 
     def close(self) -> None:
         self._stop.set()

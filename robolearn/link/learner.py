@@ -5,6 +5,11 @@ new weights, so any learner's update can sit behind the link. Heartbeats go out 
 slow update never looks like a dead link to the actor; an actor silent for `actor_timeout_s` is dropped
 and the next connection is accepted. Sequence counters live on the server, not the connection, so a
 reconnecting actor's resent transitions are counted as duplicates and never learned from twice.
+
+Each actor process numbers its own stream. `consumed` is the position (stream, next sequence number) up to
+which batches were handed to the learner; a learner saves it with its checkpoint and passes it back as
+`resume` after a restart, and the handshake then asks the actor to resend from there: nothing the checkpoint
+holds is learned twice, and what the learner received but never saved is sent again.
 """
 
 from __future__ import annotations
@@ -30,6 +35,14 @@ Batch = dict[str, np.ndarray]
 OnTransitions = Callable[[Batch], "Mapping[str, np.ndarray] | None"]
 
 
+@dataclass(frozen=True)
+class StreamPosition:
+    """The next sequence number wanted from one actor's transition stream."""
+
+    stream: bytes = b""
+    next_seq: int = 0
+
+
 @dataclass
 class LearnerStats:
     received: int = 0  # transitions accepted (each sequence number once)
@@ -38,17 +51,22 @@ class LearnerStats:
     refused: list[str] = field(default_factory=list)  # handshake refusals and protocol errors, with reasons
     actors_lost: int = 0
     weights_sent: int = 0
+    connections: int = 0  # actors accepted so far (a new one needs the current weights)
 
 
 class LearnerServer:
     def __init__(self, identity: Identity, host: str = "127.0.0.1", port: int = 0, heartbeat_s: float = 0.1,
-                 actor_timeout_s: float = 1.0, queue_batches: int = 64, ssl_context: ssl.SSLContext | None = None):
+                 actor_timeout_s: float = 1.0, queue_batches: int = 64, ssl_context: ssl.SSLContext | None = None,
+                 resume: StreamPosition | None = None):
         if actor_timeout_s <= heartbeat_s:
             raise ValueError(f"actor_timeout_s ({actor_timeout_s}) must exceed heartbeat_s ({heartbeat_s})")
         self.identity, self.heartbeat_s, self.actor_timeout_s = identity, heartbeat_s, actor_timeout_s
         self.stats = LearnerStats()
         self._ssl = ssl_context
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # a restarted learner takes its port back at once (the old connection may linger in TIME_WAIT);
+        # a port another process listens on is still refused
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             self._listener.bind((host, port))
         except OSError as exc:
@@ -58,8 +76,9 @@ class LearnerServer:
         self._listener.listen(1)
         self.address = self._listener.getsockname()
         # bounded: a full queue stops the receiver reading, TCP pushes back and the actor drops its oldest
-        self._batches: queue.Queue[Batch] = queue.Queue(maxsize=queue_batches)
-        self._next_seq = 0
+        self._batches: queue.Queue[tuple[StreamPosition, Batch]] = queue.Queue(maxsize=queue_batches)
+        self.consumed = resume or StreamPosition()
+        self._stream, self._next_seq = self.consumed.stream, self.consumed.next_seq
         self._conn: socket.socket | None = None
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
@@ -88,7 +107,7 @@ class LearnerServer:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn.settimeout(self.actor_timeout_s)
             try:
-                hello = handshake.accept(conn, self.identity, self.heartbeat_s)
+                hello = handshake.accept(conn, self.identity, self.heartbeat_s, self._resume_from)
             except (LinkError, OSError) as exc:
                 self.stats.refused.append(str(exc))
                 log.warning("link: refused actor %s: %s", peer, exc)
@@ -96,11 +115,17 @@ class LearnerServer:
                 continue
             log.info("link: actor %s connected (robot %s, task %s)", peer, hello["robot"], hello["task"])
             self._conn = conn
+            self.stats.connections += 1
             self._connected.set()
             self._receive(conn)
             self._connected.clear()
             self._conn = None
             conn.close()
+
+    def _resume_from(self, stream: bytes) -> int:
+        if stream != self._stream:  # another actor process: its stream starts at 0
+            self._stream, self._next_seq = stream, 0
+        return self._next_seq
 
     def _receive(self, conn: socket.socket) -> None:
         while not self._stop.is_set():
@@ -127,7 +152,7 @@ class LearnerServer:
                     return
                 while batch and not self._stop.is_set():
                     try:
-                        self._batches.put(batch, timeout=0.1)
+                        self._batches.put((StreamPosition(self._stream, self._next_seq), batch), timeout=0.1)
                         break
                     except queue.Full:
                         continue
@@ -169,10 +194,13 @@ class LearnerServer:
             return False
 
     def get_transitions(self, timeout: float) -> Batch | None:
+        """The next batch (None if none came within `timeout`); `consumed` then covers it."""
         try:
-            return self._batches.get(timeout=timeout)
+            position, batch = self._batches.get(timeout=timeout)
         except queue.Empty:
             return None
+        self.consumed = position
+        return batch
 
     def publish(self, weights: Mapping[str, np.ndarray]) -> int | None:
         """Send a new weight version to the actor; returns the version, or None when no actor is connected."""
@@ -205,4 +233,4 @@ class LearnerServer:
                 pass
 
 
-__all__ = ["LearnerServer", "LearnerStats", "Identity", "RefusedError"]
+__all__ = ["LearnerServer", "LearnerStats", "StreamPosition", "Identity", "RefusedError"]

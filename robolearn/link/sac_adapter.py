@@ -1,78 +1,89 @@
-"""SAC behind the link: the learner side's `on_transitions` and the actor side's policy, nothing else.
+"""SAC behind the link: the learner side stores streamed transitions in SAC's own buffers and runs its update
+rounds; the actor side runs SAC's actor (and, from pixels, the image encoder) with weights from the learner.
 
-The learner stores each streamed transition in SAC's own replay buffer and runs one `SAC.update()` round
-(which is `utd` critic steps) per transition once `learning_starts` is reached, so the update-to-data ratio
-is SAC's; `max_rounds_per_transition` caps it lower when the learner machine cannot keep up. Every
-`publish_every` rounds it returns the actor's weights for the link to send. State observations only: image
-transitions would need the encoder's weights too (not wired yet).
+One `SAC.update()` round is `utd` critic steps plus one actor step, exactly as in-process training runs it per
+env step; how many rounds per transition the learner manages is measured by robolearn.link.training, which
+may cap it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+import gymnasium as gym
 import numpy as np
 import torch
 
 from robolearn.learners.distributions import sample_tanh_gaussian
+from robolearn.learners.encoders import ConvEncoder
 from robolearn.learners.sac import SAC, Actor, SACConfig
-
-FIELDS = ("obs", "action", "reward", "next_obs", "terminated", "truncated")
+from robolearn.link.transitions import check_batch, observation
+from robolearn.link.weights import Weights, to_numpy
 
 
 class SacLinkLearner:
-    def __init__(self, sac: SAC, publish_every: int = 4, max_rounds_per_transition: float = 1.0):
-        if sac.image_shape is not None:
-            raise ValueError("SAC from pixels cannot run behind the link yet; train it in-process (robolearn train)")
-        if publish_every < 1 or max_rounds_per_transition <= 0:
-            raise ValueError("publish_every must be >= 1 and max_rounds_per_transition > 0")
-        self.sac, self.publish_every, self.max_rounds = sac, publish_every, max_rounds_per_transition
-        self.transitions = 0
-        self._credit = 0.0
-        self._since_publish = 0
-        sac.on_train_start()  # demonstrations, as in-process training would have them
+    def __init__(self, sac: SAC):
+        self.learner = self.sac = sac
 
     @property
-    def update_to_data(self) -> float:
-        """Measured update rounds per received transition."""
-        return self.sac.updates / max(self.transitions, 1)
+    def updates(self) -> int:
+        return self.sac.updates
 
-    def __call__(self, batch: Mapping[str, np.ndarray]) -> dict[str, np.ndarray] | None:
-        missing = [f for f in FIELDS if f not in batch]
-        if missing:
-            raise ValueError(f"transitions lack {missing}; the actor must send {list(FIELDS)}")
+    def ingest(self, batch: Mapping[str, np.ndarray]) -> dict[str, float]:
+        """Store every transition of the batch (what the robot applied is the action); episode returns out."""
+        check_batch(batch, self.sac.image_shape is not None)
+        events: dict[str, float] = {}
         for i in range(len(batch["reward"])):
-            self.sac.online.add(batch["obs"][i], batch["action"][i], float(batch["reward"][i]),
-                                batch["next_obs"][i], bool(batch["terminated"][i]), bool(batch["truncated"][i]))
-            self.transitions += 1
-            self.sac.env_steps += 1
-            if len(self.sac.online) < self.sac.config.learning_starts:
-                continue
-            self._credit += self.max_rounds
-            while self._credit >= 1.0:
-                self._credit -= 1.0
-                self.sac.update()
-                self._since_publish += 1
-        if self._since_publish >= self.publish_every:
-            self._since_publish = 0
-            return actor_weights(self.sac)
-        return None
+            events.update(self.sac.record(observation(batch, i), batch["action"][i], float(batch["reward"][i]),
+                                          observation(batch, i, next_=True), bool(batch["terminated"][i]),
+                                          bool(batch["truncated"][i])))
+        return events
 
+    def ready(self) -> bool:
+        return len(self.sac.online) >= self.sac.config.learning_starts
 
-def actor_weights(sac: SAC) -> dict[str, np.ndarray]:
-    return {k: v.detach().cpu().numpy().copy() for k, v in sac.actor.state_dict().items()}
+    def update(self) -> None:
+        self.sac.update()
+
+    def actor_weights(self) -> Weights:
+        """What the actor needs to act: the actor network and, from pixels, the critic's image encoder."""
+        weights = {f"actor.{k}": v for k, v in to_numpy(self.sac.actor.state_dict()).items()}
+        if self.sac.critic.encoder is not None:
+            weights.update({f"encoder.{k}": v for k, v in to_numpy(self.sac.critic.encoder.state_dict()).items()})
+        return weights
 
 
 class SacActorPolicy:
-    """The actor side: SAC's actor network (CPU), deterministic action from a state observation."""
+    """The actor side (CPU): SAC's actor on state features, or on state + encoded camera frame. Samples from
+    the tanh-Gaussian while training (`explore`), its mean otherwise."""
 
-    def __init__(self, obs_dim: int, act_dim: int, config: SACConfig):
-        self.net = Actor(obs_dim, act_dim, config).eval()
+    def __init__(self, observation_space: gym.Space, action_space: gym.Space, config: SACConfig,
+                 explore: bool = True, seed: int = 0):
+        image = observation_space["image"].shape if isinstance(observation_space, gym.spaces.Dict) else None
+        state_dim = (observation_space["state"] if image else observation_space).shape[0]
+        self.encoder = ConvEncoder(image, config.image_feature_dim).eval() if image else None
+        self.net = Actor(state_dim + (config.image_feature_dim if image else 0), action_space.shape[0], config).eval()
+        self.explore = explore
+        self.generator = torch.Generator().manual_seed(seed)
 
     def load(self, weights: Mapping[str, np.ndarray]) -> None:
-        self.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()}, strict=True)
+        parts: dict[str, dict[str, torch.Tensor]] = {"actor": {}, "encoder": {}}
+        for name, value in weights.items():
+            part, _, key = name.partition(".")
+            if part not in parts:
+                raise ValueError(f"unexpected weight {name!r} for a SAC actor")
+            parts[part][key] = torch.from_numpy(np.array(value))
+        self.net.load_state_dict(parts["actor"], strict=True)
+        if self.encoder is not None:
+            self.encoder.load_state_dict(parts["encoder"], strict=True)
 
     @torch.no_grad()
-    def __call__(self, obs: np.ndarray) -> np.ndarray:
-        mean, log_std = self.net(torch.as_tensor(obs, dtype=torch.float32)[None])
-        return sample_tanh_gaussian(mean, log_std, deterministic=True)[0][0].numpy()
+    def __call__(self, obs) -> np.ndarray:
+        if self.encoder is not None:
+            state = torch.as_tensor(np.asarray(obs["state"], np.float32))[None]
+            image = torch.as_tensor(np.asarray(obs["image"], np.uint8))[None]
+            features = torch.cat([state, self.encoder(image)], dim=-1)
+        else:
+            features = torch.as_tensor(np.asarray(obs, np.float32))[None]
+        mean, log_std = self.net(features)
+        return sample_tanh_gaussian(mean, log_std, not self.explore, self.generator)[0][0].numpy()

@@ -14,7 +14,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: the actor names its transition stream; the learner says where to resume it
 MAX_FRAME_BYTES = 4 * 1024 * 1024
 WEIGHT_CHUNK_BYTES = 1024 * 1024  # well under MAX_FRAME_BYTES once the map around it is added
 _LENGTH = struct.Struct(">I")
@@ -38,8 +38,9 @@ class RefusedError(LinkError):
 _ARRAY = "array"  # [dtype, shape, bytes]
 SCHEMAS: dict[str, dict[str, Any]] = {
     "challenge": {"protocol": int, "nonce": bytes},
+    # protocol >= 2 adds "stream": bytes, checked in handshake after the version (so an old peer hears why)
     "hello": {"protocol": int, "nonce": bytes, "mac": bytes, "config_hash": str, "robot": str, "task": str},
-    "welcome": {"mac": bytes, "heartbeat_s": float},
+    "welcome": {"mac": bytes, "heartbeat_s": float, "resume_from": int},
     "refuse": {"reason": str},
     "heartbeat": {},
     "transitions": {"seq": int, "count": int, "arrays": {str: _ARRAY}},

@@ -1,13 +1,15 @@
 """Train a learner on a robot through ROS: RosRobot + the task's RobotEnv + a robolearn learner.
 
 Started by train.launch.py next to a driver (or sim) node in the same namespace. Parameters (from YAML):
-robot_model, task, algo, config_file, steps, run_dir, seed, resume. The checkpoint records the task id, so
+robot_model, task, algo, config_file, steps, run_dir, seed, resume, async_actor (true: the robot's control
+loop runs in its own actor process, the learner here, over the loopback link). The checkpoint records the task id, so
 `robolearn export <run_dir>/checkpoint.pt` works on it directly. Ctrl-C stops the robot and keeps the last
 checkpoint the learner wrote.
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import rclpy
 from rclpy.signals import SignalHandlerOptions
 
 DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "steps": 10_000,
-            "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False}
+            "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False, "async_actor": False}
 
 
 def read_parameters(args: list[str] | None) -> tuple[dict, str]:
@@ -34,13 +36,9 @@ def read_parameters(args: list[str] | None) -> tuple[dict, str]:
 def train(params: dict, namespace: str) -> Path:
     """One run in `run_dir` through the library's run start (folder lock, seeding, resume checks); a run
     folder that already holds a checkpoint is resumed only when the `resume` parameter says so."""
-    import gymnasium as gym
-
-    from robolearn.envs.robot_env import RobotEnv
     from robolearn.learners.base import learner_class
     from robolearn.tasks.registry import task_entry
     from robolearn.training import load_config, open_run, start_or_resume, train_started
-    from robolearn_drivers.ros.ros_robot import RosRobot
 
     entry = task_entry(str(params["task"]))
     model = str(params["robot_model"]) or entry.robot
@@ -51,20 +49,44 @@ def train(params: dict, namespace: str) -> Path:
     config = load_config(learner_cls, config_file, int(params["seed"]))
     run_dir = Path(str(params["run_dir"]))
     steps = int(params["steps"])
-    env = RobotEnv(RosRobot.for_model(model, namespace=namespace), entry.make_task(),
-                   max_episode_steps=entry.max_episode_steps)
-    env.spec = gym.spec(entry.id)  # the checkpoint's env_id, for `robolearn export`
+    if params["async_actor"]:  # the robot is the actor process's alone; the learner needs only the spaces
+        from robolearn.training import make_env
+
+        env = make_env(entry.id)
+    else:
+        env = ros_env(model, namespace, entry.id)
     try:
         with open_run(run_dir):
             started = start_or_resume(learner_cls, env, run_dir, steps=steps, config=config,
                                       resume=bool(params["resume"]), config_given=config_file is not None,
                                       seed_given=True, device=str(params["device"]))
             print(f"train_on_robot: {started.message}")
-            if started.learner is not None:
-                train_started(started, steps, run_dir, resume_hint="relaunch with the parameter resume:=true")
+            hint = "relaunch with the parameter resume:=true"
+            if started.learner is not None and params["async_actor"]:
+                from robolearn.link.local import train_async
+
+                train_async(started, steps, run_dir, task=entry.id, resume_hint=hint,
+                            env_factory=functools.partial(ros_env, model, namespace, entry.id))
+            elif started.learner is not None:
+                train_started(started, steps, run_dir, resume_hint=hint)
         return started.checkpoint
     finally:
         env.close()
+
+
+def ros_env(model: str, namespace: str, task_id: str):
+    """The task's RobotEnv on the robot behind ROS topics (RosRobot); picklable by name for the actor process."""
+    import gymnasium as gym
+
+    from robolearn.envs.robot_env import RobotEnv
+    from robolearn.tasks.registry import task_entry
+    from robolearn_drivers.ros.ros_robot import RosRobot
+
+    entry = task_entry(task_id)
+    env = RobotEnv(RosRobot.for_model(model, namespace=namespace), entry.make_task(),
+                   max_episode_steps=entry.max_episode_steps)
+    env.spec = gym.spec(entry.id)  # the checkpoint's env_id, for `robolearn export`
+    return env
 
 
 def main(args: list[str] | None = None) -> int:
