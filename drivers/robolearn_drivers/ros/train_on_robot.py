@@ -3,7 +3,8 @@
 Started by train.launch.py next to a driver (or sim) node in the same namespace. Parameters (from YAML):
 robot_model, task, algo, config_file, steps, run_dir, seed, resume, async_actor (true: the robot's control
 loop runs in its own actor process, the learner here, over the loopback link). The checkpoint records the task id, so
-`robolearn export <run_dir>/checkpoint.pt` works on it directly. Ctrl-C stops the robot and keeps the last
+`robolearn export <run_dir>/checkpoint.pt` works on it directly. `init_from` (a checkpoint, e.g. trained in
+sim) starts a new run from it: fine-tuning on the robot, printing what is kept and what is reset. Ctrl-C stops the robot and keeps the last
 checkpoint the learner wrote.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 import rclpy
 from rclpy.signals import SignalHandlerOptions
 
-DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "steps": 10_000,
+DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "init_from": "", "steps": 10_000,
             "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False, "async_actor": False}
 
 
@@ -46,7 +47,8 @@ def train(params: dict, namespace: str) -> Path:
         raise ValueError(f"task {entry.id} is written for {entry.robot}, not robot_model={model!r}")
     learner_cls = learner_class(str(params["algo"]))
     config_file = str(params["config_file"]) or None
-    config = load_config(learner_cls, config_file, int(params["seed"]))
+    init_from = str(params["init_from"]) or None
+    config = load_config(learner_cls, config_file, int(params["seed"]), init_from)
     run_dir = Path(str(params["run_dir"]))
     steps = int(params["steps"])
     if params["async_actor"]:  # the robot is the actor process's alone; the learner needs only the spaces
@@ -59,7 +61,7 @@ def train(params: dict, namespace: str) -> Path:
         with open_run(run_dir):
             started = start_or_resume(learner_cls, env, run_dir, steps=steps, config=config,
                                       resume=bool(params["resume"]), config_given=config_file is not None,
-                                      seed_given=True, device=str(params["device"]))
+                                      seed_given=True, device=str(params["device"]), init_from=init_from)
             print(f"train_on_robot: {started.message}")
             hint = "relaunch with the parameter resume:=true"
             if started.learner is not None and params["async_actor"]:
