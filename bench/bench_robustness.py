@@ -12,6 +12,7 @@ nominal-trained policy's.
 Usage (all options have defaults; 18000 SAC steps per variant and seed):
     python bench/bench_robustness.py --task ArmReach --seeds 1
     python bench/bench_robustness.py --variants nominal,randomized,randomized_asymmetric
+    python bench/bench_robustness.py --variants nominal,nominal_then_randomized   # fine-tune with randomisation
     python bench/bench_robustness.py --task ArmReach --randomize strong --sweep servo_lag,stale_sensors
 """
 
@@ -45,20 +46,23 @@ SWEEPS = {"robolearn/ArmReach-v0": str(CONFIGS / "robustness_arm.yaml")}
 DEFAULT_SWEEP = "servo_lag,stale_sensors,noisy,dropouts"
 
 
-VARIANTS = {  # name -> (randomised training, asymmetric critic)
-    "nominal": (False, False),
-    "randomized": (True, False),
-    "randomized_asymmetric": (True, True),
+VARIANTS = {  # name -> (randomised training, asymmetric critic, fine-tuned from the nominal policy)
+    "nominal": (False, False, False),
+    "randomized": (True, False, False),
+    "randomized_asymmetric": (True, True, False),
+    "nominal_then_randomized": (True, False, True),  # --init-from the nominal policy, --finetune-steps more
 }
 
 
 def train(task: str, config_path: Path, steps: int, seed: int, randomize: str | None, asymmetric: bool,
-          out: Path) -> Path:
+          out: Path, init_from: Path | None = None) -> Path:
     config = dataclasses.replace(load_config(SAC, config_path, seed), asymmetric_critic=asymmetric)
     seed_everything(config.seed)
     env = make_env(task, randomize=randomize)
     try:
         learner = SAC(env, config, "cpu")
+        if init_from is not None:
+            learner.init_from(init_from)
         learner.train(steps, run_dir=None, progress=False)
         learner.save(out)
     finally:
@@ -90,6 +94,8 @@ def main() -> None:
     parser.add_argument("--sweep", help="evaluation sweep (presets, comma-separated, or YAML; default "
                                         "configs/robustness_arm.yaml for ArmReach, else " + DEFAULT_SWEEP + ")")
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--finetune-steps", type=int, default=6000,
+                        help="steps of randomised training after the nominal policy (nominal_then_randomized)")
     parser.add_argument("--variants", default="nominal,randomized",
                         help=f"policies to train, comma-separated from {list(VARIANTS)} (nominal first)")
     parser.add_argument("--json", help="also write the results here")
@@ -106,16 +112,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for seed in range(args.seeds):
             for name in variants:
-                randomized, asymmetric = VARIANTS[name]
+                randomized, asymmetric, from_nominal = VARIANTS[name]
                 started = time.perf_counter()
-                checkpoint = train(args.task, Path(args.config), args.steps, seed,
-                                   args.randomize if randomized else None, asymmetric, Path(tmp) / f"{name}-{seed}.pt")
+                checkpoint = train(args.task, Path(args.config), args.finetune_steps if from_nominal else args.steps,
+                                   seed, args.randomize if randomized else None, asymmetric,
+                                   Path(tmp) / f"{name}-{seed}.pt",
+                                   Path(tmp) / f"nominal-{seed}.pt" if from_nominal else None)
                 trained = time.perf_counter() - started
                 report = robustness_report(checkpoint, args.sweep, episodes=args.episodes,
                                            with_expert=(name == "nominal"))
                 row = {"seed": seed, "train_s": round(trained, 1), **summary(report)}
                 results[name].append(row)
-                print(f"\n{name} policy, seed {seed} ({args.steps} steps in {trained:.0f} s):")
+                steps = args.finetune_steps if from_nominal else args.steps
+                print(f"\n{name} policy, seed {seed} ({steps} steps in {trained:.0f} s):")
                 print(report.table(), flush=True)
 
     print(f"\n{args.task}: SAC ({Path(args.config).name}, {args.steps} steps, {args.seeds} seed(s)) trained "
@@ -126,7 +135,7 @@ def main() -> None:
         retention = _mean([r["mean_retention"] for r in rows])
         means[name] = (nominal, retention)
         per = {k: round(_mean([r["retention"][k] for r in rows]), 3) for k in rows[0]["retention"]}
-        print(f"  {name:22s}: nominal return {nominal:7.2f}, mean retention {retention:.3f}  {per}")
+        print(f"  {name:24s}: nominal return {nominal:7.2f}, mean retention {retention:.3f}  {per}")
     expert = results["nominal"][0]["expert_mean_retention"]
     if expert is not None:
         print(f"  scripted expert: mean retention {expert:.3f}")
