@@ -31,6 +31,9 @@ fi
 # gcc builds the generated C policy in the tests; ip(8) brings up loopback in the DDS test namespace.
 command -v cc >/dev/null || apt_install gcc libc6-dev || echo "warning: no C compiler; C-export tests will skip" >&2
 command -v ip >/dev/null || apt_install iproute2 || echo "warning: no ip(8); DDS tests fall back to localhost discovery" >&2
+# cmake and g++ build the ROS interface packages the index has no wheel for (drivers/ros_interfaces/, e.g. tf2_msgs).
+{ command -v cmake >/dev/null && command -v c++ >/dev/null; } || apt_install cmake g++ \
+  || echo "warning: no cmake/g++; tf2_msgs is not built and the driver publishes no /tf" >&2
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
@@ -38,4 +41,5 @@ if [ -n "$TORCH_SPEC" ] && ! .venv/bin/python -c 'import torch' 2>/dev/null; the
   "${PIP[@]}" install "$TORCH_SPEC"
 fi
 "${PIP[@]}" install -e ".[${EXTRAS}]"
+if command -v cmake >/dev/null && command -v c++ >/dev/null; then bash .ci/build_ros_interfaces.sh .venv; fi
 echo "robolearn is set up in .venv ($(.venv/bin/python -c 'import torch, robolearn; print("robolearn", robolearn.__version__, "torch", torch.__version__)'))"

@@ -38,6 +38,9 @@ class Robot(abc.ABC):
     # episode's state is then cleared with it, or one overload would silently stop all the training after it.
     # A real robot's reset moves the same hardware, so there such a latch stays until a person resets it.
     reset_clears_state_faults: bool = False
+    # True where `_torque_off` can make the actuators limp; a limits file may ask for torque-off after a long
+    # hold (`torque_off_after_hold_s`) only for such a robot.
+    supports_torque_off: bool = False
 
     def __init__(self, spec: RobotSpec, safety: SafetyController) -> None:
         if tuple(safety.limits.names) != tuple(spec.command_names):
@@ -50,6 +53,11 @@ class Robot(abc.ABC):
                 f"{spec.name}: safety limits are for {safety.limits.command_kind.value} commands, the robot "
                 f"takes {spec.command_kind.value}"
             )
+        if safety.limits.torque_off_after_hold_s is not None and not self.supports_torque_off:
+            raise ValueError(
+                f"{spec.name}: limits file {safety.limits.source} sets torque_off_after_hold_s, but this robot's "
+                f"actuators cannot be switched off by software; remove the field (a stop then holds as long as "
+                f"it lasts)")
         self.spec = spec
         self.safety = safety
         self._connected = False
@@ -144,6 +152,14 @@ class Robot(abc.ABC):
         self._write(command)
         return command
 
+    def torque_off(self) -> None:
+        """Switch the actuators' torque off during a stop (the safety layer's `torque_off_due` says when).
+        Nothing is sent while the stop lasts; the next command that passes the safety layer switches the
+        torque on again, starting from the measured pose."""
+        self._require_connected()
+        self._torque_off()
+        self.safety.torque_switched_off()
+
     # ------------------------------------------------------------------ implementation primitives
     @abc.abstractmethod
     def _connect(self) -> None: ...
@@ -160,6 +176,10 @@ class Robot(abc.ABC):
     @abc.abstractmethod
     def _write(self, command: np.ndarray | None) -> None:
         """Send `command` to the actuators; None means send nothing new (the hardware keeps its state)."""
+
+    def _torque_off(self) -> None:
+        """Make the actuators limp (robots with `supports_torque_off`)."""
+        raise NotImplementedError(f"{self.spec.name} cannot switch its actuators off")
 
     @abc.abstractmethod
     def _advance(self) -> None: ...

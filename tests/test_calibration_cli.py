@@ -97,6 +97,9 @@ def test_motors_command_guides_a_person_through_the_procedure(tmp_path, monkeypa
     pan, gripper = calibration.motors
     assert (pan.homing_offset, pan.direction, pan.range_min, pan.range_max) == (2048, 1, 1500, 2550)
     assert (gripper.id, gripper.direction, gripper.range_min, gripper.range_max) == (2, -1, 1546, 2596)
+    # the servos as they identified themselves (a pty has no USB serial number)
+    assert calibration.identity.adapter_serial is None
+    assert [(s.id, s.model_number, s.firmware) for s in calibration.identity.servos] == [(1, 777, 3), (2, 777, 3)]
     assert "Wrote" in capsys.readouterr().out
 
 

@@ -13,7 +13,8 @@ from hypothesis import given, strategies as st
 from virtual_devices.bus_families import FAMILIES, TEST_LATENCY_MS, fast_thread_switching  # noqa: F401
 from robolearn.calibration.files import CalibrationError
 from robolearn.calibration.motors import (
-    ArmCalibration, MotorCalibration, RangeRecorder, build_calibration, directions_from_motion, record_ranges,
+    ArmCalibration, BusIdentity, MotorCalibration, RangeRecorder, ServoIdentity, build_calibration,
+    directions_from_motion, record_ranges,
 )
 
 
@@ -71,6 +72,21 @@ def test_file_round_trip_and_malformed_files(tmp_path):
         ArmCalibration("so101_arm", "canbus", (motor(),))
     with pytest.raises(CalibrationError, match="must be unique"):
         ArmCalibration("so101_arm", "feetech", (motor(), motor()))
+
+
+def test_the_identity_the_calibration_was_recorded_on_round_trips_and_must_cover_its_motors(tmp_path):
+    identity = BusIdentity("5A46083073", (ServoIdentity(3, 777, 3), ServoIdentity(6, 777, 3)))
+    calibration = ArmCalibration("so101_arm", "feetech", (motor(), motor(name="gripper", id=6, direction=1)),
+                                 identity)
+    path = calibration.save(tmp_path / "so101_arm" / "arm.yaml")
+    assert ArmCalibration.load(path, robot="so101_arm") == calibration
+    data = yaml.safe_load(path.read_text())
+    data["identity"]["servos"][1]["firmware"] = "new"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CalibrationError, match=r"identity.servos\[1\].firmware: expected an integer"):
+        ArmCalibration.load(path)
+    with pytest.raises(CalibrationError, match=r"identity lists servos \[3\] but the motors are \[3, 6\]"):
+        ArmCalibration("so101_arm", "feetech", calibration.motors, BusIdentity(None, identity.servos[:1]))
 
 
 def test_range_recorder_refuses_a_pass_across_the_encoder_wrap():

@@ -3,9 +3,11 @@ named with what to do, and nothing is written to the servos."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from robolearn.calibration.motors import ArmCalibration, MotorCalibration
+from robolearn.calibration.motors import ArmCalibration, BusIdentity, MotorCalibration, ServoIdentity
 from robolearn.cli import main
 from virtual_devices.bus_families import FAMILIES, fast_thread_switching  # noqa: F401
 
@@ -54,8 +56,9 @@ def test_wrong_model_overheating_and_missing_servo_are_reported(family, tmp_path
     assert "elbow_flex (id 3) is at 72 C" in out
     assert "wrist_flex (id 4) reports overload" in out
     assert "gripper (id 6) does not answer" in out
-    # nothing written (the Dynamixel servo refreshes its Hardware Error Status, 70, from its fault latch on a read)
-    refreshed = 70 if family.name == "dynamixel" else None
+    # nothing written (a servo refreshes its fault register from its fault latch on a read: Dynamixel's Hardware
+    # Error Status, 70; the STS status byte, 65)
+    refreshed = 70 if family.name == "dynamixel" else 65
     assert all(before[i][a] == after[i][a] for i in before for a in range(256) if a != refreshed)
 
 
@@ -63,3 +66,17 @@ def test_without_a_port_the_serial_ports_are_listed(family, tmp_path, capsys):
     code = main(["doctor", "so101_arm", "--calibration", str(calibration_file(family, tmp_path))])
     assert code == 2
     assert "serial ports found" in capsys.readouterr().out
+
+
+def test_a_servo_replaced_since_calibration_is_reported(family, tmp_path, capsys):
+    firmware_register, firmware = {"dynamixel": (6, 0x2D), "feetech": (0, 3)}[family.name]
+    path = calibration_file(family, tmp_path)
+    calibration = ArmCalibration.load(path)
+    identity = BusIdentity(None, tuple(ServoIdentity(m.id, family.number, firmware) for m in calibration.motors))
+    dataclasses.replace(calibration, identity=identity).save(path)
+    with family.virtual({i: family.number for i in range(1, 7)}) as device:
+        device.servos[3].table[firmware_register] = firmware + 2
+        code, out = doctor(device, path, capsys)
+    assert code == 1
+    assert (f"elbow_flex (servo 3) is not the servo this calibration was recorded with: firmware {firmware} at "
+            f"calibration, {firmware + 2} now") in out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -11,25 +12,26 @@ import pytest
 from virtual_devices.bus_families import FAMILIES, TEST_LATENCY_MS, eventually, fast_thread_switching  # noqa: F401
 from virtual_devices.synthetic_camera import write_video
 from robolearn.calibration.files import CalibrationError
-from robolearn.calibration.motors import ArmCalibration, MotorCalibration
+from robolearn.calibration.motors import ArmCalibration, BusIdentity, MotorCalibration, ServoIdentity
 from robolearn.safety import SafetyLimits
 from robolearn.hardware import make_hardware_robot
 from robolearn.hardware.arm_robot import ServoArmRobot
 from robolearn.hardware.camera import OpenCVCamera
 from robolearn.hardware.guards import GuardLimits
-from robolearn.hardware.errors import (CalibrationMismatchError, HardwareError, ModelMismatchError, MotorFaultError,
-                                       StaleFrameError)
+from robolearn.hardware.errors import (CalibrationMismatchError, FarStartError, HardwareError, ModelMismatchError,
+                                       MotorFaultError, StaleFrameError)
 
 JOINTS = ("shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper")
 IDS = {name: i + 1 for i, name in enumerate(JOINTS)}
 DIRECTIONS = {name: (1 if i % 2 == 0 else -1) for i, name in enumerate(JOINTS)}
 
 
-def limits(robot: str = "so101_arm") -> SafetyLimits:
+def limits(robot: str = "so101_arm", **fields) -> SafetyLimits:
     return SafetyLimits.from_dict({
         "schema_version": 2, "robot": robot, "command_kind": "joint_position", "control_rate_hz": 50,
         "watchdog_timeout_s": 0.5, "stale_observation_s": 0.5,
         "commands": [{"name": n, "low": -1.5, "high": 1.5, "max_velocity": 5.0, "effort": 0.4} for n in JOINTS],
+        **fields,
     })
 
 
@@ -96,6 +98,7 @@ def test_commands_pass_safety_then_torque_comes_on(robot, device):
         robot.observe()
         robot.safety.reset(robot.now())
         robot.observe()
+        robot.confirm_far_start()  # the operator accepts the move: it is ramped
         applied = robot.send_action(np.full(6, 1.0))  # far away: the rate limit allows 0.1 rad
         assert applied == pytest.approx(np.full(6, 0.1))
         assert all_torque(device, True)
@@ -105,6 +108,43 @@ def test_commands_pass_safety_then_torque_comes_on(robot, device):
             assert device.servos[IDS[name]].position == expected
         assert robot.observe()["joint_pos"] == pytest.approx(np.full(6, 0.1), abs=2e-3)
     assert all_torque(device, False)  # disconnect switches torque off
+
+
+def test_a_start_far_from_the_measured_pose_is_refused_until_the_operator_confirms(robot, device):
+    with robot:
+        device.servos[IDS["elbow_flex"]].position = 2048 + 400  # 0.61 rad: where a person left it
+        robot.observe()
+        robot.safety.reset(robot.now())
+        robot.observe()
+        with pytest.raises(FarStartError, match=r"elbow_flex 0\.61 rad from where it stands.*torque stays off"):
+            robot.send_action(np.zeros(6))  # a leader arm or a policy starting at zero
+        assert all_torque(device, False)
+        assert all(s.position_writes == 0 for s in device.servos.values())  # not one goal was sent
+        robot.send_action(robot.observe()["joint_pos"])  # from where it stands: fine
+        assert all_torque(device, True)
+    with robot:  # torque went off: a new start is checked again, and a confirmed one is ramped
+        robot.observe()
+        robot.safety.reset(robot.now())
+        robot.observe()
+        with pytest.raises(FarStartError):
+            robot.send_action(np.zeros(6))
+        robot.confirm_far_start()
+        applied = robot.send_action(np.zeros(6))
+        assert applied[2] == pytest.approx(400 * 2 * math.pi / 4096 - 0.1, abs=2e-3)  # one rate-limited step
+        assert all_torque(device, True)
+
+
+def test_a_configured_ramp_start_needs_no_confirmation(device, calibration_file):
+    arm = make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(),
+                              latency_ms=TEST_LATENCY_MS, far_start="ramp")
+    with arm:
+        device.servos[IDS["elbow_flex"]].position = 2048 + 400
+        arm.observe()
+        arm.safety.reset(arm.now())
+        arm.observe()
+        assert arm.send_action(np.zeros(6))[2] == pytest.approx(400 * 2 * math.pi / 4096 - 0.1, abs=2e-3)
+    with pytest.raises(ValueError, match="far_start must be one of"):
+        make_hardware_robot("so101_arm", device.path, calibration_file, limits=limits(), far_start="jump")
 
 
 def test_reset_moves_home_under_the_safety_layer(robot, device):
@@ -225,7 +265,7 @@ def test_torque_comes_on_holding_the_measured_pose(robot, device):
         robot.observe()
         robot.safety.reset(robot.now())
         robot.observe()
-        robot.send_action(np.full(6, 0.05))
+        robot.send_action(robot.observe()["joint_pos"] + 0.05)
         assert all_torque(device, True)
         for servo in device.servos.values():
             [(goal, position)] = servo.goals_at_torque_on
@@ -292,6 +332,18 @@ def test_an_encoder_jump_latches_the_stop_and_a_joint_configured_to_hold_keeps_t
         arm.observe()
         assert arm.safety.estopped and arm.safety.estop_reason == "encoder_jump"
         assert eventually(lambda: torques(device) == [name == "shoulder_lift" for name in JOINTS])
+        arm.stop()  # the held joint gets its hold goal; a goal to a limp STS servo would switch it back on
+        arm.send_action(np.zeros(6))
+        arm.observe()
+        assert torques(device) == [name == "shoulder_lift" for name in JOINTS]
+        wrist = device.servos[IDS["wrist_roll"]]
+        wrist.position -= 1500  # the glitch is gone; the operator resets the stop
+        arm.observe()
+        arm.safety.reset(arm.now())
+        arm.observe()
+        arm.send_action(np.zeros(6))
+        assert all_torque(device, True)  # the limp servos came back on, each holding where it stood
+        assert all(s.goals_at_torque_on[-1][0] == s.goals_at_torque_on[-1][1] for s in device.servos.values())
 
 
 def test_a_servo_that_disappears_mid_run_stops_the_arm_and_a_held_joint_keeps_holding(device, calibration_file):
@@ -303,3 +355,96 @@ def test_a_servo_that_disappears_mid_run_stops_the_arm_and_a_held_joint_keeps_ho
         assert arm.safety.estopped and arm.safety.estop_reason == "bus_fault"
         assert eventually(lambda: [device.servos[IDS[n]].torque for n in JOINTS if n != "wrist_flex"]
                           == [n == "shoulder_lift" for n in JOINTS if n != "wrist_flex"])
+
+
+def test_a_long_hold_switches_torque_off_but_on_joints_held_on_fault_and_a_fresh_command_re_energises(
+        device, calibration_file):
+    from robolearn_drivers.core.driver_loop import DriverLoop
+
+    hold_s = 0.3
+    with make_hardware_robot("so101_arm", device.path, calibration_file, latency_ms=TEST_LATENCY_MS,
+                             limits=limits(torque_off_after_hold_s=hold_s), hold_on_fault=["shoulder_lift"]) as arm:
+        loop = DriverLoop(arm, advance_physics=False)
+        energise(arm)
+        loop.estop("test")
+        stopped_at = arm.now()
+        for _ in range(200):
+            if loop.step().torque_off:
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("torque never went off after the hold")
+        assert arm.now() - stopped_at >= hold_s
+        assert eventually(lambda: torques(device) == [name == "shoulder_lift" for name in JOINTS])
+        for _ in range(3):
+            loop.step()  # e-stopped and limp: the stop writes nothing, no servo is re-energised
+        assert torques(device) == [name == "shoulder_lift" for name in JOINTS]
+        loop.reset_safety()
+        assert loop.submit(np.zeros(6))
+        loop.step()
+        assert all_torque(device, True)
+
+
+FIRMWARE = {"dynamixel": (6, 0x2D), "feetech": (0, 3)}  # (register, what the virtual servos report)
+
+
+def identified(family, adapter_serial: str | None = None) -> ArmCalibration:
+    servos = tuple(ServoIdentity(i, family.number, FIRMWARE[family.name][1]) for i in IDS.values())
+    return dataclasses.replace(calibration(family), identity=BusIdentity(adapter_serial, servos))
+
+
+def eeprom(device) -> list[bytes]:
+    return [bytes(s.table[: s.regs.eeprom_end]) for s in device.servos.values()]
+
+
+def test_a_servo_replaced_since_calibration_is_refused_before_anything_is_written(family, device, tmp_path):
+    path = identified(family).save(tmp_path / "so101_arm" / "arm.yaml")
+    address, firmware = FIRMWARE[family.name]
+    device.servos[IDS["elbow_flex"]].table[address] = firmware + 1  # the new servo came with newer firmware
+    before = eeprom(device)
+    arm = make_hardware_robot("so101_arm", device.path, path, limits=limits(), latency_ms=TEST_LATENCY_MS)
+    with pytest.raises(CalibrationMismatchError,
+                       match=rf"elbow_flex \(servo 3\) is not the servo this calibration was recorded with: "
+                             rf"firmware {firmware} at calibration, {firmware + 1} now.*calibrate motors"):
+        arm.connect()
+    assert eeprom(device) == before  # not one EEPROM register (limits, mode) was written
+    assert all_torque(device, False)
+    device.servos[IDS["elbow_flex"]].table[address] = firmware  # the original servo is back
+    with arm:
+        assert arm.observe()["joint_pos"] == pytest.approx(np.zeros(6), abs=2e-3)
+
+
+def test_a_calibration_recorded_on_another_arm_is_refused(family, device, tmp_path, monkeypatch):
+    from serial.tools.list_ports_common import ListPortInfo
+
+    adapter = ListPortInfo(device.path)
+    adapter.serial_number = "5A46083073"  # the adapter this bus is behind
+    monkeypatch.setattr("serial.tools.list_ports.comports", lambda include_links=False: [adapter])
+    other = identified(family, adapter_serial="58FA09E1").save(tmp_path / "so101_arm" / "other_arm.yaml")
+    arm = make_hardware_robot("so101_arm", device.path, other, limits=limits(), latency_ms=TEST_LATENCY_MS)
+    with pytest.raises(CalibrationMismatchError, match=r"USB adapter has serial 58FA09E1, but the adapter on .* has "
+                                                       r"serial 5A46083073: it is another arm"):
+        arm.connect()
+    assert all_torque(device, False)
+    mine = identified(family, adapter_serial="5A46083073").save(tmp_path / "so101_arm" / "arm.yaml")
+    with make_hardware_robot("so101_arm", device.path, mine, limits=limits(), latency_ms=TEST_LATENCY_MS) as arm:
+        arm.observe()
+
+
+def test_a_bus_that_answers_garbage_is_refused_at_connect_and_stops_the_arm_mid_run(device, calibration_file):
+    device.garbage_replies = True
+    arm = guarded_arm(device, calibration_file, hold_on_fault=["shoulder_lift"])
+    with pytest.raises(HardwareError, match=r"ping servo 1 on .* failed 3 times \(servo 1: corrupt reply.*baud rate"):
+        arm.connect()
+    assert all_torque(device, False)
+    device.garbage_replies = False
+    with arm:
+        energise(arm)
+        assert all_torque(device, True)
+        device.garbage_replies = True  # mid-run: every answer is noise
+        with pytest.raises(HardwareError, match="sync read of servos"):
+            arm.observe()
+        assert arm.safety.estopped and arm.safety.estop_reason == "bus_fault"
+        # the broadcast torque-off reached the servos even though none could confirm it; the held joint holds
+        assert eventually(lambda: torques(device) == [name == "shoulder_lift" for name in JOINTS])
+        device.garbage_replies = False

@@ -78,7 +78,8 @@ def test_position_limits_are_written_into_the_servo_and_enforced_by_it(family, b
     assert eventually(lambda: device.servos[1].position == 2000)
     bus.write_goal_positions({1: 4000})  # past the limit
     bus.ping(1)  # the sync write has no reply; a ping proves the device processed it
-    # X-series firmware rejects the goal (Data Limit; silently in a sync write), an STS servo stops at the limit
+    # X-series firmware rejects the goal (Data Limit; silently in a sync write); an STS servo keeps the goal and
+    # stops at the limit (huggingface/lerobot#3585): either way the firmware, not only robolearn, holds the range
     assert bus.read_state([1])[1].position == (2000 if family.name == "dynamixel" else 2500)
 
 

@@ -310,7 +310,9 @@ def test_every_node_of_the_launch_files_runs_with_its_parameter_files(tmp_path_f
 
 @pytest.mark.ros
 @pytest.mark.slow
-def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path):
+@pytest.mark.parametrize("async_actor", [False, True], ids=["in_loop", "async_actor"])
+def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path, async_actor):
+    """async_actor: the RosRobot control loop runs in the actor process, the updates in the trainer's."""
     require_ros()
     launch = parse_launch(LAUNCH_DIR / "train.launch.py")
     namespace = "/launch_train"
@@ -319,7 +321,7 @@ def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path):
     driver = node_process(launch, by_exe["driver_node"], namespace)
     # `steps` is not a launch argument; CI shortens the run through the same parameter mechanism.
     trainer = node_process(launch, by_exe["train_on_robot"], namespace, {"run_dir": str(run_dir)},
-                           {"steps": 40, "device": "cpu"})
+                           {"steps": 40, "device": "cpu", "async_actor": async_actor})
     with driver, trainer:
         deadline = time.monotonic() + 60
         while trainer.alive() and time.monotonic() < deadline:
@@ -327,3 +329,29 @@ def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path):
         assert trainer.process.poll() == 0, trainer.output()[-3000:]
         assert (run_dir / "checkpoint.pt").is_file()
         assert "checkpoint" in trainer.output()
+        # the actor process reports its control loop when it ends: only the async path has one
+        assert ("weights version" in trainer.output()) == async_actor
+
+
+@pytest.mark.ros
+def test_the_managed_launch_file_brings_the_lifecycle_driver_to_active():
+    """managed_robot.launch.py: the lifecycle driver configures and activates itself (autostart), so it
+    publishes state and reports `active`, with no lifecycle manager sending transitions."""
+    require_ros()
+    from lifecycle_msgs.srv import GetState
+    from sensor_msgs.msg import JointState
+
+    from robolearn_drivers.ros import qos
+
+    launch = parse_launch(LAUNCH_DIR / "managed_robot.launch.py")
+    (node,) = started(launch, CI_ARGUMENTS)
+    assert node.executable == "lifecycle_driver_node" and launch.arguments["autostart"] == "true"
+    namespace = "/launch_managed"
+    with ros_client("managed_launch_client") as client, node_process(launch, node, namespace) as process:
+        states = client.collect(JointState, f"{namespace}/joint_states", qos.STATE_SUB)
+        wait_for(lambda: len(states) > 3, 30, "joint_states from the autostarted driver", process)
+        service = client.node.create_client(GetState, f"{namespace}/{node.name}/get_state")
+        assert service.wait_for_service(timeout_sec=20), "get_state did not appear"
+        future = service.call_async(GetState.Request())
+        answer = wait_for(lambda: future.done() and (future.result(),), 20, "get_state", process)[0]
+        assert answer.current_state.label == "active"

@@ -36,6 +36,9 @@ def test_round_trip(tmp_path):
     assert limits.max_rate[1] == float("inf") and limits.max_rate[0] == 1.0
     again = SafetyLimits.from_dict(limits.to_dict())
     assert again.names == limits.names and again.low.tolist() == limits.low.tolist()
+    assert limits.torque_off_after_hold_s is None  # default: a stop holds as long as it lasts
+    timed = SafetyLimits.from_dict({**GOOD, "torque_off_after_hold_s": 30})
+    assert SafetyLimits.from_dict(timed.to_dict()).torque_off_after_hold_s == 30.0
 
 
 @pytest.mark.parametrize(
@@ -54,6 +57,8 @@ def test_round_trip(tmp_path):
         (lambda d: d.update(control_rate_hz=0), "control_rate_hz: must be > 0"),
         (lambda d: d.update(workspace={"low": [1, 1], "high": [0, 0]}), "workspace low/high"),
         (lambda d: d.update(commands=[]), "non-empty list"),
+        (lambda d: d.update(torque_off_after_hold_s=0), "torque_off_after_hold_s: must be > 0"),
+        (lambda d: d.update(torque_off_after_hold_s="soon"), "torque_off_after_hold_s: expected a number"),
     ],
 )
 def test_malformed_files_are_refused_with_the_reason(tmp_path, mutate, message):

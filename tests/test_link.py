@@ -133,7 +133,7 @@ def test_a_wrong_key_config_robot_or_protocol_is_refused_with_a_message_and_no_m
         # the control loop never got a link, so a `stop` actor must not move
         stopped = []
         report = control_loop(lambda: steps.append(1), 0.01, 5, actor, stop_robot=stopped.append)
-        assert not actor.link_up and steps == [] and stopped == ["no link to a learner: never connected"]
+        assert not actor.link_up and steps == [] and stopped == [f"not connected to a learner ({actor.refused})"]
         assert server.stats.received == 0 and report.weight_swaps == []
     finally:
         actor.close()
@@ -310,7 +310,7 @@ def test_a_lost_learner_is_detected_within_the_timeout_and_the_policy_applies(on
     if how == "paused":  # heartbeats kept the link up until the learner went silent
         assert detection >= 0.5 * timeout
     if on_loss == "stop":
-        assert "link to the learner lost" in events[-1][0] and report.stopped_because == events[-1][0]
+        assert "no message from the learner" in events[-1][0] and report.stopped_because == events[-1][0]
     else:
         assert report.stopped_because is None and len(report.lateness_s) == int(3 * timeout / period) + 100
         assert not actor.link_up and actor.weights_version > 0  # kept acting with the last weights

@@ -34,6 +34,7 @@ from robolearn_drivers.core.ticker import Ticker
     ({"robot_model": "pendulum", "use_sim": True, "diagnostics_period_s": 0}, "diagnostics_period_s=0.0"),
     ({"robot_model": "pendulum", "use_sim": True, "real_time_factor": 0}, "real_time_factor=0.0 is invalid"),
     ({"robot_model": "pendulum", "use_sim": True, "real_time_factor": float("inf")}, "real_time_factor=inf is invalid"),
+    ({"robot_model": "pendulum", "use_sim": True, "far_start": "jump"}, "far_start='jump' is invalid"),
     ({"robot_model": "so101_arm", "calibration_file": "/x.yaml", "real_time_factor": 2}, "applies to simulated robots only"),
 ])
 def test_bad_parameters_are_refused_with_what_to_fix(values, message):
@@ -257,6 +258,30 @@ def test_trajectory_is_reordered_interpolated_from_the_current_position_and_held
     assert traj.sample(100.0).tolist() == [2.0, 20.0] and traj.end == 7.0
 
 
+def test_a_trajectory_stamped_in_the_future_is_appended_and_one_stamped_now_replaces():
+    """joint_trajectory_controller's rule: the old trajectory runs until the new one's start, which then
+    continues from where the old one is at that moment."""
+    from robolearn_drivers.core.trajectory import JointTrajectory
+
+    def parse(times, positions, start, current):
+        return JointTrajectory.parse("arm", ["a"], ["a"], times, [[q] for q in positions], start=start,
+                                     current=np.asarray(current, dtype=float))
+
+    old = parse([1.0, 2.0], [1.0, 2.0], start=0.0, current=[0.0])  # 0 -> 1 -> 2 over 2 s
+    # Appended: starts at 1.5 (the old one is at 1.5 then), reaches 5 one second later.
+    appended = old.spliced(parse([1.0], [5.0], start=1.5, current=old.sample(1.5)))
+    assert appended.sample(0.5)[0] == pytest.approx(0.5)  # the old motion, untouched before the hand-over
+    assert appended.sample(1.5)[0] == pytest.approx(1.5)  # continuous at the hand-over
+    assert appended.sample(2.0)[0] == pytest.approx(3.25)  # the old point at 2 s is gone: halfway 1.5 -> 5
+    assert appended.sample(9.0)[0] == pytest.approx(5.0)
+    # Replaced: a trajectory starting now (t=0.5) takes over at once from the old one's position there.
+    replaced = old.spliced(parse([1.0], [-1.0], start=0.5, current=old.sample(0.5)))
+    assert replaced.sample(1.0)[0] == pytest.approx(-0.25) and replaced.sample(9.0)[0] == pytest.approx(-1.0)
+    # A new trajectory starting after the old one ended: the old end is held until then.
+    late = old.spliced(parse([0.0, 1.0], [2.0, 3.0], start=4.0, current=old.sample(4.0)))
+    assert late.sample(3.0)[0] == pytest.approx(2.0) and late.sample(4.5)[0] == pytest.approx(2.5)
+
+
 @pytest.mark.parametrize("names, times, positions, message", [
     (["a", "b"], [], [], "no points"),
     (["a", "c"], [1.0], [[0, 0]], "must be each of"),
@@ -271,3 +296,17 @@ def test_bad_trajectories_are_refused_with_what_to_fix(names, times, positions, 
 
     with pytest.raises(MalformedMessageError, match=message):
         JointTrajectory.parse("arm", ["a", "b"], names, times, positions, start=0.0, current=np.zeros(2))
+
+
+def test_a_trajectory_that_already_ended_or_does_not_stop_at_its_end_is_refused():
+    from robolearn_drivers.core.trajectory import JointTrajectory
+
+    def parse(**kwargs):
+        return JointTrajectory.parse("arm", ["a"], ["a"], [1.0], [[0.5]], start=10.0, current=np.zeros(1), **kwargs)
+
+    with pytest.raises(MalformedMessageError, match="ended 0.500 s ago"):
+        parse(now=11.5)
+    assert parse(now=10.9).end == 11.0  # started late, still running: accepted
+    with pytest.raises(MalformedMessageError, match="must be zero"):
+        parse(final_velocities=[0.2])
+    assert parse(final_velocities=[0.0]).end == 11.0

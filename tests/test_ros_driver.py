@@ -102,6 +102,29 @@ def test_command_beyond_the_limit_is_clipped_and_counted(client, driver):
         "a clipped command is reported as WARN, with what adjusted it"
 
 
+def test_commands_by_joint_name_as_topic_based_ros2_control_sends_them(client, driver):
+    """sensor_msgs/JointState on joint_commands_by_name (the pendulum takes efforts): applied by name through
+    the safety layer; an unknown joint name is refused as malformed."""
+    from sensor_msgs.msg import JointState
+
+    from robolearn_drivers.ros import qos
+
+    named = client.publisher(JointState, f"{NS}/joint_commands_by_name", qos.COMMAND)
+    wait_for(lambda: named.get_subscription_count() > 0, 10, "the joint_commands_by_name subscription", driver)
+    reset_safety(client)
+
+    def applied() -> bool:  # keeps commanding while it waits, so the watchdog never stops the pendulum
+        named.publish(JointState(name=["pivot"], effort=[0.25]))
+        time.sleep(0.02)
+        return latest_safety(client).get("last_command") == "0.25"
+
+    wait_for(applied, 5, "the named command applied", driver)
+    before = count(client, "malformed_command")
+    named.publish(JointState(name=["elbow"], effort=[0.25]))
+    wait_for(lambda: count(client, "malformed_command") > before, 5, "the unknown name refused", driver)
+    assert "must be each of ['pivot']" in latest_safety(client)["last_rejection"]
+
+
 def test_watchdog_stops_the_robot_when_commands_stop(client, driver):
     reset_safety(client)
     before = count(client, "watchdog")
@@ -317,6 +340,7 @@ def test_arm_publishes_its_urdf_and_follows_a_joint_trajectory_and_refuses_bad_o
     """trajectory_msgs/JointTrajectory on joint_trajectory (joint_trajectory_controller's topic): sampled at the
     control rate through the SafetyController. Names in any order; one beyond the joint limits is clipped and
     counted; non-monotonic times, unknown names and NaN are rejected with a diagnostic and no motion."""
+    import rclpy.duration
     from builtin_interfaces.msg import Duration
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import JointState
@@ -336,7 +360,7 @@ def test_arm_publishes_its_urdf_and_follows_a_joint_trajectory_and_refuses_bad_o
                                                      params={"robot_model": "so101_arm"}, namespace=ns) as node:
         states = c.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
         diags = c.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
-        pub = c.publisher(JointTrajectory, f"{ns}/joint_trajectory", qos.COMMAND)
+        pub = c.publisher(JointTrajectory, f"{ns}/joint_trajectory", qos.TRAJECTORY)
 
         def safety() -> dict:
             return latest_status(diags, f"{ns}/sim_driver: safety")
@@ -370,6 +394,19 @@ def test_arm_publishes_its_urdf_and_follows_a_joint_trajectory_and_refuses_bad_o
         wait_for(lambda: abs(states[-1][1].position[0] - target[0]) < 0.03, 10, "the arm to reach the trajectory end",
                  node)
         assert np.all(np.abs(np.array(states[-1][1].position[1:]) - start[1:]) < 0.05)
+
+        # Replace, then append: back to the start over 1 s (stamp zero: at once), and a second trajectory
+        # stamped 1.5 s ahead that returns to the target. Appended, it waits for the first to finish; had it
+        # replaced the first, the arm would never have gone back to the start.
+        pub.publish(trajectory(names, [(1.0, start)]))
+        later = trajectory(names, [(1.0, target)])
+        later.header.stamp = (c.node.get_clock().now() + rclpy.duration.Duration(seconds=1.5)).to_msg()
+        pub.publish(later)
+        since = len(states)
+        wait_for(lambda: any(abs(m.position[0] - start[0]) < 0.03 for _, m in states[since:]), 10,
+                 "the first trajectory to bring the arm back to the start", node)
+        wait_for(lambda: abs(states[-1][1].position[0] - target[0]) < 0.03, 10,
+                 "the appended trajectory to take the arm to the target again", node)
 
         # Beyond the joint limits: clipped by the safety layer and counted.
         before = int(safety().get("count.command_limit", 0)) + int(safety().get("count.position_limit", 0))

@@ -60,7 +60,8 @@ def test_hardware_driver_node_drives_a_virtual_servo_bus_safely(arm_files):
             return latest_status(diags, f"{NS}/robot_driver: safety")
 
         node = NodeProcess("robolearn_drivers.ros.driver_node", CONFIG / "robot.yaml", namespace=NS, params={
-            "port": bus.path, "calibration_file": str(calibration), "limits_file": str(limits)})
+            "port": bus.path, "calibration_file": str(calibration), "limits_file": str(limits),
+            "far_start": "ramp"})  # the configured, confirmed path: a far first command is ramped to
         with node:
             wait_for(lambda: len(states) > 3, 30, "joint_states read from the servos", node)
             assert list(states[-1][1].name) == list(JOINTS)
@@ -146,17 +147,55 @@ def test_lifecycle_driver_turns_torque_on_and_off_through_its_transitions(arm_fi
             assert not change(Transition.TRANSITION_ACTIVATE), "activate before configure is refused"
             assert change(Transition.TRANSITION_CONFIGURE), node.output()[-2000:]
             assert state_label() == "inactive"
-            push(0.3, 10)
+            push(0.2, 10)  # within the start gap of the measured pose (0): no operator confirmation needed
             assert not servo.torque and not states, "inactive: no state published, no command applied"
             assert change(Transition.TRANSITION_ACTIVATE)
-            push(0.3)
+            push(0.2)
             wait_for(lambda: servo.torque, 5, "torque on after a command while active", node)
-            wait_for(lambda: states and abs(states[-1][1].position[0] - 0.3) < 0.02, 10, "the commanded position", node)
+            wait_for(lambda: states and abs(states[-1][1].position[0] - 0.2) < 0.02, 10, "the commanded position", node)
             assert change(Transition.TRANSITION_DEACTIVATE)
             held = servo.get(servo.regs.goal_position)
-            push(-0.3)
+            push(-0.2)
             assert abs(servo.get(servo.regs.goal_position) - held) <= 2, "inactive: commands ignored, goal held"
             assert change(Transition.TRANSITION_CLEANUP)
             assert eventually(lambda: not any(s.torque for s in bus.servos.values()), 5), "cleanup: torque off"
             assert state_label() == "unconfigured"
             assert change(Transition.TRANSITION_CONFIGURE), "configure again after cleanup"
+
+
+def test_a_far_start_is_refused_over_ros_until_the_operator_confirms(arm_files):
+    require_ros()
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import JointState
+    from std_msgs.msg import Float64MultiArray
+    from std_srvs.srv import Trigger
+
+    from robolearn_drivers.ros import qos
+
+    calibration, limits = arm_files
+    ns = "/far_start_test"
+    with FAMILY.virtual({i: FAMILY.number for i in IDS.values()}) as bus, ros_client("far_client") as client:
+        servo = bus.servos[IDS["shoulder_pan"]]
+        diags = client.collect(DiagnosticArray, "/diagnostics", qos.DIAGNOSTICS)
+        states = client.collect(JointState, f"{ns}/joint_states", qos.STATE_SUB)
+        commands = client.publisher(Float64MultiArray, f"{ns}/joint_commands", qos.COMMAND)
+
+        def push(n: int = 15) -> None:
+            for _ in range(n):
+                commands.publish(Float64MultiArray(data=[0.5, 0, 0, 0, 0, 0]))  # 0.5 rad from where it stands
+                time.sleep(1 / 30)
+
+        node = NodeProcess("robolearn_drivers.ros.driver_node", CONFIG / "robot.yaml", namespace=ns, params={
+            "port": bus.path, "calibration_file": str(calibration), "limits_file": str(limits)})
+        with node:
+            wait_for(lambda: len(states) > 3, 30, "joint_states read from the servos", node)
+            push()
+            wait_for(lambda: latest_status(diags, f"{ns}/robot_driver: safety").get("estopped") == "true", 10,
+                     "the refused far start latching a stop", node)
+            assert not servo.torque and servo.position_writes == 0, "refused: torque off, not one goal sent"
+            wait_for(lambda: "FarStartError" in node.output(), 10, "the refusal explained in the node's log", node)
+            assert client.call(Trigger, f"{ns}/robot/confirm_far_start").success
+            assert client.call(Trigger, f"{ns}/safety/reset").success
+            push(30)
+            assert servo.torque, "confirmed: the start is ramped to"
+            assert abs(servo.get(servo.regs.goal_position) - (2048 + 0.5 * TICKS_PER_RAD)) <= 2

@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+import yaml
+
+from robolearn.safety.limits import default_limits_path
 
 from robolearn.safety.controller import WATCHDOG
 from robolearn_drivers.core.driver_loop import MALFORMED, DriverLoop
@@ -60,3 +63,47 @@ def test_moving_again_releases_the_hold_and_a_reset_relatches_it(loop):
     loop.estop("test")
     loop.step()
     assert not np.allclose(loop.safety.holding, first, atol=1e-3)  # latched at the new pose, not the old one
+
+
+def _limits_with(tmp_path, robot: str, **fields) -> str:
+    data = yaml.safe_load(default_limits_path(robot).read_text())
+    data.update(fields)
+    path = tmp_path / f"{robot}_limits.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def test_a_long_hold_switches_torque_off_where_the_limits_allow_and_a_fresh_command_switches_it_on(tmp_path):
+    robot = make_robot("so101_arm", seed=0, limits_path=_limits_with(tmp_path, "so101_arm", torque_off_after_hold_s=2.0))
+    with robot:
+        robot.reset(seed=0)
+        loop = DriverLoop(robot, advance_physics=True)
+        _drive_to(loop, LOADED_POSE)
+        loop.estop("test")
+        ticks_off = None
+        for tick in range(4 * CONTROL_HZ):
+            if loop.step().torque_off:
+                assert ticks_off is None, "torque goes off once per stop"
+                ticks_off = tick
+        assert ticks_off is not None and abs(ticks_off - 2 * CONTROL_HZ) <= 1  # after the 2 s hold, not before
+        assert loop.status()["torque_off"] and loop.safety.stop_command() is None  # a stop sends nothing now
+        sagged = loop.last_observation["joint_pos"].copy()
+        assert abs(sagged[1] - LOADED_POSE[1]) > 0.1, "limp, the loaded shoulder falls"
+        # Reset and a fresh command: torque on again, rate-limited from where the limp arm now is.
+        loop.reset_safety()
+        loop.submit(LOADED_POSE)
+        result = loop.step()
+        assert not loop.status()["torque_off"]
+        max_step = loop.safety.limits.max_rate / CONTROL_HZ
+        reference = np.clip(sagged, loop.safety.limits.low, loop.safety.limits.high)  # limp, it may hang past one
+        assert np.all(np.abs(result.applied - reference) <= max_step + 1e-9)
+        _drive_to(loop, LOADED_POSE)
+        assert np.abs(loop.last_observation["joint_pos"] - LOADED_POSE).max() < 0.05, "driven back up"
+
+
+def test_without_the_field_a_hold_never_switches_torque_off_and_a_robot_that_cannot_refuses_it(tmp_path, loop):
+    _drive_to(loop, LOADED_POSE, 1.0)
+    loop.estop("test")
+    assert not any(loop.step().torque_off for _ in range(3 * CONTROL_HZ))
+    with pytest.raises(ValueError, match="cannot be switched off by software; remove the field"):
+        make_robot("pendulum", limits_path=_limits_with(tmp_path, "pendulum", torque_off_after_hold_s=1.0))

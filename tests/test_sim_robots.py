@@ -247,6 +247,34 @@ def test_arm_forward_kinematics_matches_the_simulated_gripper_tip():
         kinematics.position([0.0, np.nan, 0, 0, 0, 0])
 
 
+def test_urdf_frames_form_one_tree_whose_chain_is_pybullets_link_pose():
+    """The per-joint frames the driver puts on /tf and /tf_static, chained from the root, give every link's
+    pose as PyBullet computes it."""
+    from robolearn.robots import URDF_DIR
+    from robolearn.robots.kinematics import UrdfFrames
+
+    frames = UrdfFrames(URDF_DIR / "so101_arm.urdf")
+    assert frames.root == "base" and len(frames.movable) == 6
+    q = np.random.default_rng(1).uniform(-1.5, 1.5, 6)
+    transforms = frames.fixed() + frames.moving(dict(zip(frames.movable, q)))
+    assert sorted(t.child for t in transforms) == sorted(set(frames.links) - {"base"})  # every link, once
+    by_child = {t.child: t for t in transforms}
+
+    def pose(link):
+        return np.eye(4) if link == frames.root else pose(by_child[link].parent) @ by_child[link].matrix
+
+    with make_robot("so101_arm") as robot:
+        robot.reset(seed=0)
+        for joint, value in enumerate(q):
+            p.resetJointState(robot.body, joint, float(value), physicsClientId=robot.client)
+        for index in range(p.getNumJoints(robot.body, physicsClientId=robot.client)):
+            link = p.getJointInfo(robot.body, index, physicsClientId=robot.client)[12].decode()
+            state = p.getLinkState(robot.body, index, computeForwardKinematics=True, physicsClientId=robot.client)
+            np.testing.assert_allclose(pose(link)[:3, 3], state[4], atol=1e-6)
+            rotation = np.array(p.getMatrixFromQuaternion(state[5])).reshape(3, 3)
+            np.testing.assert_allclose(pose(link)[:3, :3], rotation, atol=1e-6)
+
+
 def test_car_steering_never_exceeds_its_maximum_angle():
     assert abs(twist_to_steering(0.0, 3.0)) == pytest.approx(MAX_STEER)
     assert twist_to_steering(1.0, 1.0) == pytest.approx(math.atan(0.325))

@@ -9,7 +9,7 @@ import scservo_sdk as scs
 
 from virtual_devices.bus_families import eventually, fast_thread_switching  # noqa: F401
 from virtual_devices.servo_bus import (ACCESS_ERROR, ALERT, CRC_ERROR, DATA_LIMIT_ERROR, INSTRUCTION_ERROR,
-                                       VirtualDynamixelBus, VirtualFeetechBus, dynamixel_crc)
+                                       VirtualDynamixelBus, VirtualFeetechBus, dynamixel_crc, feetech_checksum)
 
 XL330 = 1200
 STS3215 = 777
@@ -108,23 +108,100 @@ def test_bad_crc_and_unknown_instruction_are_answered_with_their_errors(dynamixe
     assert (result, error) == (dxl.COMM_SUCCESS, INSTRUCTION_ERROR)
 
 
-def test_feetech_sdk_reads_writes_and_sync_reads_the_virtual_sts():
+STS_TORQUE, STS_GOAL, STS_PRESENT, STS_MIN, STS_MAX, STS_LOCK, STS_STATUS = 40, 42, 56, 9, 11, 55, 65
+
+
+@pytest.fixture
+def feetech():
     with VirtualFeetechBus({1: STS3215, 2: STS3215}) as device:
         port = scs.PortHandler(device.path)
         assert port.openPort() and port.setBaudRate(1_000_000)
-        try:
-            packets = scs.PacketHandler(0)
-            assert packets.ping(port, 1) == (STS3215, scs.COMM_SUCCESS, 0)
-            assert packets.ping(port, 7)[1] == scs.COMM_RX_TIMEOUT
-            device.servos[2].position = 1500
-            reader = scs.GroupSyncRead(port, packets, 56, 2)
-            assert reader.addParam(1) and reader.addParam(2)
-            assert reader.txRxPacket() == scs.COMM_SUCCESS
-            assert [reader.getData(i, 56, 2) for i in (1, 2)] == [2048, 1500]
-            assert packets.write1ByteTxRx(port, 1, 40, 1) == (scs.COMM_SUCCESS, 0)
-            assert packets.write2ByteTxRx(port, 1, 42, 1000) == (scs.COMM_SUCCESS, 0)
-            assert eventually(lambda: device.servos[1].position == 1000)
-            device.servos[1].error = 0x20  # overload: the status byte carries the bit
-            assert packets.read2ByteTxRx(port, 1, 56) == (1000, scs.COMM_SUCCESS, 0x20)
-        finally:
-            port.closePort()
+        yield device, port, scs.PacketHandler(0)
+        port.closePort()
+
+
+def test_feetech_sdk_reads_writes_and_sync_reads_the_virtual_sts(feetech):
+    device, port, packets = feetech
+    assert packets.ping(port, 1) == (STS3215, scs.COMM_SUCCESS, 0)
+    assert packets.ping(port, 7)[1] == scs.COMM_RX_TIMEOUT
+    device.servos[2].position = 1500
+    reader = scs.GroupSyncRead(port, packets, STS_PRESENT, 2)
+    assert reader.addParam(1) and reader.addParam(2)
+    assert reader.txRxPacket() == scs.COMM_SUCCESS
+    assert [reader.getData(i, STS_PRESENT, 2) for i in (1, 2)] == [2048, 1500]
+    assert packets.write1ByteTxRx(port, 1, STS_TORQUE, 1) == (scs.COMM_SUCCESS, 0)
+    assert packets.write2ByteTxRx(port, 1, STS_GOAL, 1000) == (scs.COMM_SUCCESS, 0)
+    assert eventually(lambda: device.servos[1].position == 1000)
+
+
+def test_sts_status_byte_carries_hardware_bits_only(feetech):
+    device, port, packets = feetech
+    device.servos[1].error = 0x20 | 0x04  # overload and overheating
+    assert packets.read2ByteTxRx(port, 1, STS_PRESENT) == (2048, scs.COMM_SUCCESS, 0x24)
+    assert packets.read1ByteTxRx(port, 1, STS_STATUS) == (0x24, scs.COMM_SUCCESS, 0x24)
+    assert "overload" in packets.getRxPacketError(0x20).lower()
+    assert packets.ping(port, 2) == (STS3215, scs.COMM_SUCCESS, 0)
+
+
+def test_sts_goal_past_the_limits_is_kept_and_the_servo_stops_at_the_limit(feetech):
+    device, port, packets = feetech
+    assert packets.write1ByteTxRx(port, 1, STS_LOCK, 0) == (scs.COMM_SUCCESS, 0)
+    assert packets.write2ByteTxRx(port, 1, STS_MIN, 1000) == (scs.COMM_SUCCESS, 0)
+    assert packets.write2ByteTxRx(port, 1, STS_MAX, 3000) == (scs.COMM_SUCCESS, 0)
+    assert packets.write1ByteTxRx(port, 1, STS_LOCK, 1) == (scs.COMM_SUCCESS, 0)
+    assert packets.read1ByteTxRx(port, 1, STS_TORQUE)[0] == 0
+    # no error bit: the goal register keeps what was written, the servo steers to the limit, and the goal
+    # write itself switched torque on
+    assert packets.write2ByteTxRx(port, 1, STS_GOAL, 3500) == (scs.COMM_SUCCESS, 0)
+    assert packets.read2ByteTxRx(port, 1, STS_GOAL)[0] == 3500
+    assert packets.read1ByteTxRx(port, 1, STS_TORQUE)[0] == 1
+    assert packets.read2ByteTxRx(port, 1, STS_PRESENT)[0] == 3000
+
+
+def test_sts_read_only_registers_are_acknowledged_but_unchanged(feetech):
+    device, port, packets = feetech
+    assert packets.write2ByteTxRx(port, 1, 3, 1234) == (scs.COMM_SUCCESS, 0)  # model number
+    assert packets.read2ByteTxRx(port, 1, 3)[0] == STS3215
+    assert packets.write2ByteTxRx(port, 1, STS_PRESENT, 5) == (scs.COMM_SUCCESS, 0)
+    assert packets.read2ByteTxRx(port, 1, STS_PRESENT)[0] == 2048
+
+
+def test_sts_eeprom_writes_act_at_once_but_only_persist_when_unlocked(feetech):
+    device, port, packets = feetech
+    assert packets.write1ByteTxRx(port, 1, STS_TORQUE, 1) == (scs.COMM_SUCCESS, 0)
+    assert packets.write2ByteTxRx(port, 1, STS_MAX, 3000) == (scs.COMM_SUCCESS, 0)  # locked, torque on: accepted
+    assert packets.read2ByteTxRx(port, 1, STS_MAX)[0] == 3000
+    assert packets.write1ByteTxRx(port, 2, STS_LOCK, 0) == (scs.COMM_SUCCESS, 0)
+    assert packets.write2ByteTxRx(port, 2, STS_MAX, 3100) == (scs.COMM_SUCCESS, 0)
+    assert packets.write1ByteTxRx(port, 2, STS_LOCK, 1) == (scs.COMM_SUCCESS, 0)
+    device.power_cycle()
+    assert packets.read2ByteTxRx(port, 1, STS_MAX)[0] == 4095  # written while locked: lost
+    assert packets.read2ByteTxRx(port, 2, STS_MAX)[0] == 3100  # written while unlocked: saved
+    assert packets.read1ByteTxRx(port, 1, STS_TORQUE)[0] == 0
+
+
+def test_sts_bad_checksum_and_unknown_instruction_get_no_answer(feetech):
+    device, port, packets = feetech
+    body = bytes([1, 2, 0x01])  # ping servo 1
+    port.clearPort()
+    port.writePort(list(b"\xff\xff" + body + bytes([feetech_checksum(body) ^ 0x0F])))
+    port.setPacketTimeout(6)
+    assert packets.rxPacket(port)[1] == scs.COMM_RX_TIMEOUT
+    assert device.checksum_errors == 1
+    tx = [0] * 6
+    tx[2], tx[3], tx[4] = 1, 2, 0x77  # id 1, an instruction no servo knows
+    assert packets.txRxPacket(port, tx)[1] == scs.COMM_RX_TIMEOUT
+    assert device.unknown_instructions == 1
+    assert packets.ping(port, 1) == (STS3215, scs.COMM_SUCCESS, 0)  # the servo still answers what it knows
+
+
+def test_sts_broadcast_write_acts_on_every_servo_silently_and_reg_write_waits_for_action(feetech):
+    device, port, packets = feetech
+    for servo in device.servos.values():
+        servo.set(servo.regs.goal_position, servo.position)
+    assert packets.write1ByteTxOnly(port, 0xFE, STS_TORQUE, 1) == scs.COMM_SUCCESS
+    assert eventually(lambda: all(s.torque for s in device.servos.values()))
+    assert packets.regWriteTxRx(port, 2, STS_GOAL, 2, [0xD0, 0x07]) == (scs.COMM_SUCCESS, 0)  # 2000, held
+    assert packets.read2ByteTxRx(port, 2, STS_PRESENT)[0] == 2048
+    assert packets.action(port, 0xFE) == scs.COMM_SUCCESS
+    assert eventually(lambda: device.servos[2].position == 2000)

@@ -15,6 +15,15 @@ File (calibration/<robot>/<id>.yaml)::
     motors:
       - {name: shoulder_pan, id: 1, model: sts3215, resolution: 4096,
          homing_offset: 2048, direction: 1, range_min: 1024, range_max: 3072}
+    identity:                    # optional: what the calibration was recorded on (checked at connect)
+      adapter_serial: 5A46083073 # the USB serial adapter's serial number (null: it reports none)
+      servos:
+      - {id: 1, model_number: 777, firmware: 3}
+
+Neither the XL330 nor the STS3215 control table holds a serial number, so a servo is identified by its id, model
+number and firmware version, and the arm by its USB adapter's serial number: a file for another arm, or a servo
+replaced by one with other firmware, is refused at connect. (A replacement of the same model and firmware cannot
+be told apart from the original by any register.)
 
 The procedures below are non-interactive: they take readings and a stop condition; the prompts live in
 `robolearn calibrate motors`.
@@ -92,10 +101,46 @@ class MotorCalibration:
 
 
 @dataclass(frozen=True)
+class ServoIdentity:
+    id: int
+    model_number: int
+    firmware: int
+
+
+@dataclass(frozen=True)
+class BusIdentity:
+    """What a calibration was recorded on: the servos as they identified themselves, and the USB adapter."""
+
+    adapter_serial: str | None
+    servos: tuple[ServoIdentity, ...]
+
+    def servo(self, motor_id: int) -> ServoIdentity | None:
+        return next((s for s in self.servos if s.id == motor_id), None)
+
+    def to_dict(self) -> dict:
+        return {"adapter_serial": self.adapter_serial, "servos": [asdict(s) for s in self.servos]}
+
+    @classmethod
+    def from_dict(cls, data: object, where: str) -> "BusIdentity":
+        if not isinstance(data, Mapping) or not isinstance(data.get("servos"), list):
+            raise CalibrationError(f"{where}: identity must be a mapping with a list of servos")
+        serial = data.get("adapter_serial")
+        servos = []
+        for i, entry in enumerate(data["servos"]):
+            at = f"{where}: identity.servos[{i}]"
+            if not isinstance(entry, Mapping):
+                raise CalibrationError(f"{at}: expected a mapping")
+            servos.append(ServoIdentity(require_int(entry, "id", at), require_int(entry, "model_number", at),
+                                        require_int(entry, "firmware", at)))
+        return cls(None if serial is None else str(serial), tuple(servos))
+
+
+@dataclass(frozen=True)
 class ArmCalibration:
     robot: str
     bus: str
     motors: tuple[MotorCalibration, ...]
+    identity: BusIdentity | None = None  # None: recorded before identities were kept; nothing to check
 
     def __post_init__(self) -> None:
         if self.bus not in BUS_TYPES:
@@ -106,6 +151,10 @@ class ArmCalibration:
             raise CalibrationError(f"{self.robot}: calibration lists no motors")
         if len(set(names)) != len(names) or len(set(ids)) != len(ids):
             raise CalibrationError(f"{self.robot}: motor names {names} and ids {ids} must be unique")
+        if self.identity is not None and sorted(s.id for s in self.identity.servos) != sorted(ids):
+            raise CalibrationError(
+                f"{self.robot}: the identity lists servos {sorted(s.id for s in self.identity.servos)} but the motors "
+                f"are {sorted(ids)}; re-run `robolearn calibrate motors`")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -122,7 +171,10 @@ class ArmCalibration:
         return tuple(by_name[n] for n in joint_names)
 
     def to_dict(self) -> dict:
-        return {"robot": self.robot, "bus": self.bus, "motors": [asdict(m) for m in self.motors]}
+        body = {"robot": self.robot, "bus": self.bus, "motors": [asdict(m) for m in self.motors]}
+        if self.identity is not None:
+            body["identity"] = self.identity.to_dict()
+        return body
 
     def save(self, path: str | os.PathLike) -> Path:
         return save_calibration_yaml(path, KIND, self.to_dict())
@@ -157,7 +209,8 @@ class ArmCalibration:
                 range_min=require_int(entry, "range_min", at),
                 range_max=require_int(entry, "range_max", at),
             ))
-        return cls(robot=file_robot, bus=str(require(data, "bus", where)), motors=tuple(motors))
+        identity = None if data.get("identity") is None else BusIdentity.from_dict(data["identity"], where)
+        return cls(robot=file_robot, bus=str(require(data, "bus", where)), motors=tuple(motors), identity=identity)
 
 
 # ----------------------------------------------------------------------------------- procedures
@@ -245,9 +298,10 @@ def build_calibration(
     homing: Mapping[str, int],
     directions: Mapping[str, int],
     ranges: Mapping[str, tuple[int, int]],
+    identity: BusIdentity | None = None,
 ) -> ArmCalibration:
     """Assemble the file contents. `motors` are (name, id, model, resolution) in joint order."""
-    return ArmCalibration(robot=robot, bus=bus, motors=tuple(
+    return ArmCalibration(robot=robot, bus=bus, identity=identity, motors=tuple(
         MotorCalibration(name=name, id=motor_id, model=model, resolution=resolution,
                          homing_offset=int(homing[name]), direction=int(directions[name]),
                          range_min=int(ranges[name][0]), range_max=int(ranges[name][1]))

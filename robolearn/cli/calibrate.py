@@ -32,6 +32,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     motors.add_argument("--baudrate", type=int, default=1_000_000)
     motors.add_argument("--id", default="arm", help="this arm's id: the file is calibration/<robot>/<id>.yaml")
     motors.add_argument("--out", type=Path, help="output file (overrides --id)")
+    motors.add_argument("--auto-range", action="store_true",
+                        help="find each joint's range by driving it slowly to its hard stops under a low torque "
+                             "limit (the arm MOVES on its own) instead of moving it by hand")
+    motors.add_argument("--yes", action="store_true", help="with --auto-range: do not ask before moving the arm")
+    motors.add_argument("--range-torque", type=float, default=0.2,
+                        help="with --auto-range: torque limit during the sweep, fraction of full (default 0.2)")
+    motors.add_argument("--range-step", type=int, default=20, help="with --auto-range: ticks per move (default 20)")
+    motors.add_argument("--range-settle-s", type=float, default=0.05,
+                        help="with --auto-range: wait after each move before reading (default 0.05 s)")
 
     camera = sub.add_parser("camera", help="camera intrinsics from chessboard images")
     camera.add_argument("--images", nargs="+", required=True, help="image files or glob patterns")
@@ -60,6 +69,7 @@ def _motors(args: argparse.Namespace) -> int:
     from robolearn.calibration.motors import build_calibration, directions_from_motion, record_ranges
     from robolearn.safety import calibration_dir, load_robot_limits
     from robolearn.hardware.factory import BUS_CLASSES
+    from robolearn.hardware.identity import read_identity
 
     joints = _split(args.joints) if args.joints else list(load_robot_limits(args.robot).names)
     ids = [int(v) for v in _split(args.ids)] if args.ids else list(range(1, len(joints) + 1))
@@ -77,6 +87,7 @@ def _motors(args: argparse.Namespace) -> int:
     with bus:
         bus.check_models({i: args.model for i in ids})
         bus.set_torque(ids, False)
+        identity = read_identity(bus, ids)
         print(f"Found {len(ids)} x {args.model} on {args.port}. Torque is OFF: move the arm by hand.")
         input("1/3  Put the arm in its zero pose (every joint at 0 rad, as in the robot's model) and press Enter. ")
         homing = positions()
@@ -88,18 +99,42 @@ def _motors(args: argparse.Namespace) -> int:
         else:
             input("2/3  Move every joint a little in its POSITIVE direction, hold it there, and press Enter. ")
             directions = directions_from_motion(homing, positions())
-        print("3/3  Move every joint slowly through its full range of motion. Press Enter when done.")
-        finished = threading.Event()
-        threading.Thread(target=lambda: (input(), finished.set()), daemon=True).start()
-        ranges = record_ranges(positions, finished.is_set, {j: model.resolution for j in joints}, start=homing)
+        if args.auto_range:
+            ranges = _auto_range(args, bus, id_of, model.resolution)
+        else:
+            print("3/3  Move every joint slowly through its full range of motion. Press Enter when done.")
+            finished = threading.Event()
+            threading.Thread(target=lambda: (input(), finished.set()), daemon=True).start()
+            ranges = record_ranges(positions, finished.is_set, {j: model.resolution for j in joints},
+                                   start=homing)
     calibration = build_calibration(args.robot, args.bus, [(j, id_of[j], args.model, model.resolution) for j in joints],
-                                    homing, directions, ranges)
+                                    homing, directions, ranges, identity)
     path = calibration.save(out)
     for m in calibration.motors:
         low, high = (math.degrees(v) for v in m.range_radians)
         print(f"  {m.name:15s} id {m.id:3d}  direction {m.direction:+d}  range {low:7.1f} .. {high:7.1f} deg")
     print(f"Wrote {path}")
     return 0
+
+
+def _auto_range(args: argparse.Namespace, bus, id_of: dict[str, int], resolution: int) -> dict[str, tuple[int, int]]:
+    from robolearn.hardware.auto_range import AutoRangeSettings, ranges_by_stall
+
+    settings = AutoRangeSettings(torque_fraction=args.range_torque, step=args.range_step,
+                                 settle_s=args.range_settle_s)
+    print(f"3/3  Auto range: torque comes ON at {settings.torque_fraction:.0%} of full, and each joint in turn is "
+          f"driven slowly into both of its hard stops. Keep hands and objects clear of the arm.")
+    if not args.yes:
+        try:
+            answer = input("     Type 'yes' to start (anything else aborts): ")
+        except EOFError:
+            answer = ""  # no person at the terminal: nobody confirmed
+        if answer.strip().lower() != "yes":
+            raise CalibrationError("auto range not confirmed: nothing moved and no file was written (type 'yes' "
+                                   "at the prompt, or pass --yes when nobody is at the terminal)")
+    ranges = ranges_by_stall(bus, id_of, resolution, settings)
+    print("     Done: torque is OFF and the servos' torque limits are restored.")
+    return ranges
 
 
 # ------------------------------------------------------------------------------------------ camera

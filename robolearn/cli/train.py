@@ -5,6 +5,9 @@ Examples:
     robolearn train ArmReach --algo sac --config configs/sac.yaml --run-dir runs/reach --seed 1
     robolearn train ArmReach --algo sac --run-dir runs/reach --steps 40000 --resume   # continue a run
     robolearn train ArmReach --algo sac --async   # actor and learner in two processes over the link
+    robolearn train ArmReach --algo sac --demos data/reach_demos   # a dataset from `robolearn record`
+    robolearn train PendulumBalance --config configs/sac_small.yaml --workers 2 --steps 4000   # Ray workers
+    robolearn train PendulumBalance --config configs/sac_small.yaml --seeds 0,1,2 --sweep actor_lr=3e-4,1e-3
     robolearn train ArmReach --algo sac --config configs/sac_main.yaml --randomize strong   # domain randomisation
     robolearn train ArmReach --algo sac --init-from runs/reach/checkpoint.pt --run-dir runs/finetune  # fine-tune
 """
@@ -17,8 +20,10 @@ import json
 import shlex
 from pathlib import Path
 
+from robolearn.cli import train_scale
 from robolearn.learners.base import CHECKPOINT_NAME, KNOWN_ALGOS, ConfigError, learner_class
-from robolearn.training import load_config, make_env, open_run, start_or_resume, train_started
+from robolearn.training import (load_config, make_env, open_run, start_or_resume, train_started,
+                                with_demonstrations)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", action="store_true", help="observe camera frames too (state + image)")
     parser.add_argument("--reward-classifier", help="replace the reward with this success classifier's verdict "
                                                     "(needs --image)")
+    parser.add_argument("--demos", help="sac/lipbc: train from these demonstrations (a LeRobot v3 dataset folder, "
+                                        "e.g. from `robolearn record`, or a transitions .npz), checked against "
+                                        "the task's robot")
     parser.add_argument("--randomize", metavar="PRESET|FILE",
                         help="train on a perturbed sim robot, drawn afresh at every reset: a preset of the task's "
                              "robot (mild, strong, servo_lag, ...) or a perturbation YAML file (ranges: or "
@@ -49,24 +57,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sac/avg: the actor (policy at the task's control rate) in its own process, the "
                              "learner in this one, over the loopback link; learning never stretches a control tick")
     parser.add_argument("--utd-cap", type=float, default=1.0, help="with --async: at most this many update rounds "
-                                                                   "per transition (0: no cap)")
+                                                                   "per transition (0: no cap); with --workers: "
+                                                                   "the rounds per transition the workers wait for")
+    train_scale.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     learner_cls = learner_class(args.algo)
     if args.reward_classifier and not args.image:
         raise ConfigError("--reward-classifier judges camera frames: add --image")
+    train_scale.check(args)
+    if args.randomize and (args.workers or train_scale.is_sweep(args)):
+        raise ConfigError("--randomize is not passed on to Ray workers or sweep runs yet (they would train on the "
+                          "nominal robot): drop --randomize or --workers/--seeds/--sweep")
+    if args.init_from and train_scale.is_sweep(args):
+        raise ConfigError("--init-from does not reach sweep runs yet: drop --init-from or --seeds/--sweep")
     env = make_env(args.task, args.image, args.reward_classifier, args.randomize)
     try:
         config = load_config(learner_cls, args.config, args.seed, args.init_from)
         if args.async_ and getattr(config, "asymmetric_critic", False):
             raise ConfigError("asymmetric_critic is not supported with --async (the link carries no privileged "
                               "state yet): drop --async or set asymmetric_critic: false")
+        if args.demos:
+            config = with_demonstrations(learner_cls, config, args.demos, env)
         run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")
+        if train_scale.is_sweep(args):
+            return train_scale.run_sweep(args, config, run_dir)
         with open_run(run_dir):
             started = start_or_resume(learner_cls, env, run_dir, steps=args.steps, config=config,
                                       resume=args.resume, config_given=args.config is not None,
                                       seed_given=args.seed is not None, device=args.device,
+                                      fields_given=[learner_cls.demos_field] if args.demos else (),
                                       init_from=args.init_from)
             print(started.message)
             if started.learner is None:
@@ -84,6 +105,12 @@ def run(args: argparse.Namespace) -> int:
                                       reward_classifier=args.reward_classifier, utd_cap=args.utd_cap or None,
                                       resume_hint=_resume_command(args, run_dir), progress=not args.no_progress,
                                       env_factory=env_factory)
+            elif args.workers:
+                with train_scale.workers(args, learner) as workers:
+                    summary = train_started(started, args.steps, run_dir, resume_hint=_resume_command(args, run_dir),
+                                            progress=not args.no_progress,
+                                            step=workers.stepper(args.steps, started.checkpoint))
+                    summary["scale"] = workers.summary()
             else:
                 summary = train_started(started, args.steps, run_dir, resume_hint=_resume_command(args, run_dir),
                                         progress=not args.no_progress)
@@ -111,6 +138,9 @@ def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:
         parts += ["--reward-classifier", args.reward_classifier]
     if args.randomize:
         parts += ["--randomize", str(args.randomize)]
+    if args.workers:
+        parts += ["--workers", str(args.workers), "--utd-cap", str(args.utd_cap)]
+        parts += ["--ray-address", args.ray_address] if args.ray_address else []
     return shlex.join(parts)
 
 

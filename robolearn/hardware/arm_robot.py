@@ -23,8 +23,10 @@ from robolearn.safety.controller import OVERLOAD, RATE
 from robolearn.robot import Robot
 from robolearn.robots.registry import robot_definition
 from robolearn.spec import CommandKind, Observation, RobotSpec
-from robolearn.hardware.errors import CalibrationMismatchError, HardwareError, MotorFaultError, StaleFrameError
+from robolearn.hardware.errors import (CalibrationMismatchError, FarStartError, HardwareError, MotorFaultError,
+                                       StaleFrameError)
 from robolearn.hardware.guards import GuardLimits, ServoGuard, Trip
+from robolearn.hardware.identity import check_identity, read_identity
 from robolearn.hardware.motor_bus import MotorBus
 from robolearn.hardware.timing import TickClock
 
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 
 BUS_FAULT = "bus_fault"
 CAMERA_STALE = "camera_stale"
+# What a first command far from the measured pose does: "refuse" until confirm_far_start(), or "ramp" there at
+# the safety layer's rate limit (the operator configured it, so it counts as confirmed).
+FAR_START_POLICIES = ("refuse", "ramp")
 
 
 def arm_spec(safety: SafetyController, image_shape: tuple[int, int, int] | None = None) -> RobotSpec:
@@ -48,12 +53,20 @@ class ServoArmRobot(Robot):
     `home`: joint positions `reset()` moves to under the safety layer (None: an episode starts where the
     arm stands). `guard_limits`: stall, overheating and encoder-jump thresholds checked every tick; a trip
     latches the e-stop and switches torque off, except on the joints in `hold_on_fault`, which keep holding
-    (a joint that would drop the arm when limp)."""
+    (a joint that would drop the arm when limp). `far_start`, `max_start_gap`: a first command (torque off)
+    more than `max_start_gap` rad from the measured pose on any joint is refused ("refuse", until
+    `confirm_far_start()`) or ramped to ("ramp"); a move to `home` by `reset()` is always ramped."""
+
+    supports_torque_off = True
 
     def __init__(self, bus: MotorBus, calibration: ArmCalibration, safety: SafetyController,
                  camera: OpenCVCamera | None = None, home: Sequence[float] | None = None,
                  home_timeout_s: float = 10.0, guard_limits: GuardLimits | None = None,
-                 hold_on_fault: Sequence[str] = ()) -> None:
+                 hold_on_fault: Sequence[str] = (), far_start: str = "refuse", max_start_gap: float = 0.25) -> None:
+        if far_start not in FAR_START_POLICIES:
+            raise ValueError(f"far_start must be one of {FAR_START_POLICIES}, got {far_start!r}")
+        if not max_start_gap > 0:
+            raise ValueError(f"max_start_gap must be > 0 rad, got {max_start_gap}")
         if safety.limits.command_kind is not CommandKind.JOINT_POSITION:
             raise ValueError(f"{safety.limits.robot}: a servo arm takes joint_position commands, the limits file "
                              f"says {safety.limits.command_kind.value}")
@@ -76,6 +89,7 @@ class ServoArmRobot(Robot):
                 log.warning("%s: limits [%.2f, %.2f] rad exceed the recorded range [%.2f, %.2f] rad; commands are "
                             "clamped to the recorded range", motor.name, low, high, lo, hi)
         self.bus = bus
+        self.identity = calibration.identity
         self.camera = camera
         self.home = None if home is None else np.asarray(home, dtype=np.float64)
         self.home_timeout_s = home_timeout_s
@@ -87,7 +101,38 @@ class ServoArmRobot(Robot):
         self._held_on_fault = [m.id for m in self.motors if m.name in hold_on_fault]
         self._guard = ServoGuard(self.spec.joint_names, guard_limits or GuardLimits())
         self._torque_on = False
+        self._limp: set[int] = set()  # servos switched off by a fault while others hold: no goal may reach them
+        self.far_start = far_start
+        self.max_start_gap = max_start_gap
+        self._far_start_confirmed = False
+        self._last_pose: np.ndarray | None = None
         self._ticks = TickClock(self.spec.control_period_s)
+
+    # ------------------------------------------------------------------------------ start guard
+    def confirm_far_start(self) -> None:
+        """The operator accepts that the next start may be far from the measured pose: the arm then ramps there
+        at the safety layer's rate limit. Holds until torque goes off again."""
+        self._far_start_confirmed = True
+
+    def send_action(self, action: np.ndarray, command_time: float | None = None) -> np.ndarray:
+        # (An e-stopped arm moves nowhere: the safety layer refuses the command, no need to judge the start.)
+        if ((not self._torque_on or self._limp) and self.far_start == "refuse" and not self._far_start_confirmed
+                and not self.safety.estopped):
+            self._refuse_far_start(self.spec.check_command(action))
+        return super().send_action(action, command_time)
+
+    def _refuse_far_start(self, command: np.ndarray) -> None:
+        if self._last_pose is None:
+            return  # nothing measured yet: the safety layer refuses the command as stale
+        gap = np.abs(command - self._last_pose)
+        far = np.flatnonzero(gap > self.max_start_gap)  # a NaN is never "far": the safety layer stops on it
+        if far.size:
+            i = far[np.argmax(gap[far])]
+            raise FarStartError(
+                f"{self.spec.name}: the first command with torque off puts {self.spec.joint_names[i]} {gap[i]:.2f} rad from where it "
+                f"stands ({self._last_pose[i]:.2f} rad measured, {command[i]:.2f} rad commanded; start limit "
+                f"{self.max_start_gap:.2f} rad); torque stays off. Move the arm (or the leader arm) to the start "
+                f"pose, or confirm the move (confirm_far_start(), or far_start: ramp) to ramp there slowly")
 
     # ------------------------------------------------------------------------------ primitives
     def _connect(self) -> None:
@@ -95,6 +140,8 @@ class ServoArmRobot(Robot):
         try:
             self.bus.check_models({m.id: m.model for m in self.motors})
             self.bus.set_torque(self._ids, False)
+            if self.identity is not None:  # before anything is written: this may be another arm
+                check_identity(self.identity, read_identity(self.bus, self._ids), self.motors, self.bus.port)
             self.bus.set_position_mode(self._ids)
             for motor in self.motors:
                 self.bus.write_position_limits(motor.id, motor.range_min, motor.range_max)
@@ -144,6 +191,7 @@ class ServoArmRobot(Robot):
         if trip is not None and not self.safety.estopped:
             self._guard_stop(trip)
         pos = np.array([m.to_radians(states[m.id].position) for m in self.motors])
+        self._last_pose = pos
         vel = np.array([m.velocity_to_radians(states[m.id].velocity) for m in self.motors])
         effort = np.array([m.direction * states[m.id].load * self.bus.model(m.model).stall_torque_nm
                            for m in self.motors])
@@ -161,20 +209,34 @@ class ServoArmRobot(Robot):
         if command is None or (self.safety.estopped and not self._torque_on):
             # After a fault torque stays off until the e-stop is explicitly reset: never re-energise by a stop.
             return
-        goals = {m.id: m.to_ticks(float(q)) for m, q in zip(self.motors, command)}
+        # Torque comes on (all servos at the start, or those a fault left limp once the e-stop was reset) holding
+        # the pose just measured: no jump, whatever an earlier program left in the goal registers; the command
+        # follows, already rate-limited by the safety layer from the measured state.
+        energise = [] if self.safety.estopped else sorted(self._limp) if self._torque_on else self._ids
+        # While stopped no goal may reach a servo the fault switched off (an STS servo switches on for a goal).
+        goals = {m.id: m.to_ticks(float(q)) for m, q in zip(self.motors, command)
+                 if m.id not in self._limp or m.id in energise}
         try:
-            if not self._torque_on:
-                # Torque comes on holding the pose just measured (no jump at t=0, whatever an earlier program left
-                # in the goal registers); the command follows, already rate-limited by the safety layer from there.
-                measured = self.bus.read_state(self._ids)
+            if energise:
+                measured = self.bus.read_state(energise)
                 self._check_encoder_range({i: s.position for i, s in measured.items()})
                 self.bus.write_goal_positions({i: s.position for i, s in measured.items()})
-                self.bus.set_torque(self._ids, True)
+                self.bus.set_torque(energise, True)
                 self._torque_on = True
+                self._limp = set()
             self.bus.write_goal_positions(goals)
         except HardwareError:
             self._fail_safe(BUS_FAULT)
             raise
+
+    def _torque_off(self) -> None:
+        """After a long hold (limits file's torque_off_after_hold_s): torque off except on the joints configured
+        to hold on a fault, which would drop the arm; the next command re-energises all from the measured pose."""
+        limp = [i for i in self._ids if i not in self._held_on_fault]
+        if limp:
+            self._torque_off_quietly(limp)
+        self._torque_on = False
+        self._far_start_confirmed = False  # a confirmation holds until torque goes off
 
     def _advance(self) -> None:
         self._ticks.wait()
@@ -196,7 +258,7 @@ class ServoArmRobot(Robot):
                 raise HardwareError(
                     f"{self.spec.name}: did not reach home within {self.home_timeout_s} s (max error "
                     f"{np.max(np.abs(obs['joint_pos'] - home)):.3f} rad); check for obstacles or a blocked joint")
-            self.send_action(home)
+            Robot.send_action(self, home)  # a configured home is ramped to, never refused as a far start
             if self.last_decision is not None and self.last_decision.stopped:
                 return
             rate_limited = self.last_decision is not None and RATE in self.last_decision.interventions
@@ -223,7 +285,7 @@ class ServoArmRobot(Robot):
         """A reading outside one turn means the servo applies an offset the calibration does not know (homing
         offset overflow, multi-turn mode): every radian computed from it would be wrong."""
         for motor in self.motors:
-            if not 0 <= ticks[motor.id] < motor.resolution:
+            if motor.id in ticks and not 0 <= ticks[motor.id] < motor.resolution:
                 raise CalibrationMismatchError(
                     f"{motor.name} (servo {motor.id}): present position {ticks[motor.id]} ticks lies outside "
                     f"0..{motor.resolution - 1}; the servo holds a homing offset or mode the calibration does "
@@ -242,8 +304,11 @@ class ServoArmRobot(Robot):
         except HardwareError:
             self._fail_safe(BUS_FAULT)
             raise
-        if not self._held_on_fault:
+        if self._held_on_fault:
+            self._limp = set(limp)
+        else:
             self._torque_on = False
+            self._far_start_confirmed = False
 
     def _fail_safe(self, reason: str) -> None:
         """Latch the stop and switch torque off, except on the joints configured to hold: a servo holds its last
@@ -252,7 +317,8 @@ class ServoArmRobot(Robot):
         if self._held_on_fault and self._torque_on:
             log.error("%s: %s: servos %s keep holding their last goal; support the arm before cutting power",
                       self.spec.name, reason, self._held_on_fault)
-            self._torque_off_quietly([i for i in self._ids if i not in self._held_on_fault])
+            self._limp = {i for i in self._ids if i not in self._held_on_fault}
+            self._torque_off_quietly(sorted(self._limp))
         else:
             self._torque_off_quietly()
 
@@ -265,3 +331,4 @@ class ServoArmRobot(Robot):
                       self.spec.name, exc)
         if ids is None:
             self._torque_on = False
+            self._far_start_confirmed = False

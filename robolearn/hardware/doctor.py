@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from robolearn.calibration.motors import ArmCalibration
+from robolearn.calibration.motors import ArmCalibration, BusIdentity, ServoIdentity
 from robolearn.hardware.errors import BusError
+from robolearn.hardware.identity import identity_problems
 from robolearn.hardware.motor_bus import MotorBus, ServoHealth
+from robolearn.hardware.serial_port import adapter_serial
 
 HOT_C = 60.0  # below the servos' own shutdown limits (70-80 C on XL330/STS3215): time to let them cool
 
@@ -30,9 +32,11 @@ class Diagnosis:
 
 
 def diagnose(bus: MotorBus, calibration: ArmCalibration, hot_c: float = HOT_C) -> Diagnosis:
-    """Every calibrated servo: present, the calibrated model, no fault, not hot. `bus` must be open."""
+    """Every calibrated servo: present, the calibrated model, no fault, not hot, the servo (model, firmware) and
+    adapter the calibration was recorded with. `bus` must be open."""
     result = Diagnosis()
     known = {m.number: m.name for m in bus.models.values()}
+    found: list[ServoIdentity] = []
     for motor in calibration.motors:
         where = f"{motor.name} (id {motor.id})"
         try:
@@ -43,6 +47,7 @@ def diagnose(bus: MotorBus, calibration: ArmCalibration, hot_c: float = HOT_C) -
                 f"{where} does not answer ({exc}). Check its cable and power; if the servo was replaced, set its "
                 f"id to {motor.id} and baud rate to {bus.baudrate}")
             continue
+        found.append(ServoIdentity(motor.id, health.model_number, health.firmware))
         model = known.get(health.model_number, f"unknown model {health.model_number}")
         result.lines.append(
             f"{where}: {model}, firmware {health.firmware}, {health.voltage_v:.1f} V, {health.temperature_c:.0f} C, "
@@ -59,4 +64,7 @@ def diagnose(bus: MotorBus, calibration: ArmCalibration, hot_c: float = HOT_C) -
             result.problems.append(
                 f"{where} is at {health.temperature_c:.0f} C (warning from {hot_c:.0f} C): let it cool and reduce "
                 f"the load or duty cycle before running")
+    if calibration.identity is not None:  # what changed since the calibration was recorded
+        now = BusIdentity(adapter_serial(bus.port), tuple(found))
+        result.problems.extend(identity_problems(calibration.identity, now, calibration.motors, bus.port))
     return result

@@ -52,6 +52,10 @@ class DynamixelBus(SdkMotorBus):
         firmware=Register(6, 1),
         present_voltage=Register(144, 2),
         present_temperature=Register(146, 1),
+        # Goal PWM caps the output in every operating mode (Current Limit, 38, is EEPROM and only acts in the
+        # current-based modes); 885 is the X-series PWM Limit default, 100 %.
+        torque_limit=Register(100, 2),
+        torque_limit_full=885,
     )
 
     def _sdk_port_class(self) -> type:

@@ -36,5 +36,9 @@ class CalibrationMismatchError(HardwareError):
     outside what the calibration can map (homing-offset overflow, encoder out of range)."""
 
 
+class FarStartError(HardwareError):
+    """The first command after torque-off lies far from the measured pose and no operator confirmed the move."""
+
+
 class StaleFrameError(HardwareError):
     """The newest camera frame is older than the allowed age (camera stalled or unplugged)."""

@@ -47,7 +47,8 @@ def make_hardware_robot(
     `workspace`: the model for the limits' workspace box; by default the robot definition's, which the
     simulated robot uses too (robolearn/robots/<robot>.py).
     `hardware_options`: for arms `baudrate`, `retries`, `retries_per_period`, `latency_ms`, `home`,
-    `guard_limits` (a GuardLimits), `hold_on_fault` (joints that keep holding when a guard trips); for the
+    `guard_limits` (a GuardLimits), `hold_on_fault` (joints that keep holding when a guard trips), `far_start`
+    ("refuse" or "ramp") and `max_start_gap` (rad) for a first command far from the measured pose; for the
     base `full_mode`, `sensor_timeout_s`.
     """
     definition = robot_definition(model)
@@ -67,9 +68,10 @@ def make_hardware_robot(
             f"refusing to drive {robot_name!r} without a motor calibration: run `robolearn calibrate motors "
             f"--robot {robot_name} --port {port}` and pass the file it writes")
     arm_calibration = ArmCalibration.load(calibration, robot=robot_name)
-    bus_options = _pick(hardware_options, ("baudrate", "retries", "retries_per_period", "latency_ms", "home",
-                                           "guard_limits", "hold_on_fault"), robot_name)
-    arm_options = {k: bus_options.pop(k) for k in ("home", "guard_limits", "hold_on_fault") if k in bus_options}
+    arm_keys = ("home", "guard_limits", "hold_on_fault", "far_start", "max_start_gap")
+    bus_options = _pick(hardware_options, ("baudrate", "retries", "retries_per_period", "latency_ms", *arm_keys),
+                        robot_name)
+    arm_options = {k: bus_options.pop(k) for k in arm_keys if k in bus_options}
     bus = BUS_CLASSES[arm_calibration.bus](port, **bus_options)
     safety = definition.safety(safety_limits, workspace, on_intervention)
     return ServoArmRobot(bus, arm_calibration, safety, camera=camera, **arm_options)

@@ -44,6 +44,8 @@ class FeetechBus(SdkMotorBus):
         firmware=Register(0, 1),  # firmware major version
         present_voltage=Register(62, 1),
         present_temperature=Register(63, 1),
+        torque_limit=Register(48, 2),  # Torque Limit, 0.1 % of max torque; loaded from Max Torque (16) at power-on
+        torque_limit_full=1000,
     )
 
     def _sdk_port_class(self) -> type:

@@ -123,6 +123,14 @@ class MotorBus(abc.ABC):
     @abc.abstractmethod
     def read_position_limits(self, motor_id: int) -> tuple[int, int]: ...
 
+    @abc.abstractmethod
+    def read_torque_limit(self, motor_id: int) -> float:
+        """The servo's output cap as a fraction of full output (a RAM register: lost at power-off)."""
+
+    @abc.abstractmethod
+    def write_torque_limit(self, motor_id: int, fraction: float) -> None:
+        """Cap the servo's output at `fraction` of full (any torque state); read back before returning."""
+
     # ----------------------------------------------------------------------------------- checks
     def model(self, name: str) -> MotorModel:
         try:

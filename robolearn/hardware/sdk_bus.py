@@ -68,6 +68,10 @@ class ControlTable:
     firmware: Register
     present_voltage: Register  # in 0.1 V
     present_temperature: Register  # in degrees C
+    # A RAM register capping the motor's output, and its value at full output: the calibration's gentle moves
+    # (range by stall) lower it and put it back.
+    torque_limit: Register
+    torque_limit_full: int
 
 
 class SdkMotorBus(MotorBus):
@@ -262,6 +266,17 @@ class SdkMotorBus(MotorBus):
     def read_position_limits(self, motor_id: int) -> tuple[int, int]:
         return (self._decode_position(self._read(motor_id, self.table.min_position_limit)),
                 self._decode_position(self._read(motor_id, self.table.max_position_limit)))
+
+    def read_torque_limit(self, motor_id: int) -> float:
+        return self._read(motor_id, self.table.torque_limit) / self.table.torque_limit_full
+
+    def write_torque_limit(self, motor_id: int, fraction: float) -> None:
+        if not 0.0 < fraction <= 1.0:
+            raise ValueError(f"servo {motor_id}: torque limit must be a fraction in (0, 1], got {fraction}")
+        value = round(fraction * self.table.torque_limit_full)
+        self._write(motor_id, self.table.torque_limit, value)
+        if self._read(motor_id, self.table.torque_limit) != value:  # RAM, any torque state: it must read back
+            raise BusError(f"servo {motor_id} on {self.port}: torque limit register did not take {value}")
 
     # --------------------------------------------------------------------------------- internals
     def _decode_position(self, raw: int) -> int:

@@ -7,6 +7,7 @@ import os
 import termios
 
 import serial
+from serial.tools import list_ports
 
 from robolearn.hardware.errors import PortError
 
@@ -23,6 +24,16 @@ def open_serial(path: str, baudrate: int, timeout: float | None = 0.0) -> serial
                              exclusive=True)
     except serial.SerialException as exc:
         raise port_error(path, exc) from exc
+
+
+def adapter_serial(path: str) -> str | None:
+    """The USB serial number of the adapter behind `path` (a /dev/serial/by-id link works too); None when the
+    port is not a USB adapter or the adapter reports none."""
+    device = os.path.realpath(path)
+    for info in list_ports.comports():
+        if os.path.realpath(info.device) == device:
+            return info.serial_number or None
+    return None
 
 
 def check_port_path(path: str) -> None:

@@ -278,25 +278,31 @@ class AVG(Learner):
         acted = time.perf_counter()
         next_observation, reward, terminated, truncated, info = self.env.step(env_action)
         observed = time.perf_counter()
-        reward = float(reward)
-        if not np.isfinite(reward):
-            raise FloatingPointError(f"env returned reward {reward} at step {self.env_steps}: fix the task's reward")
+        reward = self._finite_reward(reward, "env returned")
         next_obs = self._observation_tensor(next_observation, update_normalizer=True)
         losses = self.update(obs, action, log_prob, reward, bool(terminated), bool(truncated), next_obs,
                              self._applied_action(info, env_action))
         self.compute_budget.add((acted - started) + (time.perf_counter() - observed))
+        return self._count_step(reward, terminated, truncated, next_obs), losses
+
+    def _finite_reward(self, reward: Any, source: str) -> float:
+        reward = float(reward)
+        if not np.isfinite(reward):
+            raise FloatingPointError(f"{source} reward {reward} at step {self.env_steps}: fix the task's reward")
+        return reward
+
+    def _count_step(self, reward: float, terminated: bool, truncated: bool, next_obs: torch.Tensor) -> bool:
+        """The step's bookkeeping, shared by the in-process and the streamed step. Returns whether the episode
+        ended."""
         self.env_steps += 1
         self.episode_return += reward
         self.episode_length += 1
         ended = bool(terminated or truncated)
         if ended:
             self.episodes += 1
-            self._obs = None  # reset lazily, so a checkpoint taken now lies on an episode boundary
-        else:
-            self._obs = next_obs
-        return ended, losses
-
-    # ---- the shared learner API -------------------------------------------------------------------------
+        # None after an episode: reset lazily, so a checkpoint taken now lies on an episode boundary.
+        self._obs = None if ended else next_obs
+        return ended
 
     # ---- the training loop's hooks (base.py) --------------------------------------------------------
 
@@ -318,21 +324,12 @@ class AVG(Learner):
         if starts_episode:
             self.episode_return, self.episode_length = 0.0, 0
         obs = self._observation_tensor(observation, update_normalizer=starts_episode)
-        reward = float(reward)
-        if not np.isfinite(reward):
-            raise FloatingPointError(f"the actor sent reward {reward} at step {self.env_steps}: fix the task's reward")
+        reward = self._finite_reward(reward, "the actor sent")
         next_obs = self._observation_tensor(next_observation, update_normalizer=True)
         sample, log_prob = self._sample(obs)
         executed = torch.as_tensor(np.asarray(action, np.float32), device=self.device).reshape(1, -1)
         losses = self.update(obs, sample, log_prob, reward, bool(terminated), bool(truncated), next_obs, executed)
-        self.env_steps += 1
-        self.episode_return += reward
-        self.episode_length += 1
-        ended = bool(terminated or truncated)
-        if ended:
-            self.episodes += 1
-        self._obs = None if ended else next_obs
-        return self._events(ended, losses)
+        return self._events(self._count_step(reward, terminated, truncated, next_obs), losses)
 
     def _events(self, ended: bool, losses: Mapping[str, Any]) -> dict[str, float]:
         self._record_losses(losses)  # every step: a divergence stops the run where it starts

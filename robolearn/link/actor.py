@@ -68,6 +68,7 @@ class ActorLink:
         self._up = False
         self._loss_reported = False
         self.refused: str | None = None
+        self.learner_stopped: str | None = None  # the reason the learner gave when it said goodbye
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="link-actor", daemon=True)
         self._thread.start()
@@ -124,10 +125,17 @@ class ActorLink:
             self._loss_reported = True
             action = ("stopping the robot" if self.on_loss is OnLoss.STOP
                       else f"continuing with weights version {self.weights_version}")
-            what = (f"no message from the learner for {self.timeout_s:.2f} s" if self.ever_connected
-                    else f"not connected to a learner ({self.refused or 'not reached yet'})")
-            log.warning("link: %s: %s", what, action)
+            log.warning("link: %s: %s", self.loss, action)
         return self.on_loss is OnLoss.STOP
+
+    @property
+    def loss(self) -> str:
+        """Why the link is down, in words."""
+        if self.learner_stopped is not None:
+            return f"the learner stopped ({self.learner_stopped})"
+        if self.ever_connected:
+            return f"no message from the learner for over {self.timeout_s:.2f} s"
+        return f"not connected to a learner ({self.refused or 'not reached yet'})"
 
     # ---- background thread ----
     def _run(self) -> None:
@@ -152,7 +160,7 @@ class ActorLink:
             sock.settimeout(self.timeout_s)
             _, resume_from = handshake.connect(sock, self.identity, self._protocol, self._stream)
             self._rewind(resume_from)
-            self._last_rx, self._up = time.monotonic(), True
+            self._last_rx, self._up, self.learner_stopped = time.monotonic(), True, None
             log.info("link: connected to the learner at %s:%d", *self.address)
             done = threading.Event()
             receiver = threading.Thread(target=self._receive, args=(sock, done), name="link-actor-rx", daemon=True)
@@ -188,7 +196,8 @@ class ActorLink:
                         with self._lock:
                             self._pending = complete
                 elif message["type"] == "bye":
-                    log.warning("link: the learner is stopping: %s", message["reason"])
+                    self.learner_stopped = str(message["reason"])
+                    log.info("link: the learner is stopping: %s", self.learner_stopped)
                     break
         except (TimeoutError, socket.timeout):
             log.warning("link: the learner sent nothing for %.2f s", self.timeout_s)
@@ -310,8 +319,7 @@ def control_loop(step, period_s: float, ticks: int, link: ActorLink | None = Non
             report.missed += 1
         if link is not None:
             if link.must_stop():
-                report.stopped_because = (f"link to the learner lost for over {link.timeout_s:.2f} s"
-                                          if link.ever_connected else "no link to a learner: never connected")
+                report.stopped_because = link.loss
                 if stop_robot is not None:
                     stop_robot(report.stopped_because)
                 return report

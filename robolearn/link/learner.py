@@ -54,6 +54,37 @@ class LearnerStats:
     connections: int = 0  # actors accepted so far (a new one needs the current weights)
 
 
+class TransitionSequence:
+    """One actor's stream of `transitions` messages: each sequence number is learned from at most once.
+
+    The counter outlives a connection, so a reconnecting actor's resent transitions count as duplicates;
+    numbers skipped count as gaps (lost on the actor side or in a dropped link). Several streams (the Ray
+    workers in robolearn.scale) each keep their own sequence and may share one `LearnerStats`.
+    """
+
+    def __init__(self, stats: LearnerStats, next_seq: int = 0) -> None:
+        self.stats = stats
+        self.next_seq = next_seq  # a restarted learner starts where its checkpoint's stream position says
+
+    def accept(self, message: dict) -> Batch | None:
+        """The new transitions of a checked `transitions` message as arrays with a leading batch axis, or
+        None when all of them were already accepted."""
+        seq, count = message["seq"], message["count"]
+        arrays = {name: unpack_array(packed, f"transitions.{name}") for name, packed in message["arrays"].items()}
+        for name, array in arrays.items():
+            if array.ndim == 0 or array.shape[0] != count:
+                raise ProtocolError(f"transitions.{name} has leading size {array.shape[:1]}, the batch says {count}")
+        if seq > self.next_seq:
+            self.stats.gaps += seq - self.next_seq
+        skip = max(0, self.next_seq - seq)
+        self.stats.duplicates += min(skip, count)
+        self.next_seq = max(self.next_seq, seq + count)
+        if skip >= count:
+            return None
+        self.stats.received += count - skip
+        return {name: array[skip:] for name, array in arrays.items()}
+
+
 class LearnerServer:
     def __init__(self, identity: Identity, host: str = "127.0.0.1", port: int = 0, heartbeat_s: float = 0.1,
                  actor_timeout_s: float = 1.0, queue_batches: int = 64, ssl_context: ssl.SSLContext | None = None,
@@ -78,7 +109,8 @@ class LearnerServer:
         # bounded: a full queue stops the receiver reading, TCP pushes back and the actor drops its oldest
         self._batches: queue.Queue[tuple[StreamPosition, Batch]] = queue.Queue(maxsize=queue_batches)
         self.consumed = resume or StreamPosition()
-        self._stream, self._next_seq = self.consumed.stream, self.consumed.next_seq
+        self._stream = self.consumed.stream
+        self._sequence = TransitionSequence(self.stats, self.consumed.next_seq)
         self._conn: socket.socket | None = None
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
@@ -124,8 +156,8 @@ class LearnerServer:
 
     def _resume_from(self, stream: bytes) -> int:
         if stream != self._stream:  # another actor process: its stream starts at 0
-            self._stream, self._next_seq = stream, 0
-        return self._next_seq
+            self._stream, self._sequence.next_seq = stream, 0
+        return self._sequence.next_seq
 
     def _receive(self, conn: socket.socket) -> None:
         while not self._stop.is_set():
@@ -145,36 +177,20 @@ class LearnerServer:
                 return
             if message["type"] == "transitions":
                 try:
-                    batch = self._accept_batch(message)
+                    batch = self._sequence.accept(message)
                 except ProtocolError as exc:
                     self.stats.refused.append(str(exc))
                     log.warning("link: bad transitions, disconnecting: %s", exc)
                     return
                 while batch and not self._stop.is_set():
                     try:
-                        self._batches.put((StreamPosition(self._stream, self._next_seq), batch), timeout=0.1)
+                        self._batches.put((StreamPosition(self._stream, self._sequence.next_seq), batch), timeout=0.1)
                         break
                     except queue.Full:
                         continue
             elif message["type"] == "bye":
                 log.info("link: actor said goodbye: %s", message["reason"])
                 return
-
-    def _accept_batch(self, message: dict) -> Batch | None:
-        seq, count = message["seq"], message["count"]
-        arrays = {name: unpack_array(packed, f"transitions.{name}") for name, packed in message["arrays"].items()}
-        for name, array in arrays.items():
-            if array.ndim == 0 or array.shape[0] != count:
-                raise ProtocolError(f"transitions.{name} has leading size {array.shape[:1]}, the batch says {count}")
-        if seq > self._next_seq:
-            self.stats.gaps += seq - self._next_seq
-        skip = max(0, self._next_seq - seq)
-        self.stats.duplicates += min(skip, count)
-        self._next_seq = max(self._next_seq, seq + count)
-        if skip >= count:
-            return None
-        self.stats.received += count - skip
-        return {name: array[skip:] for name, array in arrays.items()}
 
     def _heartbeat_loop(self) -> None:
         frame = encode("heartbeat")
@@ -233,4 +249,4 @@ class LearnerServer:
                 pass
 
 
-__all__ = ["LearnerServer", "LearnerStats", "StreamPosition", "Identity", "RefusedError"]
+__all__ = ["LearnerServer", "LearnerStats", "StreamPosition", "TransitionSequence", "Identity", "RefusedError"]

@@ -128,6 +128,18 @@ def decode(body: bytes) -> dict[str, Any]:
     return validate(message)
 
 
+def decode_frame(frame: bytes) -> dict[str, Any]:
+    """One whole frame (length prefix included) already in memory, checked like one read from a socket."""
+    if len(frame) < _LENGTH.size:
+        raise ProtocolError(f"a frame of {len(frame)} bytes has no length prefix")
+    (length,) = _LENGTH.unpack_from(frame)
+    if length > MAX_FRAME_BYTES:
+        raise ProtocolError(f"a frame announces {length} bytes; the cap is {MAX_FRAME_BYTES} bytes")
+    if length != len(frame) - _LENGTH.size:
+        raise ProtocolError(f"a frame announces {length} bytes but carries {len(frame) - _LENGTH.size}")
+    return decode(frame[_LENGTH.size:])
+
+
 def _recv_exact(sock: socket.socket, n: int) -> bytes:
     buffer = bytearray(n)
     view, got = memoryview(buffer), 0

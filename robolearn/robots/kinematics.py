@@ -38,10 +38,8 @@ def _floats(text: str | None, default: str) -> list[float]:
     return [float(v) for v in (text or default).split()]
 
 
-def _chain(urdf: Path, link: str) -> tuple[list[_Joint], tuple[str, ...]]:
-    """The joints from the URDF's root link to `link` (root first), and every movable joint's name in the
-    file's order (the order of the robot's joint vector)."""
-    root = ET.parse(urdf).getroot()
+def _urdf_joints(root: ET.Element) -> dict[str, tuple[str, _Joint]]:
+    """Every joint of a parsed URDF, keyed by its child link: (parent link, joint), in the file's order."""
     by_child: dict[str, tuple[str, _Joint]] = {}
     for joint in root.iter("joint"):
         origin = joint.find("origin")
@@ -55,6 +53,14 @@ def _chain(urdf: Path, link: str) -> tuple[list[_Joint], tuple[str, ...]]:
         axis = axis / np.linalg.norm(axis)
         parent, child = joint.find("parent").get("link"), joint.find("child").get("link")
         by_child[child] = (parent, _Joint(joint.get("name"), joint.get("type"), transform, axis))
+    return by_child
+
+
+def _chain(urdf: Path, link: str) -> tuple[list[_Joint], tuple[str, ...]]:
+    """The joints from the URDF's root link to `link` (root first), and every movable joint's name in the
+    file's order (the order of the robot's joint vector)."""
+    root = ET.parse(urdf).getroot()
+    by_child = _urdf_joints(root)
     links = {el.get("name") for el in root.iter("link")}
     if link not in links:
         raise ValueError(f"{urdf.name} has no link {link!r}; links: {sorted(links)}")
@@ -137,3 +143,56 @@ class ArmKinematics:
             axis = parent[:3, :3] @ self._a[i, :3, :3] @ self._axis[i]
             jacobian[:, self._q_index[i]] = np.cross(axis, tip - joint_frame[:3, 3])
         return jacobian
+
+
+@dataclass(frozen=True)
+class FrameTransform:
+    parent: str  # link names, as the URDF (and so RViz's RobotModel) names the frames
+    child: str
+    matrix: np.ndarray  # 4x4: child frame expressed in the parent frame
+
+
+class UrdfFrames:
+    """Every joint of a URDF as a parent -> child frame transform, the tree robot_state_publisher puts on
+    /tf_static (fixed joints) and /tf (movable joints, from joint positions)."""
+
+    def __init__(self, urdf: str | os.PathLike) -> None:
+        urdf = Path(urdf)
+        if not urdf.is_file():
+            raise FileNotFoundError(f"robot description {urdf} does not exist")
+        root = ET.parse(urdf).getroot()
+        self._joints = _urdf_joints(root)
+        unsupported = sorted({j.kind for _, j in self._joints.values()}
+                             - {"revolute", "continuous", "prismatic", "fixed"})
+        if unsupported:
+            raise ValueError(f"{urdf.name}: joint types {unsupported} are not supported")
+        links = [el.get("name") for el in root.iter("link")]
+        roots = [link for link in links if link not in self._joints]
+        if len(roots) != 1:
+            raise ValueError(f"{urdf.name}: a robot description needs exactly one root link, found {roots}")
+        self.root = roots[0]
+        self.links = tuple(links)
+        self.movable = tuple(j.name for _, j in self._joints.values() if j.kind != "fixed")
+
+    def fixed(self) -> list[FrameTransform]:
+        """The transforms of the fixed joints (constant: /tf_static)."""
+        return [FrameTransform(parent, child, joint.origin.copy())
+                for child, (parent, joint) in self._joints.items() if joint.kind == "fixed"]
+
+    def moving(self, positions: dict[str, float]) -> list[FrameTransform]:
+        """The transforms of the movable joints at `positions` (by joint name); a joint the robot does not
+        measure (a base's wheels) is drawn at its zero position."""
+        out = []
+        for child, (parent, joint) in self._joints.items():
+            if joint.kind == "fixed":
+                continue
+            q = float(positions.get(joint.name, 0.0))
+            motion = np.eye(4)
+            if joint.kind == "prismatic":
+                motion[:3, 3] = joint.axis * q
+            else:
+                x, y, z = joint.axis
+                skew = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+                motion[:3, :3] = np.eye(3) + math.sin(q) * skew + (1.0 - math.cos(q)) * skew @ skew
+            out.append(FrameTransform(parent, child, joint.origin @ motion))
+        return out

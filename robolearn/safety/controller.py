@@ -14,6 +14,11 @@ position robot holds the position measured at that moment (or the last command t
 limits file sets `hold: last_command`); a velocity, effort or twist robot ramps its last
 command to zero at the limits file's rate limit (its deceleration limit), except on an e-stop, a hazard, an
 overload or a disconnect, where zero is immediate. `stop_reason` says why the robot is stopped.
+
+Where the limits file sets `torque_off_after_hold_s`, a stop that has lasted that long is due for torque-off
+(`torque_off_due`); the caller switches the actuators off (`Robot.torque_off`) and reports it here
+(`torque_switched_off`). From then on a stop sends nothing, and the next command that passes is rate-limited
+from the measured position (a limp arm has moved away from its hold) and switches the torque on again.
 """
 
 from __future__ import annotations
@@ -112,6 +117,8 @@ class SafetyController:
         self._hold: np.ndarray | None = None
         self._ramp_from: np.ndarray | None = None
         self._ramp_start = 0.0
+        self._stop_since: float | None = None  # `now` when the stop in progress began
+        self.torque_off = False  # the actuators were switched off during the stop in progress
         self._zero = np.zeros_like(self._low).clip(self._low, self._high)
         self._hold_last_command = limits.hold == "last_command"
         self._ws_low, self._ws_high = limits.workspace_low, limits.workspace_high
@@ -248,6 +255,7 @@ class SafetyController:
         self._last_command = None
         if not self._stop_reason:
             self._stop_reason = reason or IDLE
+            self._stop_since = self._last_now
             if self.kind is CommandKind.JOINT_POSITION:
                 self._hold = (self._last_applied.copy() if self._hold_last_command and self._last_applied is not None
                               else self._measured_position())
@@ -265,7 +273,10 @@ class SafetyController:
 
         Position robots: the latched hold (None while no position was ever measured: send nothing).
         Velocity, effort and twist robots: the ramp towards zero at this time, zero once it has ended.
+        None for every robot once its torque was switched off: a stop never re-energises it.
         """
+        if self.torque_off:
+            return None
         if self.kind is CommandKind.JOINT_POSITION:
             if self._hold is None:
                 self._hold = self._measured_position()
@@ -305,6 +316,24 @@ class SafetyController:
         self._stop_reason = ""
         self._hold = None
         self._ramp_from = None
+        self._stop_since = None
+        self.torque_off = False
+
+    def torque_off_due(self, now: float) -> bool:
+        """True while a stop has held for the limits file's `torque_off_after_hold_s` (never without it) and
+        the torque is still on; a velocity robot still braking is not due until its ramp has ended."""
+        after = self.limits.torque_off_after_hold_s
+        if after is None or self.torque_off or not self._stop_reason or self.ramping:
+            return False
+        if self._stop_since is None:  # the stop began before any clock reading: count from this one
+            self._stop_since = now
+        return now - self._stop_since >= after
+
+    def torque_switched_off(self) -> None:
+        """Record that the caller switched the actuators off during the stop in progress."""
+        self.torque_off = True
+        self._hold = None
+        self._ramp_from = None
 
     def _measured_position(self) -> np.ndarray | None:
         if self._observation is None or "joint_pos" not in self._observation.values:
@@ -322,6 +351,7 @@ class SafetyController:
             "stop_reason": self.stop_reason,
             "counts": dict(self.counts),
             "last_command": None if self._last_command is None else self._last_command.tolist(),
+            "torque_off": self.torque_off,
         }
 
     # --------------------------------------------------------------------------------- internals
@@ -339,8 +369,13 @@ class SafetyController:
         return None
 
     def _rate_reference(self) -> np.ndarray | None:
-        # After a stop, rate-limit from the stop's own command (the hold, or where the ramp has got to).
-        return self._last_command if self._last_command is not None else self.stop_command()
+        # After a stop, rate-limit from the stop's own command (the hold, or where the ramp has got to); after
+        # torque-off from where the limp robot is now (a velocity robot: from rest).
+        if self._last_command is not None:
+            return self._last_command
+        if self.torque_off:
+            return self._measured_position() if self.kind is CommandKind.JOINT_POSITION else self._zero.copy()
+        return self.stop_command()
 
     def _max_step(self, elapsed: float) -> np.ndarray:
         # A command without a rate limit may change by any amount, even with no time elapsed (inf * 0 is nan).

@@ -22,6 +22,9 @@ Schema (version 2)::
     hold: measured                      # optional, position commands: what a stop holds, latched once when
                                         #   it begins: the position measured then (default), or the last
                                         #   command that passed (last_command; stiffer under load)
+    torque_off_after_hold_s: 30         # optional, default never: once a stop has held this long, switch the
+                                        #   actuators' torque off (only for robots that can: the Robot says);
+                                        #   the next command that passes switches it on again
     workspace:                          # optional box on the point the robot's workspace model reports
       low: [-0.4, -0.4, 0.0]
       high: [0.4, 0.4, 0.5]
@@ -80,6 +83,7 @@ class SafetyLimits:
     workspace_low: np.ndarray | None = None
     workspace_high: np.ndarray | None = None
     hold: str = "measured"  # position robots' stop target: one of HOLD_TARGETS
+    torque_off_after_hold_s: float | None = None  # None: a stop holds for as long as it lasts
     source: str = "<dict>"  # the file these limits were read from, for every message about them
 
     @property
@@ -126,6 +130,8 @@ class SafetyLimits:
         }
         if self.hold != "measured":
             out["hold"] = self.hold
+        if self.torque_off_after_hold_s is not None:
+            out["torque_off_after_hold_s"] = self.torque_off_after_hold_s
         for c in self.commands:
             entry: dict[str, Any] = {"name": c.name, "low": c.low, "high": c.high}
             if math.isfinite(c.max_rate):
@@ -208,7 +214,7 @@ def _pair(value: Any, where: str) -> tuple[float, float]:
 
 _TOP_KEYS = {
     "schema_version", "robot", "command_kind", "control_rate_hz", "watchdog_timeout_s",
-    "stale_observation_s", "commands", "workspace", "hold",
+    "stale_observation_s", "commands", "workspace", "hold", "torque_off_after_hold_s",
 }
 HOLD_TARGETS = ("measured", "last_command")
 _COMMAND_KEYS = {"name", "low", "high", "position", "effort"}
@@ -300,6 +306,8 @@ def _parse(data: Any, source: str) -> SafetyLimits:
         workspace_low=ws_low,
         workspace_high=ws_high,
         hold=_hold(data.get("hold", "measured"), kind, source),
+        torque_off_after_hold_s=(_number(data["torque_off_after_hold_s"], f"{source}: torque_off_after_hold_s",
+                                         positive=True) if data.get("torque_off_after_hold_s") is not None else None),
         source=source,
     )
 

@@ -27,6 +27,7 @@ class SO101ArmRobot(SimRobot):
     """
 
     definition = SO101_ARM
+    supports_torque_off = True
     camera_view = ((0.55, -0.45, 0.45), (0.15, 0.0, 0.1))
     max_torque = 2.9  # N·m, STS3215 class servo at 12 V
     position_gain = 0.1  # with velocity_gain 1: settles a 0.05 rad step in ~3 control steps, no saturation
@@ -85,6 +86,9 @@ class SO101ArmRobot(SimRobot):
             forces=(self.max_torque * self.gains).tolist(),
             positionGains=[self.position_gain] * len(JOINTS), velocityGains=[self.velocity_gain] * len(JOINTS),
             physicsClientId=self.client)
+
+    def _release_motors(self) -> None:
+        free_joints(self.body, self._joints, self.client)
 
     def _measure(self) -> dict[str, np.ndarray]:
         pos, vel, effort = joint_states(self.body, self._joints, self.client)

@@ -76,7 +76,7 @@ class SimRobot(Robot, abc.ABC):
         self._rng = np.random.default_rng(self.config.seed)
         self._physics_steps = 0
         self._pending: collections.deque[np.ndarray | None] = collections.deque()
-        self._active = np.zeros(spec.action_size)
+        self._active: np.ndarray | None = np.zeros(spec.action_size)  # None: torque off
         self.gains = np.ones(spec.action_size)
         self.perturbation = Perturbation()  # this episode's, drawn at every reset
         self._sensors = SensorModel(self.perturbation, FLAG_KEYS)
@@ -173,11 +173,20 @@ class SimRobot(Robot, abc.ABC):
         if due is not None:  # None: nothing new is sent, the motors keep the last command
             self._active = due
 
+    def _torque_off(self) -> None:
+        self._active = None  # until a command arrives: _write sets it, and _actuate energises the motors again
+        self._pending = collections.deque([None] * self.perturbation.action_latency_steps)
+        self._release_motors()
+
+    def _release_motors(self) -> None:
+        """Let the actuated joints move freely (robots with `supports_torque_off`)."""
+        raise NotImplementedError(f"{self.robot_name} cannot switch its motors off")
+
     def _advance(self) -> None:
         client = self.client
         force = self.perturbation.external_force
         for substep in range(self._substeps):
-            if substep == 0 or self.actuate_every_physics_step:
+            if self._active is not None and (substep == 0 or self.actuate_every_physics_step):
                 self._actuate(self._active)
             if self._force_target is not None:  # PyBullet clears external forces after every step
                 body, link = self._force_target

@@ -3,8 +3,9 @@ alert bit) and Feetech STS (one-byte checksum, error bits), with faults a test c
 
 Each servo is a 256-byte control table. A servo with torque on moves to its goal at once. The Dynamixel
 bus refuses a goal past the position limits with Data Limit error (X-series firmware; in a sync write the old
-goal is silently kept); the Feetech servo clamps it to its limits; with torque off a test sets `position` as if a hand moved
-it. Written from the vendors' protocol documentation; checksums are computed here independently of the SDKs.
+goal is silently kept); the Feetech servo keeps the goal it was sent but steers to the nearest limit (see
+`VirtualFeetechBus`); with torque off a test sets `position` as if a hand moved it. Written from the vendors'
+protocol documentation; checksums are computed here independently of the SDKs.
 """
 
 from __future__ import annotations
@@ -30,14 +31,18 @@ class RegisterMap:
     operating_mode: int
     position_mode: int
     eeprom_end: int  # registers below this are EEPROM
+    torque_limit: tuple[int, int]  # a RAM register capping the output (Dynamixel Goal PWM, STS Torque Limit)
+    torque_limit_full: int  # its value at full output
+    goal_enables_torque: bool = False  # a goal written with torque off switches torque on (STS firmware)
 
 
 DYNAMIXEL_X = RegisterMap(model=0, torque=64, goal_position=(116, 4), goal_velocity=(104, 4), min_limit=(52, 4),
                           max_limit=(48, 4), position=(132, 4), velocity=(128, 4), load=(126, 2), operating_mode=11,
-                          position_mode=3, eeprom_end=64)
+                          position_mode=3, eeprom_end=64, torque_limit=(100, 2), torque_limit_full=885)
 FEETECH_STS = RegisterMap(model=3, torque=40, goal_position=(42, 2), goal_velocity=(46, 2), min_limit=(9, 2),
                           max_limit=(11, 2), position=(56, 2), velocity=(58, 2), load=(60, 2), operating_mode=33,
-                          position_mode=0, eeprom_end=40)
+                          position_mode=0, eeprom_end=40, torque_limit=(48, 2), torque_limit_full=1000,
+                          goal_enables_torque=True)
 
 
 @dataclass
@@ -57,6 +62,7 @@ class VirtualServo:
         self.set(self.regs.min_limit, 0)
         self.set(self.regs.max_limit, 4095)
         self.table[self.regs.operating_mode] = self.regs.position_mode
+        self.set(self.regs.torque_limit, self.regs.torque_limit_full)
         self.position = 2048
 
     def get(self, reg: tuple[int, int], signed: bool = False) -> int:
@@ -82,13 +88,16 @@ class VirtualServo:
         return self.get(self.regs.min_limit), self.get(self.regs.max_limit)
 
     def write(self, address: int, data: bytes) -> None:
-        if address <= self.regs.torque < address + len(data) and data[self.regs.torque - address] and not self.torque:
-            self.goals_at_torque_on.append((self.get(self.regs.goal_position, signed=True), self.position))
+        torque_was_on = self.torque
         for offset, byte in enumerate(data):
             if address + offset not in self.stuck_addresses:
                 self.table[address + offset] = byte
         if address <= self.regs.goal_position[0] < address + len(data):
             self.position_writes += 1
+            if self.regs.goal_enables_torque and not self.error:
+                self.table[self.regs.torque] = 1
+        if self.torque and not torque_was_on:
+            self.goals_at_torque_on.append((self.get(self.regs.goal_position, signed=True), self.position))
         self.step()
 
     def step(self) -> None:
@@ -99,7 +108,10 @@ class VirtualServo:
             goal = min(max(self.get(self.regs.goal_position), low), high)
             if self.hard_stop is not None:
                 stopped = min(max(goal, self.hard_stop[0]), self.hard_stop[1])
-                self.set(self.regs.load, self.stall_load_raw if stopped != goal else 0)
+                # pushing on a stop draws what the output cap allows
+                cap = self.regs.torque_limit_full
+                output = min(self.get(self.regs.torque_limit), cap) / cap
+                self.set(self.regs.load, round(self.stall_load_raw * output) if stopped != goal else 0)
                 goal = stopped
             self.position = goal
 
@@ -122,6 +134,9 @@ class VirtualServoBus(PtyDevice):
         self.drop_probability = 0.0
         self.corrupt_probability = 0.0
         self.rng = random.Random(0)
+        # Every reply replaced by as many random bytes, never a header (a wrong baud rate, a ground loop): the
+        # servos still act on what they receive, only their answers are unreadable.
+        self.garbage_replies = False
         self._pending: list[tuple[float, bytes]] = []  # (due time, frame)
 
     def tick(self, now: float) -> None:
@@ -144,6 +159,8 @@ class VirtualServoBus(PtyDevice):
             self.drop_replies = max(0, self.drop_replies - 1)
             return
         frame = bytearray(self._frame_status(servo_id, error, params))
+        if self.garbage_replies:
+            frame = bytearray(self.rng.randrange(0, 0xFF) for _ in frame)
         if self.corrupt_replies > 0 or (self.corrupt_probability and self.rng.random() < self.corrupt_probability):
             self.corrupt_replies = max(0, self.corrupt_replies - 1)
             frame[-1] ^= 0x5A
@@ -361,16 +378,59 @@ def feetech_checksum(body: bytes) -> int:
     return ~sum(body) & 0xFF
 
 
+# STS/SMS memory table (Feetech, as documented in the FTServo SDK headers `SMS_STS.h` and the STS memory-table
+# sheet): 0-4 firmware and model version bytes (read-only), 5-39 EEPROM, 40-55 RAM the host writes, 56-70 present
+# values and the status byte (read-only), 80-86 factory parameters (read-only).
+STS_READ_ONLY = set(range(0, 5)) | set(range(56, 71)) | set(range(80, 87))
+STS_RESPONSE_LEVEL = 8  # 0: only read and ping are answered; 1 (default): every instruction addressed to one servo
+STS_MAX_TORQUE = (16, 2)  # EEPROM default loaded into Torque Limit (48) at power-on
+STS_LOCK = 55  # 1 (default): EEPROM writes act but are not saved; 0: they are saved
+STS_STATUS = 65  # mirrors the status byte's error bits
+STS_FIRMWARE = 3  # firmware major version (address 0)
+STS_BROADCAST_ID = 0xFE
+
+
 class VirtualFeetechBus(VirtualServoBus):
+    """STS3215-class servos behind Feetech's protocol ("protocol 0" in `scservo_sdk`), as the firmware answers.
+
+    Facts (sources: FTServo/SCServo SDK `protocol_packet_handler` and `SMS_STS` memory table; lerobot issue
+    huggingface/lerobot#3585 and PR #3615 for the limit behaviour measured on STS3215):
+    - The status byte carries hardware bits only (1 voltage, 2 angle sensor, 4 overheating, 8 overcurrent,
+      32 overload); there is no instruction, checksum, range or access bit as in Dynamixel Protocol 2.0. So a
+      damaged instruction and an unknown instruction get no answer at all (the host sees a timeout), and a write
+      to a read-only register is acknowledged with a clean status but changes nothing.
+    - A goal past Min/Max Angle Limit is accepted and kept in the Goal Position register; the servo steers to
+      the nearest limit. A goal written with torque off switches torque on.
+    - EEPROM (5-39) writes act at once; with Lock (55) = 1 ("do not save" in the memory table) they are not
+      saved, so a power cycle (`power_cycle()`) brings the saved values back. No torque-on restriction is
+      documented (unlike X-series' Access error), so none is modelled.
+    - The broadcast id 0xFE acts on every servo and only a ping is answered (one reply per servo; lerobot's
+      broadcast ping relies on it). Reg write (4) holds a write until Action (5).
+    """
+
     def __init__(self, models: dict[int, int]) -> None:
         super().__init__({i: VirtualServo(FEETECH_STS, m) for i, m in models.items()})
         for servo in self.servos.values():
-            servo.table[55] = 1  # EEPROM locked, as shipped
-            servo.table[0] = 3  # firmware major version
+            servo.table[STS_LOCK] = 1  # EEPROM locked, as shipped
+            servo.table[0] = STS_FIRMWARE
+            servo.table[STS_RESPONSE_LEVEL] = 1
+            servo.set(STS_MAX_TORQUE, FEETECH_STS.torque_limit_full)
             servo.table[62] = 74  # 7.4 V supply, in 0.1 V
             servo.table[63] = 30  # degrees C
+        self.saved_eeprom = {i: bytes(s.table[:FEETECH_STS.eeprom_end]) for i, s in self.servos.items()}
+        self._registered: dict[int, tuple[int, bytes]] = {}
         self.checksum_errors = 0
+        self.unknown_instructions = 0
         self.unlocked_eeprom_writes = 0
+
+    def power_cycle(self) -> None:
+        """Power off and on: unsaved EEPROM writes are lost, RAM comes up with torque off and EEPROM locked."""
+        for servo_id, servo in self.servos.items():
+            servo.table[:FEETECH_STS.eeprom_end] = self.saved_eeprom[servo_id]
+            servo.table[FEETECH_STS.torque] = 0
+            servo.table[STS_LOCK] = 1
+            servo.set(FEETECH_STS.torque_limit, servo.get(STS_MAX_TORQUE))
+        self._registered.clear()
 
     def _take_packet(self) -> tuple[int, int, bytes] | None:
         buf = self._buffer
@@ -388,7 +448,7 @@ class VirtualFeetechBus(VirtualServoBus):
             packet = bytes(buf[: 4 + length])
             del buf[: 4 + length]
             if feetech_checksum(packet[2:-1]) != packet[-1]:
-                self.checksum_errors += 1
+                self.checksum_errors += 1  # no error bit exists for it: the servo stays silent
                 continue
             return packet[2], packet[4], packet[5:-1]
 
@@ -396,33 +456,65 @@ class VirtualFeetechBus(VirtualServoBus):
         body = bytes([servo_id, len(params) + 2, error]) + params
         return b"\xff\xff" + body + bytes([feetech_checksum(body)])
 
+    def _read_block(self, servo: VirtualServo, address: int, length: int) -> bytes:
+        servo.table[STS_STATUS] = servo.error
+        return bytes(servo.table[address: address + length])
+
+    def _write(self, servo_id: int, servo: VirtualServo, address: int, data: bytes) -> None:
+        writable = bytearray(servo.table[address: address + len(data)])
+        for offset, byte in enumerate(data):
+            if address + offset not in STS_READ_ONLY:
+                writable[offset] = byte
+        servo.write(address, bytes(writable))
+        if address < FEETECH_STS.eeprom_end and servo.table[STS_LOCK] == 0:
+            self.unlocked_eeprom_writes += 1
+            self.saved_eeprom[servo_id] = bytes(servo.table[:FEETECH_STS.eeprom_end])
+
     def _dispatch(self, servo_id: int, instruction: int, params: bytes) -> None:
-        if instruction == 0x82:
+        if instruction == 0x82:  # sync read: each listed servo answers in turn
             address, length = params[0], params[1]
             for target in params[2:]:
                 servo = self.servos.get(target)
                 if servo is not None:
-                    self.reply(target, servo.error, bytes(servo.table[address: address + length]))
+                    self.reply(target, servo.error, self._read_block(servo, address, length))
             return
-        if instruction == 0x83:
+        if instruction == 0x83:  # sync write: no reply
             address, length = params[0], params[1]
             chunks = params[2:]
             for i in range(0, len(chunks), length + 1):
                 servo = self.servos.get(chunks[i])
                 if servo is not None:
-                    servo.write(address, chunks[i + 1: i + 1 + length])
+                    self._write(chunks[i], servo, address, chunks[i + 1: i + 1 + length])
             return
-        servo = self.servos.get(servo_id)
-        if servo is None:
-            return
-        if instruction == 0x01:
-            self.reply(servo_id, servo.error)
-        elif instruction == 0x02:
-            address, length = params[0], params[1]
-            self.reply(servo_id, servo.error, bytes(servo.table[address: address + length]))
-        elif instruction == 0x03:
-            address = params[0]
-            if address < FEETECH_STS.eeprom_end and servo.table[55] == 0:
-                self.unlocked_eeprom_writes += 1
-            servo.write(address, params[1:])
-            self.reply(servo_id, servo.error)
+        targets = sorted(self.servos) if servo_id == STS_BROADCAST_ID else [servo_id]
+        for target in targets:
+            servo = self.servos.get(target)
+            if servo is not None:  # nobody with this id: silence
+                self._answer(target, servo, instruction, params, broadcast=servo_id == STS_BROADCAST_ID)
+
+    def _answer(self, servo_id: int, servo: VirtualServo, instruction: int, params: bytes,
+                broadcast: bool) -> None:
+        def acknowledge(data: bytes = b"") -> None:
+            answers_all = servo.table[STS_RESPONSE_LEVEL] != 0
+            if instruction == 0x01 or (not broadcast and (instruction == 0x02 or answers_all)):
+                self.reply(servo_id, servo.error, data)
+
+        if instruction not in (0x01, 0x02, 0x03, 0x04, 0x05):
+            self.unknown_instructions += 1  # no status bit can say so: silence
+        elif instruction in (0x02, 0x03, 0x04) and len(params) < 2:
+            return  # too short to act on; no status bit for it either
+        elif instruction == 0x01:  # ping
+            acknowledge()
+        elif instruction == 0x02:  # read
+            acknowledge(self._read_block(servo, params[0], params[1]))
+        elif instruction == 0x03:  # write
+            self._write(servo_id, servo, params[0], params[1:])
+            acknowledge()
+        elif instruction == 0x04:  # reg write: held until Action
+            self._registered[servo_id] = (params[0], params[1:])
+            acknowledge()
+        else:  # action: every held write is applied now
+            held = self._registered.pop(servo_id, None)
+            if held is not None:
+                self._write(servo_id, servo, *held)
+            acknowledge()

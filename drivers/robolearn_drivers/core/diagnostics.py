@@ -58,6 +58,7 @@ def safety_summary(name: str, robot: str, status: dict, stopped: tuple[str, ...]
         "last_rejection": status.get("last_rejection", ""),
         "last_command": "" if status.get("last_command") is None
         else " ".join(f"{v:.6g}" for v in status["last_command"]),
+        "torque_off": str(bool(status.get("torque_off", False))).lower(),
     }
     for kind, count in sorted(status["counts"].items()):
         values[f"count.{kind}"] = str(count)

@@ -4,7 +4,8 @@ Commands are queued with their receive time (robot clock) and applied at most on
 safety rate limit keeps its meaning (max change per control step) however fast a client publishes. Each
 tick either applies the newest command through `Robot.send_action` or runs the watchdog
 (`SafetyController.tick`); every stop, a malformed command's included, goes through `Robot.stop`, i.e. the
-safety layer's one stop rule (a hold latched once, or a ramp to zero).
+safety layer's one stop rule (a hold latched once, or a ramp to zero). A stop that has held for the limits
+file's `torque_off_after_hold_s` switches the actuators off (`Robot.torque_off`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class TickResult:
     observation: Observation
     decision: SafetyDecision | None  # None: held because of a malformed command
     applied: np.ndarray | None  # the command written this tick (None: nothing new was written)
+    torque_off: bool = False  # the actuators were switched off this tick, after a long hold
 
 
 class DriverLoop:
@@ -123,10 +125,13 @@ class DriverLoop:
             # its torque off, a stopped one keeps its latched stop.
             if decision.stopped and (decision.interventions or braking):
                 applied = robot.stop(robot.safety.stop_reason)
+        torque_off = robot.safety.torque_off_due(robot.now())
+        if torque_off:
+            robot.torque_off()
         if self.advance_physics:
             robot.wait()
         self.last_observation = robot.observe()
-        return TickResult(self.last_observation, decision, applied)
+        return TickResult(self.last_observation, decision, applied, torque_off)
 
     def shutdown(self) -> None:
         """Stop the actuators and disconnect (the Robot writes its stop command on disconnect)."""

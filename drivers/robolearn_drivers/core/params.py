@@ -27,6 +27,10 @@ class DriverParams:
     sim_seed: int = 0
     diagnostics_period_s: float = 0.5
     real_time_factor: float = 1.0  # sim only: simulated seconds per wall-clock second
+    frame_prefix: str = ""  # before every tf frame id (robot_state_publisher's frame_prefix), for several robots
+    # Servo arms: a first command far from the measured pose is refused ("refuse") or ramped to ("ramp": the
+    # operator configured the move, which counts as confirming it).
+    far_start: str = "refuse"
 
     def tick_period_s(self, control_period_s: float) -> float:
         """Wall-clock period of the control thread: shorter than the robot's control period when a
@@ -49,6 +53,8 @@ class DriverParams:
             sim_seed=int(values.get("sim_seed", 0)),
             diagnostics_period_s=_float(values.get("diagnostics_period_s", 0.5), "diagnostics_period_s"),
             real_time_factor=_float(values.get("real_time_factor", 1.0), "real_time_factor"),
+            frame_prefix=str(values.get("frame_prefix", "") or ""),
+            far_start=str(values.get("far_start", "refuse") or "refuse"),
         )
         params.validate()
         return params
@@ -74,6 +80,9 @@ class DriverParams:
                 f"parameter real_time_factor={self.real_time_factor} applies to simulated robots only: real "
                 f"hardware ({self.robot_model}) runs in real time; set it to 1.0 or use_sim to true"
             )
+        if self.far_start not in ("refuse", "ramp"):
+            raise ConfigurationError(f"parameter far_start={self.far_start!r} is invalid: use refuse (a start far "
+                                     f"from the measured pose is refused) or ramp (it is ramped to)")
         if self.limits_file and not Path(self.limits_file).is_file():
             raise ConfigurationError(
                 f"limits file {self.limits_file} does not exist: fix the limits_file parameter, or leave it empty "

@@ -57,8 +57,10 @@ def _build_hardware(params: DriverParams) -> Robot:
         raise ConfigurationError(
             f"parameter port is empty: set it to the serial port of the {params.robot_model} (e.g. /dev/ttyACM0)"
         )
+    # far_start is an arm option: the default is the factory's own, so the base is built without it.
+    options = {} if params.far_start == "refuse" else {"far_start": params.far_start}
     return factory(params.robot_model, port=params.port, calibration=params.calibration_file,
-                   limits=params.limits_file or None)
+                   limits=params.limits_file or None, **options)
 
 
 def _import(name: str, what: str):

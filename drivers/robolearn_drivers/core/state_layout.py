@@ -70,6 +70,18 @@ class StateLayout:
             )
         return command
 
+    def command_from_named(self, names: Sequence[str], values: Sequence[float]) -> list[float]:
+        """A command given by joint name (a JointState's names and one of its fields), in this robot's joint
+        order; MalformedMessageError unless it names each joint exactly once with one value each."""
+        if sorted(names) != sorted(self.joint_names) or len(set(names)) != len(names):
+            raise MalformedMessageError(
+                f"{self.robot}: command joint names {list(names)} must be each of {list(self.joint_names)} once")
+        if len(values) != len(names):
+            raise MalformedMessageError(
+                f"{self.robot}: command has {len(values)} values for {len(names)} joint names; send one per joint")
+        by_name = dict(zip(names, values))
+        return [float(by_name[name]) for name in self.joint_names]
+
     # ------------------------------------------------------------------------------ observations
     def joint_arrays(self, obs: Observation) -> dict[str, np.ndarray]:
         return {key: np.asarray(obs.values[key], dtype=np.float64).reshape(-1) for key in self.joint_keys}

@@ -4,7 +4,14 @@ trajectory_msgs/JointTrajectory (the joint_trajectory_controller's topic interfa
 Each sample is an ordinary position command and goes through the robot's SafetyController, so a trajectory
 can never move the robot faster or further than a direct command could. Points are interpolated linearly in
 position (the controller's behaviour for position-only points); after the last point the final position is
-held. A new trajectory replaces the old one.
+held.
+
+A new trajectory is spliced onto the one in progress (`spliced`), as ROS 1's joint_trajectory_controller
+replaced trajectories: the old one runs until the new one's start time (its header stamp; zero means now),
+then the new one takes over from where the old one is at that moment. A stamp of now (or zero) therefore
+replaces the old trajectory at once, and a stamp in the future appends: the old motion continues until then.
+(ROS 2's controller replaces at once and holds still until a future start.) As both controllers do, a
+trajectory stamped so far back that it has already ended, or whose last point has a velocity, is refused.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import numpy as np
 
 from robolearn_drivers.core.errors import MalformedMessageError
 
+PAST_STAMP = "header stamp in the past"  # in the refusal of a trajectory that has already ended
+
 
 @dataclass(frozen=True)
 class JointTrajectory:
@@ -26,13 +35,15 @@ class JointTrajectory:
 
     @classmethod
     def parse(cls, robot: str, joint_names: Sequence[str], names: Sequence[str], times: Sequence[float],
-              positions: Sequence[Sequence[float]], start: float, current: np.ndarray) -> "JointTrajectory":
+              positions: Sequence[Sequence[float]], start: float, current: np.ndarray, now: float | None = None,
+              final_velocities: Sequence[float] = ()) -> "JointTrajectory":
         """Validate a received trajectory and reorder its columns into the robot's joint order.
 
         Refused (MalformedMessageError, saying what to fix): no points, unknown or missing or repeated joint
         names, a point whose size differs from the names, non-finite values, times that are negative or not
-        strictly increasing. `current` (robot joint order) is where the motion starts when the first point
-        lies after time 0, as the controller's first segment does."""
+        strictly increasing, a last point with a nonzero velocity (the arm would not stop there), and, given
+        `now`, a trajectory that ends before now. `current` (robot joint order) is where the motion starts when
+        the first point lies after time 0, as the controller's first segment does."""
         expected = list(joint_names)
         if not times:
             raise MalformedMessageError(f"{robot}: trajectory has no points; send at least one")
@@ -49,10 +60,26 @@ class JointTrajectory:
         if t[0] < 0 or np.any(np.diff(t) <= 0):
             raise MalformedMessageError(
                 f"{robot}: trajectory time_from_start must be >= 0 and strictly increasing, got {t.tolist()}")
+        if any(v != 0 for v in final_velocities):
+            raise MalformedMessageError(
+                f"{robot}: the last trajectory point has velocities {list(final_velocities)}: it must be zero "
+                f"(or omitted), so the arm stops there")
+        if now is not None and start + t[-1] < now:
+            raise MalformedMessageError(
+                f"{robot}: the trajectory ended {now - start - t[-1]:.3f} s ago ({PAST_STAMP}); stamp "
+                f"it with now, or leave the stamp zero to start on arrival")
         q = q[:, [list(names).index(name) for name in expected]]
         if t[0] > 0:
             t, q = np.concatenate(([0.0], t)), np.vstack((np.asarray(current, dtype=float), q))
         return cls(start, t, q)
+
+    def spliced(self, later: "JointTrajectory") -> "JointTrajectory":
+        """This trajectory until `later.start`, then `later`. Parse `later` with `current=self.sample(later.start)`
+        so the hand-over is continuous."""
+        offset = later.start - self.start
+        keep = self.times < offset
+        return JointTrajectory(self.start, np.concatenate((self.times[keep], later.times + offset)),
+                               np.vstack((self.positions[keep], later.positions)))
 
     @property
     def end(self) -> float:

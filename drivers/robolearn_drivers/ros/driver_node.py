@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
+
 from rclpy.event_handler import QoSRequestedIncompatibleQoSInfo, SubscriptionEventCallbacks
 from rclpy.node import Node
 from std_msgs.msg import Bool, Float64MultiArray, String
@@ -34,8 +36,13 @@ from robolearn_drivers.core.ticker import Ticker
 from robolearn_drivers.core.trajectory import JointTrajectory
 from robolearn_drivers.ros import conversions, qos, topics
 from robolearn_drivers.ros.node_main import run_node
+from robolearn_drivers.ros.trajectory_action import TrajectoryActionServer, make_trajectory_action_server
+from robolearn_drivers.ros.tf_publisher import BASE_LINK, ODOM as ODOM_FRAME, TfPublisher, make_tf_publisher
 
 DRIVER_FAULT = "driver_fault"
+# The JointState field that carries a command by joint name, per command kind.
+NAMED_COMMAND_FIELD = {CommandKind.JOINT_POSITION: "position", CommandKind.JOINT_VELOCITY: "velocity",
+                       CommandKind.JOINT_EFFORT: "effort"}
 # A TwistStamped stamped further ahead than this is refused: its sender's clock is wrong (or not ours).
 MAX_FUTURE_STAMP_S = 0.5
 
@@ -56,6 +63,8 @@ class DriverNode(Node):
         self._last_adjustment: tuple[str, ...] = ()
         self._qos_problems: list[str] = []
         self._trajectory: JointTrajectory | None = None
+        self._tf: TfPublisher | None = None
+        self._action: TrajectoryActionServer | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, topics.DIAGNOSTICS, qos.DIAGNOSTICS)
         self._diag_name = f"{self.get_fully_qualified_name()}: safety"
         raw = {
@@ -68,6 +77,8 @@ class DriverNode(Node):
             "sim_seed": self.declare_parameter("sim_seed", 0).value,
             "diagnostics_period_s": self.declare_parameter("diagnostics_period_s", 0.5).value,
             "real_time_factor": self.declare_parameter("real_time_factor", 1.0).value,
+            "frame_prefix": self.declare_parameter("frame_prefix", "").value,
+            "far_start": self.declare_parameter("far_start", "refuse").value,
         }
         self._raw = raw
         self._robot_model = str(raw["robot_model"])
@@ -119,17 +130,23 @@ class DriverNode(Node):
         self.create_subscription(conversions.command_type(layout), command_topic, self._on_command, qos.COMMAND_SUB)
         if layout.twist_commands:
             self.create_subscription(Twist, topics.CMD_VEL_UNSTAMPED, self._on_command, qos.COMMAND_SUB)
+        if spec.command_kind in NAMED_COMMAND_FIELD and layout.command_size == len(layout.joint_names):
+            # The same commands as JointState addressed by joint name, as topic_based_ros2_control sends them.
+            self.create_subscription(JointState, topics.JOINT_COMMANDS_BY_NAME, self._on_command, qos.COMMAND_SUB)
         if spec.command_kind is CommandKind.JOINT_POSITION and layout.command_size == len(layout.joint_names):
             self.create_subscription(JointTrajectoryMsg, topics.JOINT_TRAJECTORY, self._on_trajectory,
-                                     qos.COMMAND_SUB)
+                                     qos.TRAJECTORY_SUB)
+            self._action = make_trajectory_action_server(self)
         # Two e-stop subscriptions (see qos.py): the latched one, and one that matches any publisher. A publisher
         # the latched one cannot match is reported as an ERROR, since its e-stop would miss a restarted driver.
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP, event_callbacks=SubscriptionEventCallbacks(
             incompatible_qos=lambda info: self._on_incompatible_qos(topics.ESTOP, info)))
         self.create_subscription(Bool, topics.ESTOP, self._on_estop, qos.ESTOP_ANY)
         self._publish_robot_description(spec.name)
+        self._tf = make_tf_publisher(self, spec.name, layout, params.frame_prefix)
         self.create_service(Trigger, topics.SAFETY_RESET, self._on_safety_reset)
         self.create_service(Trigger, topics.ROBOT_RESET, self._on_robot_reset)
+        self.create_service(Trigger, topics.CONFIRM_FAR_START, self._on_confirm_far_start)
         self.create_timer(params.diagnostics_period_s, self._publish_safety)
         self.get_logger().info(
             f"driving {spec.name} ({'simulated' if params.use_sim else 'hardware'}) at {spec.control_rate_hz:g} Hz; "
@@ -180,6 +197,15 @@ class DriverNode(Node):
                 self.loop.reject(f"cmd_vel stamped {-ahead:.3f} s in the future: the sender's clock differs "
                                  f"from this node's (use_sim_time?); stamp with now, or leave the stamp zero")
                 accepted = False
+            elif isinstance(msg, JointState):
+                try:
+                    values = self.loop.layout.command_from_named(
+                        list(msg.name), list(getattr(msg, NAMED_COMMAND_FIELD[self.loop.robot.spec.command_kind])))
+                except MalformedMessageError as exc:
+                    self.loop.reject(str(exc))
+                    accepted = False
+                else:
+                    accepted = self.loop.submit(values)
             else:
                 accepted = self.loop.submit(conversions.command_values(msg))
         if not accepted:
@@ -193,25 +219,54 @@ class DriverNode(Node):
         return (self.get_clock().now().nanoseconds - (stamp.sec * 10**9 + stamp.nanosec)) * 1e-9
 
     def _on_trajectory(self, msg: JointTrajectoryMsg) -> None:
-        """A joint_trajectory_controller-style trajectory: validated, then sampled every control tick, each
-        sample a position command through the SafetyController. A new one replaces the old."""
+        self.follow_trajectory(msg)
+
+    def follow_trajectory(self, msg: JointTrajectoryMsg) -> JointTrajectory | str:
+        """A joint_trajectory_controller-style trajectory (the topic's, or a FollowJointTrajectory goal's):
+        validated, then sampled every control tick, each sample a position command through the
+        SafetyController. It is spliced onto the one in progress at its header stamp: zero or now replaces it,
+        a future stamp appends (see core/trajectory.py). Returns the trajectory now followed, or why `msg`
+        was refused (a malformed one is counted and the robot holds)."""
         assert self.loop is not None
         if not self._active:
             self.get_logger().warning("not active: trajectory ignored (activate the node first)")
-            return
+            return "the driver is not active: activate it before sending trajectories"
         with self._lock:
-            self._trajectory = None
+            previous, self._trajectory = self._trajectory, None
             robot = self.loop.robot
             try:
                 # Stamp zero: start now; otherwise start when the stamp says (a stamp in the past starts late).
                 start = robot.now() - self._stamp_age(msg.header.stamp)
-                self._trajectory = JointTrajectory.parse(
+                # The motion continues from where the trajectory in progress is at the start (within the command
+                # limits: a point beyond them was clipped, the arm is at the limit), else from the measured position.
+                limits = self.loop.safety.limits
+                current = (np.clip(previous.sample(start), limits.low, limits.high) if previous is not None
+                           else self.loop.last_observation["joint_pos"])
+                trajectory = JointTrajectory.parse(
                     robot.spec.name, self.loop.layout.joint_names, list(msg.joint_names),
                     [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points],
-                    [list(p.positions) for p in msg.points], start, self.loop.last_observation["joint_pos"])
+                    [list(p.positions) for p in msg.points], start, current,
+                    now=None if self._stamp_age(msg.header.stamp) == 0.0 else robot.now(),
+                    final_velocities=list(msg.points[-1].velocities) if msg.points else [])
+                self._trajectory = trajectory if previous is None else previous.spliced(trajectory)
+                return self._trajectory
             except MalformedMessageError as exc:
                 self.loop.reject(str(exc))
                 self.get_logger().error(f"rejected trajectory, robot held: {exc}")
+                return str(exc)
+
+    def following(self, trajectory: JointTrajectory) -> bool:
+        """True while `trajectory` is still the one being followed (not replaced, stopped or e-stopped)."""
+        return self._trajectory is trajectory and self._active
+
+    def hold_trajectory(self, trajectory: JointTrajectory) -> None:
+        """End `trajectory`, if it is still followed, where the arm is now (joint_trajectory_controller's hold on
+        a cancel). One that was replaced or stopped is left alone: a stop must not be turned into motion."""
+        assert self.loop is not None
+        with self._lock:
+            if self._trajectory is trajectory:
+                here = np.array(self.loop.last_observation["joint_pos"], dtype=float)
+                self._trajectory = JointTrajectory(self.loop.robot.now(), np.zeros(1), here[None, :])
 
     def _on_incompatible_qos(self, topic: str, info: QoSRequestedIncompatibleQoSInfo) -> None:
         policy = getattr(info.last_policy_kind, "name", str(info.last_policy_kind))
@@ -244,6 +299,20 @@ class DriverNode(Node):
         self._publish_safety()
         return response
 
+    def _on_confirm_far_start(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        """The operator accepts that the next start may be far from the measured pose: it is then ramped to."""
+        assert self.loop is not None
+        confirm = getattr(self.loop.robot, "confirm_far_start", None)  # servo arms refuse far starts; others ramp
+        if confirm is None:
+            response.success, response.message = False, f"{self.loop.robot.spec.name} needs no confirmation"
+            return response
+        with self._lock:
+            confirm()
+        response.success = True
+        response.message = "far start confirmed: the next start ramps to the command (call safety/reset if stopped)"
+        self.get_logger().warning(response.message)
+        return response
+
     def _on_robot_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         """Start a new episode: the robot's own reset (sim: new start state; hardware: move home under safety)."""
         assert self.loop is not None
@@ -268,6 +337,11 @@ class DriverNode(Node):
             except Exception as exc:  # any fault in the loop must leave the actuators stopped, not running
                 self._fail(exc)
                 return
+        if result.torque_off:
+            self.get_logger().warning(
+                f"stop held for {self.loop.safety.limits.torque_off_after_hold_s:g} s: torque off (limits file's "
+                f"torque_off_after_hold_s); the next accepted command switches it on again")
+            self._publish_safety()
         adjusted: tuple[str, ...] = ()
         if result.decision is None:
             stopped: tuple[str, ...] = (MALFORMED,)
@@ -318,8 +392,11 @@ class DriverNode(Node):
             # comes back over /clock a moment later.
             if self.get_parameter("use_sim_time").value:
                 stamp = sim_stamp
+        if self._tf is not None:
+            self._tf.publish(obs, stamp)
         if self.loop.layout.is_base:
-            self._odom_pub.publish(conversions.odometry_msg(obs, stamp))
+            prefix = self._params.frame_prefix
+            self._odom_pub.publish(conversions.odometry_msg(obs, stamp, prefix + ODOM_FRAME, prefix + BASE_LINK))
             if self._hazard_pub is not None:
                 self._hazard_pub.publish(conversions.labelled_array(obs["hazards"], "hazards"))
         else:
@@ -337,6 +414,9 @@ class DriverNode(Node):
         self._diag_pub.publish(conversions.diagnostic_array([summary], self.get_clock().now().to_msg()))
 
     def on_shutdown(self) -> None:
+        if self._action is not None:
+            self._action.close()
+            self._action = None
         if self._ticker is not None:
             self._ticker.stop()
         with self._lock:

@@ -5,6 +5,10 @@ activate: start the control loop and accept commands (the first command turns th
 deactivate: stop accepting commands and hold (the robot's stop command, written once);
 cleanup / shutdown: stop and disconnect the robot (torque off) and remove the topics.
 A transition out of order is refused by rclpy's lifecycle state machine (change_state answers false).
+
+`autostart:=true` configures and activates the node as soon as it starts (nav2's lifecycle manager's
+`autostart`, without a manager: launch_ros is not on the package index, so managed_robot.launch.py cannot
+send the transitions itself); a configure that fails leaves it unconfigured, with the reason on diagnostics.
 """
 
 from __future__ import annotations
@@ -23,6 +27,17 @@ class LifecycleDriverNode(DriverNode, LifecycleNode):
         for service in self.services:
             if service.srv_name.endswith("/change_state"):
                 service.callback = self._refusing_bad_transitions(service.callback)
+        if self.declare_parameter("autostart", False).value:
+            self._autostart()
+
+    def _autostart(self) -> None:
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            self.get_logger().error("autostart: configure failed (see the reason above); staying unconfigured")
+            return
+        if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            self.get_logger().error("autostart: activate failed; the driver stays inactive")
+            return
+        self.get_logger().info("autostart: configured and active")
 
     def _refusing_bad_transitions(self, change_state):
         def guarded(request, response):

@@ -21,6 +21,12 @@ STATE_SUB = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=Rel
 COMMAND = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.VOLATILE)
 COMMAND_SUB = STATE_SUB  # accepts reliable and best-effort (sensor-data) command publishers
+# Trajectories are queued, not newest-only: one stamped in the future is appended to the one before it, so
+# dropping the earlier of two sent back to back would lose motion the client asked for.
+TRAJECTORY = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.VOLATILE)
+TRAJECTORY_SUB = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT,
+                            durability=DurabilityPolicy.VOLATILE)
 ESTOP = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                    durability=DurabilityPolicy.TRANSIENT_LOCAL)
 # The fallback e-stop subscription: matches publishers of any reliability and durability. Depth 10 so a burst
@@ -35,5 +41,9 @@ CLOCK = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=Reliabi
 # robot_state_publisher's and controller_manager's robot_description: latched, newest only.
 LATCHED = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.RELIABLE,
                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# tf2_ros's broadcaster and listener profiles: /tf keeps 100, /tf_static is LATCHED (one message, every
+# fixed transform in it).
+TF = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                durability=DurabilityPolicy.VOLATILE)
 CAMERA = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
                     durability=DurabilityPolicy.VOLATILE)
