@@ -61,3 +61,12 @@ def test_cli_records_randomisation_and_resume_checks_it(tmp_path, capsys):
     assert "env option perturbation" in capsys.readouterr().err
     assert main(["train", "PendulumBalance", "--randomize", str(ranges), "--steps", "60", "--resume", *common]) == 0
     assert load_checkpoint(run_dir / "checkpoint.pt")["steps"] == 60
+
+
+def test_randomize_is_refused_where_it_would_not_reach_the_simulators(tmp_path, capsys):
+    pytest.importorskip("ray")
+    for extra in (["--workers", "2"], ["--seeds", "0,1"]):
+        assert main(["train", "PendulumBalance", "--randomize", "mild", *extra, "--steps", "10", "--run-dir",
+                     str(tmp_path / "r")]) == 1
+        assert "--randomize is not passed on to Ray workers or sweep runs" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
