@@ -94,13 +94,14 @@ def randomisation_document(task: str, source: str | os.PathLike | Mapping[str, A
     from robolearn.tasks.registry import task_entry
 
     try:
-        robot = task_entry(task).robot
+        entry = task_entry(task)
     except ValueError:
         raise ConfigError(f"--randomize perturbs the simulated robot of a robolearn task; {task!r} is not one "
                           "(drop --randomize, or train on a robolearn task)") from None
     from robolearn_sim import PerturbationRanges, load_perturbation
 
-    value = load_perturbation(source, robot)
+    value = load_perturbation(source, entry.robot)
+    value.check_episode(entry.max_episode_steps)
     return {"ranges" if isinstance(value, PerturbationRanges) else "perturbation": value.to_dict()}
 
 

@@ -136,6 +136,12 @@ def test_sweeps_from_presets_and_files(tmp_path):
     path.write_text(yaml.safe_dump({"sweep": {"light": {"perturbation": {"mass_scale": -1.0}}}}))
     with pytest.raises(SweepError, match="'light'.*mass_scale"):
         load_sweep(path, "ArmReach")
+    path.write_text(yaml.safe_dump({"sweep": {"forever": {"perturbation": {"action_latency_steps": 100}}}}))
+    with pytest.raises(SweepError, match="'forever'.*not shorter than the episode"):
+        load_sweep(path, "ArmReach")  # refused before anything runs
+    single = tmp_path / "lag4.yaml"  # one perturbation file is a sweep of one
+    single.write_text(yaml.safe_dump({"perturbation": {"action_latency_steps": 4}}))
+    assert load_sweep(single, "ArmReach")["lag4"]["perturbation"]["action_latency_steps"] == 4
     path.write_text("servo_lag: 1\n")
     with pytest.raises(SweepError, match="expected `sweep:`"):
         load_sweep(path, "ArmReach")

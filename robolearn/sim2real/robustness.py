@@ -10,8 +10,8 @@ success rate, and the steps where the SafetyController changed the command (clip
 (stops). `retention` is the true return under the perturbation divided by the same controller's nominal
 true return (defined when that is positive).
 
-A sweep is a preset name of the task's robot, a comma-separated list of them, `all` (every preset), or a
-YAML file:
+A sweep is a preset name of the task's robot, a comma-separated list of them, `all` (every preset), a
+perturbation file (`robolearn_sim.load_perturbation`'s format), or a YAML file:
 
     robot: so101_arm            # optional, checked
     sweep:
@@ -154,6 +154,8 @@ def load_sweep(source: str | os.PathLike, task: str) -> dict[str, dict]:
     path = Path(text)
     if path.suffix in (".yaml", ".yml") or path.is_file():
         data = read_yaml(path, SweepError, f"sweep file {path} does not exist")
+        if isinstance(data, Mapping) and ({"perturbation", "ranges"} & set(data)):
+            data = {"robot": data.get("robot"), "sweep": {path.stem: str(path)}}  # one perturbation file
         if not isinstance(data, Mapping) or not isinstance(data.get("sweep"), Mapping) or not data["sweep"]:
             raise SweepError(f"{path}: expected `sweep:` mapping perturbation names to a preset name or a "
                              "{perturbation: ...} / {ranges: ...} document (and optionally `robot:`)")
