@@ -68,3 +68,10 @@ def test_asymmetric_critic_is_refused_without_a_true_state():
         SAC(env, SACConfig(**TINY), "cpu")
     with pytest.raises(ConfigError, match="demonstrations file"):
         SACConfig(**{**TINY, "demos": "demos.npz"}).validate()
+
+
+def test_asymmetric_critic_is_refused_over_the_link(noisy_pendulum):
+    from robolearn.link.training import link_learner
+
+    with pytest.raises(ConfigError, match="carry no privileged state"):
+        link_learner(SAC(noisy_pendulum, SACConfig(**TINY), "cpu"))

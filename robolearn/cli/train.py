@@ -75,9 +75,6 @@ def run(args: argparse.Namespace) -> int:
     env = make_env(args.task, args.image, args.reward_classifier, args.randomize)
     try:
         config = load_config(learner_cls, args.config, args.seed, args.init_from)
-        if args.async_ and getattr(config, "asymmetric_critic", False):
-            raise ConfigError("asymmetric_critic is not supported with --async (the link carries no privileged "
-                              "state yet): drop --async or set asymmetric_critic: false")
         if args.demos:
             config = with_demonstrations(learner_cls, config, args.demos, env)
         run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")

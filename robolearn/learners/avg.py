@@ -406,10 +406,9 @@ class AVG(Learner):
         self.td_scaler.drop_episode()  # the source run's unfinished episode is not this run's
         kept = ["actor and critic weights (the policy and its values)",
                 f"TD-error scale statistics (sigma = {self.td_scaler.sigma:.4g}: same task, same reward scale)"]
-        reset = []
         if self.config.normalize_observations:
             kept.insert(1, "observation normaliser (the trained weights expect inputs scaled by these statistics; "
                            "it keeps adapting to the new robot)")
-        reset += ["optimiser moments (Adam restarts on the new data)",
+        reset = ["optimiser moments (Adam restarts on the new data)",
                  "step and episode counters, action-noise generator (a new run, seeded by this config)"]
         return kept, reset
