@@ -85,17 +85,10 @@ def train(params: dict, namespace: str) -> Path:
 
 def ros_env(model: str, namespace: str, task_id: str):
     """The task's RobotEnv on the robot behind ROS topics (RosRobot); picklable by name for the actor process."""
-    import gymnasium as gym
-
-    from robolearn.envs.robot_env import RobotEnv
-    from robolearn.tasks.registry import task_entry
+    from robolearn.envs.registry import make_robot_env
     from robolearn_drivers.ros.ros_robot import RosRobot
 
-    entry = task_entry(task_id)
-    env = RobotEnv(RosRobot.for_model(model, namespace=namespace), entry.make_task(),
-                   max_episode_steps=entry.max_episode_steps)
-    env.spec = gym.spec(entry.id)  # the checkpoint's env_id, for `robolearn export`
-    return env
+    return make_robot_env(task_id, RosRobot.for_model(model, namespace=namespace))
 
 
 def main(args: list[str] | None = None) -> int:
