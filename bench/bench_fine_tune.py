@@ -30,11 +30,17 @@ from robolearn.learners.sac import SAC  # noqa: E402
 from robolearn.training import load_config  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-CHANGED = {"mass_scale": 1.5, "gain_scale": 0.7}  # heavier links, weaker servos
+CHANGED = "mass_scale=1.5,gain_scale=0.7"  # heavier links, weaker servos
 
 
-def env_for(task: str, actuator: str, changed: bool):
-    return make_env(task, actuator=actuator, perturbation={"perturbation": CHANGED if changed else {}})
+def env_for(task: str, actuator: str, changed: dict | None = None):
+    return make_env(task, actuator=actuator, perturbation={"perturbation": changed or {}})
+
+
+def parse_changes(text: str) -> dict:
+    """"mass_scale=1.5,gain_scale=0.7" -> a Perturbation's fields."""
+    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
+    return {name.strip(): float(value) for name, value in pairs}
 
 
 def main() -> None:
@@ -47,14 +53,16 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=1_000)
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--changed", default=CHANGED, help="the changed robot's perturbation, field=value,...")
     args = parser.parse_args()
+    changed = parse_changes(args.changed)
 
     for seed in range(args.seeds):
         config = load_config(SAC, args.config, seed)
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = Path(tmp) / "sim.pt"
             seed_everything(seed)
-            env = env_for(args.task, args.actuator, changed=False)
+            env = env_for(args.task, args.actuator)
             started = time.perf_counter()
             learner = SAC(env, config, "cpu")
             learner.train(args.steps, run_dir=None, progress=False)
@@ -66,13 +74,13 @@ def main() -> None:
                   f"return {nominal:.2f}", flush=True)
 
             seed_everything(seed)
-            robot = env_for(args.task, args.actuator, changed=True)
+            robot = env_for(args.task, args.actuator, changed)
             expert = evaluate_policy(robot, scripted_expert(robot), args.episodes)["return_mean"]
             tuned = SAC(robot, config, "cpu")
             start = tuned.init_from(checkpoint)
             before = evaluate_policy(robot, tuned.act, args.episodes)["return_mean"]
             print(start.describe())
-            print(f"  changed robot {CHANGED}: policy {before:.2f} before fine-tuning (expert {expert:.2f}); "
+            print(f"  changed robot {changed}: policy {before:.2f} before fine-tuning (expert {expert:.2f}); "
                   f"goal {0.95 * nominal:.2f}", flush=True)
             reached, history = None, []
             while tuned.steps_done < args.max_steps and reached is None:
