@@ -53,7 +53,7 @@ class ExcitationConfig:
     f_low: float = 0.3
     f_high: float = 2.0
     commands: tuple[str, ...] | None = None
-    rate_fraction: float = 0.8
+    rate_fraction: float = 0.5
     max_acceleration: float | None = None
 
     def __post_init__(self) -> None:
