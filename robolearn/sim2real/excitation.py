@@ -53,7 +53,7 @@ class ExcitationConfig:
     f_low: float = 0.3
     f_high: float = 2.0
     commands: tuple[str, ...] | None = None
-    rate_fraction: float = 0.5
+    rate_fraction: float = 0.3
     max_acceleration: float | None = None
 
     def __post_init__(self) -> None:
@@ -219,6 +219,7 @@ def excite(robot: Robot, config: ExcitationConfig = ExcitationConfig(), meta: di
             **(meta or {})}
     if info["excitation"]["commands"] is not None:
         info["excitation"]["commands"] = list(info["excitation"]["commands"])
-    return Recording(robot=spec.name, control_rate_hz=spec.control_rate_hz, commands=plan, applied=np.array(applied),
-                     command_times=np.array(command_times), observations={k: np.array(v) for k, v in observations.items()},
-                     obs_times=np.array(obs_times), meta=info)
+    return Recording(robot=spec.name, control_rate_hz=spec.control_rate_hz, commands=plan,
+                     applied=np.array(applied), command_times=np.array(command_times),
+                     observations={k: np.array(v) for k, v in observations.items()}, obs_times=np.array(obs_times),
+                     meta=info)
