@@ -1,7 +1,7 @@
 """Train a learner on the robot through ROS: the driver (or sim) node plus train_on_robot (RosRobot).
 
     ros2 launch robolearn_drivers train.launch.py use_sim:=true robot_model:=so101_arm \
-        task:=robolearn/ArmReach-v0 algo:=avg run_dir:=runs/reach_on_robot [async_actor:=true]
+        task:=robolearn/ArmReach-v0 algo:=avg run_dir:=runs/reach_on_robot [async_actor:=true] [demos:=<dataset>]
 """
 
 from launch import LaunchDescription
@@ -29,6 +29,7 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("namespace", default_value="", description="namespace of this robot's topics"),
         DeclareLaunchArgument("async_actor", default_value="false",
                               description="true: the control loop in an actor process, updates apart (sac/avg)"),
+        DeclareLaunchArgument("demos", default_value="", description="sac/lipbc: a dataset to train from"),
         IncludeLaunchDescription(  # the robot exactly as robot.launch.py brings it up (one definition)
             PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare(PACKAGE), "launch", "robot.launch.py"])),
             launch_arguments={
@@ -52,6 +53,7 @@ def generate_launch_description() -> LaunchDescription:
                     "algo": LaunchConfiguration("algo"),
                     "run_dir": ParameterValue(LaunchConfiguration("run_dir"), value_type=str),
                     "async_actor": ParameterValue(LaunchConfiguration("async_actor"), value_type=bool),
+                    "demos": ParameterValue(LaunchConfiguration("demos"), value_type=str),
                 },
             ],
             output="screen",

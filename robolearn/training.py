@@ -14,7 +14,7 @@ import datetime
 import os
 import socket
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Collection, Iterator, Mapping
 
 import gymnasium as gym
 import numpy as np
@@ -79,6 +79,25 @@ def make_env(task: str, image: bool = False, reward_classifier: str | None = Non
 
         env = ClassifierReward(env, RewardClassifier.load(reward_classifier))
     return env
+
+
+def with_demonstrations(learner_cls: type[Learner], config: LearnerConfig, path: str | os.PathLike,
+                        env: gym.Env) -> LearnerConfig:
+    """`config` training from the demonstrations at `path` (a transitions .npz or a LeRobot v3 dataset),
+    checked now against the robot and task of `env`, so a dataset for another robot is refused before a run
+    starts."""
+    from robolearn.data.demos import demonstrations_for
+    from robolearn.learners.base import KNOWN_ALGOS, learner_class
+
+    field = learner_cls.demos_field
+    if field is None:
+        takers = [algo for algo in KNOWN_ALGOS if learner_class(algo).demos_field]
+        raise ConfigError(f"--demos: {learner_cls.algo} learns without demonstrations; {', '.join(takers)} "
+                          "train from them")
+    demonstrations_for(path, env)
+    config = dataclasses.replace(config, **{field: str(path)})
+    config.validate()
+    return config
 
 
 def load_config(learner_cls: type[Learner], path: str | os.PathLike | None, seed: int | None) -> LearnerConfig:
@@ -162,11 +181,12 @@ class Started:
 
 def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.PathLike, *, steps: int,
                     config: LearnerConfig, resume: bool, config_given: bool, seed_given: bool,
-                    device: str = "auto") -> Started:
+                    device: str = "auto", fields_given: Collection[str] = ()) -> Started:
     """A fresh learner, or the checkpoint's learner when `resume`, after checking the request against it.
 
-    `config_given`/`seed_given` say whether the caller asked for that config or seed explicitly; only then
-    is a difference from the checkpoint an error (a bare `--resume` continues the recorded run as it was).
+    `config_given`/`seed_given` say whether the caller asked for that config or seed explicitly, and
+    `fields_given` names config fields asked for by option (--demos); only those are compared with the
+    checkpoint (a bare `--resume` continues the recorded run as it was).
     """
     if steps <= 0:
         raise ConfigError(f"--steps must be > 0, got {steps}")
@@ -189,7 +209,8 @@ def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.
     if not seed_given:
         unsafe.pop("seed", None)
     if not config_given:  # only what was asked for explicitly is compared
-        safe, unsafe = {}, {k: v for k, v in unsafe.items() if k == "seed"}
+        safe = {k: v for k, v in safe.items() if k in fields_given}
+        unsafe = {k: v for k, v in unsafe.items() if k == "seed" or k in fields_given}
     problems += [f"{name}: checkpoint {old!r}, asked {new!r}" for name, (old, new) in unsafe.items()]
     if problems:
         raise RunRefused(f"--resume of {checkpoint} refused, the request differs from the recorded run in: "

@@ -239,7 +239,7 @@ def test_bad_demonstrations_are_rejected(demos, tmp_path):
         make_learner(with_(actions=np.zeros((n, 2), np.float32)))
     with pytest.raises(ValueError, match="policy space"):
         make_learner(with_(actions=demos.actions * 5.0))
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="not found"):
         config = LipBCConfig.from_dict({**FAST, "demonstrations": str(tmp_path / "missing.npz")})
         LipBCLearner(TinyPendulum(), config, device="cpu").train(1, progress=False)
     with pytest.raises(ConfigError, match="no scripted expert"):

@@ -115,7 +115,7 @@ def test_demonstrations_from_a_file_fill_the_demo_buffer(tmp_path):
     learner = tiny_sac(demos=str(tmp_path / "demos.npz"), learning_starts=10)
     learner.train(20, progress=False)
     assert len(learner.demo_buffer) == n and len(learner.online) == 20
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="not found"):
         tiny_sac(demos=str(tmp_path / "missing.npz")).train(1, progress=False)
 
 

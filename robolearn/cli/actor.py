@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 
+from robolearn.cli import robot_target
 from robolearn.learners.base import learner_class
 from robolearn.link.acting import act, actor_policy, control_rate_hz, report_line
 from robolearn.link.actor import ActorLink
@@ -36,12 +37,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--flush-timeout", type=float, default=30.0, help="after the last tick, seconds to wait for "
                                                                           "a learner to take what is still buffered")
     parser.add_argument("--tls-ca"), parser.add_argument("--tls-cert"), parser.add_argument("--tls-key")
+    robot_target.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     host, port = parse_address(args.connect)
     config = load_config(learner_class(args.algo), args.config, args.seed)
-    env = make_env(args.task, args.image)
+    env = robot_target.task_env(args, args.task, args.image) if args.port else make_env(args.task, args.image)
     try:
         rate = control_rate_hz(env, args.rate)
         policy = actor_policy(args.algo, env, config)

@@ -9,6 +9,8 @@ examples:
   robolearn record ArmReach --by expert --episodes 10 --out data/reach
   robolearn record ArmReach --by keyboard --episodes 10 --out data/reach --image
   robolearn record ArmReach --by policy.onnx --episodes 5 --out data/reach-policy
+  robolearn record ArmReach --by leader:/dev/ttyACM1:leader.yaml --episodes 10 --out data/real \
+      --port /dev/ttyACM0 --calibration calibration/so101_arm/arm.yaml      # on the real arm
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from robolearn.cli import robot_target
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode (default 0)")
     parser.add_argument("--task-text", default=None,
                         help="the task's description stored with each episode (default: the task's name)")
+    robot_target.add_arguments(parser)
 
 
 def make_source(by: str, env):
@@ -78,11 +83,10 @@ def _leader_source(by: str, env):
 def run(args: argparse.Namespace) -> int:
     from robolearn.data.episodes import record_dataset
     from robolearn.data.lerobot_format import LeRobotWriter
-    from robolearn.envs.registry import make_env
 
     if args.episodes <= 0:
         raise ValueError(f"--episodes must be > 0, got {args.episodes}")
-    env = make_env(args.task, image=True) if args.image else make_env(args.task)
+    env = robot_target.task_env(args, args.task, args.image)
     device = None
     try:
         spec = env.unwrapped.robot.spec

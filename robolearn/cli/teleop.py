@@ -6,26 +6,29 @@ Backspace starts a new episode; Ctrl-C stops the robot and exits.
 examples:
   robolearn teleop ArmReach --by keyboard
   robolearn teleop BaseGoal --by gamepad:/dev/input/event5
+  robolearn teleop ArmReach --by keyboard --port /dev/ttyACM0 --calibration calibration/so101_arm/arm.yaml
 """
 
 from __future__ import annotations
 
 import argparse
 
+from robolearn.cli import robot_target
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("task", help="task by id or short name, e.g. ArmReach")
     parser.add_argument("--by", default="keyboard", help="keyboard | gamepad[:PATH] | spacemouse[:PATH]")
     parser.add_argument("--episodes", type=int, default=0, help="stop after this many episodes (0: until Ctrl-C)")
+    robot_target.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from robolearn.data.episodes import record_episode
-    from robolearn.envs.registry import make_env
     from robolearn.teleop import TeleopSource
     from robolearn.teleop.devices import open_device
 
-    env = make_env(args.task)
+    env = robot_target.task_env(args, args.task)
     try:
         with open_device(args.by, env.action_space.shape[0]) as device:
             count = 0

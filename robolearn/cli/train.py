@@ -5,6 +5,7 @@ Examples:
     robolearn train ArmReach --algo sac --config configs/sac.yaml --run-dir runs/reach --seed 1
     robolearn train ArmReach --algo sac --run-dir runs/reach --steps 40000 --resume   # continue a run
     robolearn train ArmReach --algo sac --async   # actor and learner in two processes over the link
+    robolearn train ArmReach --algo sac --demos data/reach_demos   # a dataset from `robolearn record`
     robolearn train PendulumBalance --config configs/sac_small.yaml --workers 2 --steps 4000   # Ray workers
     robolearn train PendulumBalance --config configs/sac_small.yaml --seeds 0,1,2 --sweep actor_lr=3e-4,1e-3
 """
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from robolearn.cli import train_scale
 from robolearn.learners.base import CHECKPOINT_NAME, KNOWN_ALGOS, ConfigError, learner_class
-from robolearn.training import load_config, make_env, open_run, start_or_resume, train_started
+from robolearn.training import (load_config, make_env, open_run, start_or_resume, train_started,
+                                with_demonstrations)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", action="store_true", help="observe camera frames too (state + image)")
     parser.add_argument("--reward-classifier", help="replace the reward with this success classifier's verdict "
                                                     "(needs --image)")
+    parser.add_argument("--demos", help="sac/lipbc: train from these demonstrations (a LeRobot v3 dataset folder, "
+                                        "e.g. from `robolearn record`, or a transitions .npz), checked against "
+                                        "the task's robot")
     parser.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes after training")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--async", dest="async_", action="store_true",
@@ -54,13 +59,16 @@ def run(args: argparse.Namespace) -> int:
     env = make_env(args.task, args.image, args.reward_classifier)
     try:
         config = load_config(learner_cls, args.config, args.seed)
+        if args.demos:
+            config = with_demonstrations(learner_cls, config, args.demos, env)
         run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")
         if train_scale.is_sweep(args):
             return train_scale.run_sweep(args, config, run_dir)
         with open_run(run_dir):
             started = start_or_resume(learner_cls, env, run_dir, steps=args.steps, config=config,
                                       resume=args.resume, config_given=args.config is not None,
-                                      seed_given=args.seed is not None, device=args.device)
+                                      seed_given=args.seed is not None, device=args.device,
+                                      fields_given=[learner_cls.demos_field] if args.demos else ())
             print(started.message)
             if started.learner is None:
                 return 0

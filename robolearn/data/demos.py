@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from robolearn.data.transitions import Transitions
 from robolearn.spec import RobotSpec
@@ -49,6 +50,21 @@ def load_demonstrations(path: str | os.PathLike, spec: RobotSpec | None = None, 
     if state_size is not None and len(demos) and demos.observations.shape[1] != state_size:
         raise ValueError(f"{path}: observations have {demos.observations.shape[1]} features, the task's have "
                          f"{state_size}: these demonstrations are for another task")
+    return demos
+
+
+def demonstrations_for(path: str | os.PathLike, env: Any) -> Transitions:
+    """`load_demonstrations` checked against what `env` (a robolearn task env, wrapped or not, or any
+    gymnasium env) will train: its robot's command names, size and rate, and its state and action sizes."""
+    robot = getattr(env.unwrapped, "robot", None)
+    space = env.observation_space
+    state_space = space["state"] if hasattr(space, "spaces") and "state" in space.spaces else space
+    state_size = int(state_space.shape[0]) if state_space.shape else None
+    demos = load_demonstrations(path, None if robot is None else robot.spec, state_size)
+    action_size = int(env.action_space.shape[0])
+    if len(demos) and demos.actions.shape[1] != action_size:
+        raise ValueError(f"{path}: actions have {demos.actions.shape[1]} entries, the task's have {action_size}: "
+                         "these demonstrations are for another task")
     return demos
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import gymnasium as gym
 
 from robolearn.envs.robot_env import RobotEnv
+from robolearn.robot import Robot
 from robolearn.tasks.registry import TASKS, TaskEntry, task_entry  # noqa: F401  (the ids registered here)
 
 NAMESPACE = "robolearn"
@@ -31,6 +32,19 @@ def build_env(task: str, image: bool = False, render_mode: str | None = None, **
     # RobotEnv's own limit must not cut episodes shorter than what the caller asked for.
     return RobotEnv(robot, entry.make_task(), image=bool(image), max_episode_steps=sys.maxsize,
                     render_mode=render_mode)
+
+
+def make_robot_env(task: str, robot: Robot, image: bool = False) -> RobotEnv:
+    """`task` on a robot made elsewhere (the real one from robolearn.hardware, or RosRobot behind ROS topics):
+    the same Task, observation and episode length as the task's simulation, so a policy cannot tell them
+    apart. Refuses a robot the task is not written for."""
+    entry = task_entry(task)
+    if robot.spec.name != entry.robot:
+        raise ValueError(f"task {entry.id} is written for {entry.robot}, not {robot.spec.name}")
+    env = RobotEnv(robot, entry.make_task(), image=image, max_episode_steps=entry.max_episode_steps)
+    register_all()
+    env.spec = gym.spec(entry.id)  # the checkpoint's and the exported policy's task id
+    return env
 
 
 def register_all() -> None:

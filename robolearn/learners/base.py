@@ -179,6 +179,8 @@ class Learner(abc.ABC):
 
     algo: ClassVar[str] = ""
     config_class: ClassVar[type[LearnerConfig]] = LearnerConfig
+    # The config field naming a demonstrations file or dataset (`robolearn train --demos`); None: learns without.
+    demos_field: ClassVar[str | None] = None
     registry: ClassVar[dict[str, type["Learner"]]] = {}
     env_steps: int = 0  # the one step counter; learners advance it as they act
 

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from robolearn.data import Transitions, collect_demonstrations
+from robolearn.data.demos import demonstrations_for
 from robolearn.files import write_atomically
 from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seeded_initialisation
 from robolearn.learners.lipschitz import ACTIVATIONS, NORM, PROJECTIONS, LipschitzMLP, empirical_lower_bound
@@ -46,7 +47,7 @@ class LipBCConfig(LearnerConfig):
     projection: str = "clip"  # "clip" singular values or "rescale" the matrix (both exact, both hard)
     learning_rate: float = 3e-3
     batch_size: int = 256
-    demonstrations: str = ""  # .npz written by Transitions.save; empty: the task's scripted expert
+    demonstrations: str = ""  # a transitions .npz or a LeRobot v3 dataset folder; empty: the task's scripted expert
     demo_episodes: int = 20
     normalize_observations: bool = True  # fixed from the demonstrations, folded into the bound
     min_feature_std: float = 1e-6  # features varying less than this are ignored (see set_normalizer)
@@ -97,6 +98,7 @@ class LipBCLearner(Learner):
 
     algo = "lipbc"
     config_class = LipBCConfig
+    demos_field = "demonstrations"
     config: LipBCConfig
 
     def __init__(self, env, config: LipBCConfig | None = None, device: str | torch.device = "auto",
@@ -299,7 +301,7 @@ class LipBCLearner(Learner):
             return
         cfg = self.config
         if cfg.demonstrations:
-            self.set_demonstrations(Transitions.load(cfg.demonstrations))
+            self.set_demonstrations(demonstrations_for(cfg.demonstrations, self.env))
             return
         remedy = "pass demonstrations=Transitions(...) or set `demonstrations: path.npz` in the config"
         task = task_of(self.env)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from robolearn.data.demos import demonstrations_for
 from robolearn.data.transitions import Transitions, collect_demonstrations
 from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seeded_initialisation
 from robolearn.learners.distributions import sample_tanh_gaussian
@@ -55,7 +56,7 @@ class SACConfig(LearnerConfig):
     buffer_size: int = 200_000
     learning_starts: int = 200  # online transitions before the first update
     random_steps: int = 0  # uniformly random actions at the start (0 on real robots: demos bootstrap instead)
-    demos: str = "auto"  # "auto" (task expert if it has one), "expert", "none" or a Transitions .npz path
+    demos: str = "auto"  # "auto" (task expert if it has one), "expert", "none", a transitions .npz or a LeRobot dataset
     demo_episodes: int = 20
     demo_fraction: float = 0.5  # share of every batch drawn from the demo buffer
     demo_buffer_size: int = 10_000
@@ -182,6 +183,7 @@ def temperature_loss(log_alpha: torch.Tensor, log_prob: torch.Tensor, target_ent
 class SAC(Learner):
     algo = "sac"
     config_class = SACConfig
+    demos_field = "demos"
     config: SACConfig
 
     def __init__(self, env, config: SACConfig | None = None, device: str | torch.device = "auto") -> None:
@@ -361,7 +363,10 @@ class SAC(Learner):
         cfg = self.config
         data: Transitions | None = None
         if cfg.demos not in ("auto", "expert", "none"):
-            data = Transitions.load(cfg.demos)
+            data = demonstrations_for(cfg.demos, self.env)
+            if self.image_shape is not None and data.images is None:
+                raise ConfigError(f"demos {cfg.demos} hold no camera frames, and this SAC observes images: "
+                                  "record the demonstrations with the camera, or train on state (no --image)")
         elif cfg.demos != "none" and cfg.demo_fraction > 0 and cfg.demo_episodes > 0:
             if _has_expert(self.env):
                 data = collect_demonstrations(self.env, cfg.demo_episodes, seed=cfg.seed + 1_000_000)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pybullet as p
@@ -114,11 +114,15 @@ SERVOS: dict[str, ServoParams] = {s.name: s for s in (STS3215, XL330_M288, XM430
 
 def servo_params(spec: str | ServoParams) -> ServoParams:
     """A ServoParams by name (`SERVOS`) or as given."""
-    if isinstance(spec, ServoParams):
+    return _by_name(spec, SERVOS, ServoParams, "servo")
+
+
+def _by_name(spec: Any, table: dict[str, Any], kind: type, what: str) -> Any:
+    if isinstance(spec, kind):
         return spec
-    if spec not in SERVOS:
-        raise ValueError(f"unknown servo {spec!r}; known servos: {sorted(SERVOS)}, or pass a ServoParams")
-    return SERVOS[spec]
+    if spec not in table:
+        raise ValueError(f"unknown {what} {spec!r}; known: {sorted(table)}, or pass a {kind.__name__}")
+    return table[spec]
 
 
 class ServoBank:
@@ -230,11 +234,8 @@ WHEELS: dict[str, WheelParams] = {w.name: w for w in (CREATE2_WHEEL, RACECAR_WHE
 
 
 def wheel_params(spec: str | WheelParams) -> WheelParams:
-    if isinstance(spec, WheelParams):
-        return spec
-    if spec not in WHEELS:
-        raise ValueError(f"unknown wheel model {spec!r}; known: {sorted(WHEELS)}, or pass a WheelParams")
-    return WHEELS[spec]
+    """A WheelParams by name (`WHEELS`) or as given."""
+    return _by_name(spec, WHEELS, WheelParams, "wheel model")
 
 
 class WheelMotors:

@@ -1,7 +1,8 @@
 """Train a learner on a robot through ROS: RosRobot + the task's RobotEnv + a robolearn learner.
 
 Started by train.launch.py next to a driver (or sim) node in the same namespace. Parameters (from YAML):
-robot_model, task, algo, config_file, steps, run_dir, seed, resume, async_actor (true: the robot's control
+robot_model, task, algo, config_file, steps, run_dir, seed, resume, demos (a dataset to train sac/lipbc from, as
+`robolearn train --demos`), async_actor (true: the robot's control
 loop runs in its own actor process, the learner here, over the loopback link). The checkpoint records the task id, so
 `robolearn export <run_dir>/checkpoint.pt` works on it directly. Ctrl-C stops the robot and keeps the last
 checkpoint the learner wrote.
@@ -17,7 +18,8 @@ import rclpy
 from rclpy.signals import SignalHandlerOptions
 
 DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "steps": 10_000,
-            "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False, "async_actor": False}
+            "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False, "async_actor": False,
+            "demos": ""}
 
 
 def read_parameters(args: list[str] | None) -> tuple[dict, str]:
@@ -38,7 +40,7 @@ def train(params: dict, namespace: str) -> Path:
     folder that already holds a checkpoint is resumed only when the `resume` parameter says so."""
     from robolearn.learners.base import learner_class
     from robolearn.tasks.registry import task_entry
-    from robolearn.training import load_config, open_run, start_or_resume, train_started
+    from robolearn.training import load_config, open_run, start_or_resume, train_started, with_demonstrations
 
     entry = task_entry(str(params["task"]))
     model = str(params["robot_model"]) or entry.robot
@@ -55,11 +57,15 @@ def train(params: dict, namespace: str) -> Path:
         env = make_env(entry.id)
     else:
         env = ros_env(model, namespace, entry.id)
+    demos = str(params["demos"])
     try:
+        if demos:
+            config = with_demonstrations(learner_cls, config, demos, env)
         with open_run(run_dir):
             started = start_or_resume(learner_cls, env, run_dir, steps=steps, config=config,
                                       resume=bool(params["resume"]), config_given=config_file is not None,
-                                      seed_given=True, device=str(params["device"]))
+                                      seed_given=True, device=str(params["device"]),
+                                      fields_given=[learner_cls.demos_field] if demos else ())
             print(f"train_on_robot: {started.message}")
             hint = "relaunch with the parameter resume:=true"
             if started.learner is not None and params["async_actor"]:
@@ -76,17 +82,10 @@ def train(params: dict, namespace: str) -> Path:
 
 def ros_env(model: str, namespace: str, task_id: str):
     """The task's RobotEnv on the robot behind ROS topics (RosRobot); picklable by name for the actor process."""
-    import gymnasium as gym
-
-    from robolearn.envs.robot_env import RobotEnv
-    from robolearn.tasks.registry import task_entry
+    from robolearn.envs.registry import make_robot_env
     from robolearn_drivers.ros.ros_robot import RosRobot
 
-    entry = task_entry(task_id)
-    env = RobotEnv(RosRobot.for_model(model, namespace=namespace), entry.make_task(),
-                   max_episode_steps=entry.max_episode_steps)
-    env.spec = gym.spec(entry.id)  # the checkpoint's env_id, for `robolearn export`
-    return env
+    return make_robot_env(task_id, RosRobot.for_model(model, namespace=namespace))
 
 
 def main(args: list[str] | None = None) -> int:
