@@ -108,3 +108,30 @@ def test_a_fit_that_does_not_converge_writes_nothing_over_the_previous_file(chan
     assert not (tmp_path / "params.yaml.report.yaml").exists()
     with pytest.raises(SysidError, match="did not converge"):
         write_fit(fit(changed_arm, ["gain_scale"], budget=10), previous)
+
+
+def test_randomisation_ranges_centred_on_the_identified_robot(tmp_path):
+    from robolearn_sim import PerturbationRanges, save_perturbation
+
+    fitted = Perturbation(mass_scale=1.3, action_latency_steps=1, joint_damping=0.02,
+                          encoder_offset=(0.01, 0.0, -0.02, 0.0, 0.0, 0.0))
+    save_perturbation(fitted, tmp_path / "params.yaml", "so101_arm")
+    ranges = PerturbationRanges(mass_scale=(0.9, 1.1), action_latency_steps=(0, 1), encoder_offset=(-0.01, 0.01),
+                                centre=str(tmp_path / "params.yaml"))
+    assert ranges.centre == fitted
+    low, high = ranges.bound("low"), ranges.bound("high")
+    assert low.mass_scale == pytest.approx(1.17) and high.mass_scale == pytest.approx(1.43)
+    assert (low.action_latency_steps, high.action_latency_steps) == (1, 2)
+    assert high.encoder_offset == pytest.approx((0.02, 0.01, -0.01, 0.01, 0.01, 0.01))
+    assert high.joint_damping == pytest.approx(0.02)  # a fixed field keeps the centre's value
+    assert PerturbationRanges.from_dict(ranges.to_dict()) == ranges
+    document = tmp_path / "ranges.yaml"
+    save_perturbation(ranges, document, "so101_arm")
+    with make_robot("so101_arm", perturbation=str(document)) as robot:
+        for seed in range(3):
+            robot.reset(seed=seed)
+            drawn = robot.perturbation
+            assert 1.17 <= min(drawn.mass_scale) and max(drawn.mass_scale) <= 1.43
+            assert drawn.action_latency_steps in (1, 2)
+    with pytest.raises(ValueError, match="centre must be one Perturbation"):
+        PerturbationRanges(centre={"ranges": {"mass_scale": [1, 2]}})
