@@ -135,3 +135,19 @@ def test_randomisation_ranges_centred_on_the_identified_robot(tmp_path):
             assert drawn.action_latency_steps in (1, 2)
     with pytest.raises(ValueError, match="centre must be one Perturbation"):
         PerturbationRanges(centre={"ranges": {"mass_scale": [1, 2]}})
+
+
+def test_the_excite_command_records_the_sim_robot_of_a_task_and_refuses_before_motion(tmp_path, capsys):
+    out = tmp_path / "rec.npz"
+    assert main(["sysid", "excite", "ArmReach", "--out", str(out), "--actuator", "sts3215", "--segment-s", "0.5",
+                 "--commands", "elbow_flex"]) == 0
+    recording = Recording.load(out)
+    assert recording.robot == "so101_arm" and len(recording) == 15
+    assert recording.meta["sim"]["options"] == SERVO and recording.meta["sim"]["perturbation"]["mass_scale"] == 1.0
+    capsys.readouterr()
+    refused = tmp_path / "refused.npz"
+    assert main(["sysid", "excite", "so101_arm", "--out", str(refused), "--amplitude", "1",
+                 "--commands", "elbow_flex"]) == 1
+    assert "outside its limits" in capsys.readouterr().err and not refused.exists()
+    assert main(["sysid", "excite", "so101_arm", "--out", str(refused), "--calibration", "arm.yaml"]) == 1
+    assert "add --port" in capsys.readouterr().err

@@ -79,6 +79,9 @@ def _excite(args: argparse.Namespace) -> int:
         meta = {"source": "hardware", "port": args.port}
         start = None  # a real robot is excited from where it stands: reset would drive it home first
     else:
+        if args.calibration:
+            raise ValueError("--calibration describes the real robot: add --port PORT to drive it (without --port "
+                             "the sim robot is excited)")
         from robolearn_sim import make_robot
 
         options = {"actuator": args.actuator} if args.actuator else {}

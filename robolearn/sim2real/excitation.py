@@ -215,10 +215,9 @@ def excite(robot: Robot, config: ExcitationConfig = ExcitationConfig(), meta: di
             observations[key].append(np.asarray(obs[key], dtype=np.float64))
         obs_times.append(obs.timestamp)
     interventions = {k: v - counts_before.get(k, 0) for k, v in safety.counts.items() if v - counts_before.get(k, 0)}
-    info = {"excitation": {**{k: v for k, v in asdict(config).items()}, "interventions": interventions},
-            **(meta or {})}
-    if info["excitation"]["commands"] is not None:
-        info["excitation"]["commands"] = list(info["excitation"]["commands"])
+    settings = asdict(config)  # JSON-able: the chosen commands as a list
+    settings["commands"] = list(config.commands) if config.commands is not None else None
+    info = {"excitation": {**settings, "interventions": interventions}, **(meta or {})}
     return Recording(robot=spec.name, control_rate_hz=spec.control_rate_hz, commands=plan,
                      applied=np.array(applied), command_times=np.array(command_times),
                      observations={k: np.array(v) for k, v in observations.items()}, obs_times=np.array(obs_times),
