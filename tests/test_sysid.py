@@ -9,7 +9,7 @@ import pytest
 
 from robolearn.cli import main
 from robolearn.sim2real.excitation import ExcitationAborted, ExcitationConfig, ExcitationRefused, excite
-from robolearn.sim2real.recording import Recording, RecordingError
+from robolearn.sim2real.recording import Recording
 from robolearn.sim2real.sysid import SysidError, fit, write_fit
 from robolearn_sim import Perturbation, load_perturbation, make_robot
 

@@ -241,7 +241,7 @@ def fit(recording: Recording, parameters: Sequence[str] | None = None, *, robot:
     """Fit the sim to `recording`: CMA-ES over the continuous `parameters` (default
     `default_parameters`), with at most `budget` rollouts for each CMA-ES run. `robot`: the robot the
     caller means to fit (a recording of another one is refused)."""
-    import cma
+    import cma  # noqa: F401  (fail before any rollout where the `sysid` extra is missing)
 
     say = progress or (lambda message: None)
     sim = sim_robot_for(recording, actuator, robot)
@@ -265,25 +265,25 @@ def fit(recording: Recording, parameters: Sequence[str] | None = None, *, robot:
         say(f"nominal sim: loss {nominal_loss:.4g}")
         latencies = list(range(MAX_LATENCY_STEPS + 1)) if fit_latency else [0]
 
-        def best_latency(x: np.ndarray) -> tuple[int, float]:
+        def best_latency(x: np.ndarray) -> int:
             losses = {lat: evaluate(x, lat) for lat in latencies}
             chosen = min(losses, key=losses.get)
             say("latency " + ", ".join(f"{lat}: {v:.4g}" for lat, v in losses.items()) + f" -> {chosen} steps")
-            return chosen, losses[chosen]
+            return chosen
 
-        latency, best = best_latency(x_nominal)
+        latency = best_latency(x_nominal)
         x_best, reasons, converged = x_nominal, ["no continuous parameters"], True
         for round_ in range(2):
             if not params:
                 break
-            x_best, best, reasons = _cma(lambda x: evaluate(x, latency), x_best, sigma0, budget, seed + round_, say)
+            x_best, reasons = _cma(lambda x: evaluate(x, latency), x_best, sigma0, budget, seed + round_, say)
             converged = bool(CONVERGED & set(reasons))
             if not fit_latency:
                 break
-            new_latency, new_best = best_latency(x_best)
+            new_latency = best_latency(x_best)
             if new_latency == latency:
                 break
-            latency, best = new_latency, new_best
+            latency = new_latency  # and fit the continuous parameters again at it
         perturbation = to_perturbation(params, physical(x_best), latency, n_encoders)
         fitted_sim = replay.rollout(perturbation)
         values = {p.name: float(v) for p, v in zip(params, physical(x_best))}
@@ -300,7 +300,7 @@ def fit(recording: Recording, parameters: Sequence[str] | None = None, *, robot:
 
 
 def _cma(objective: Callable[[np.ndarray], float], x0: np.ndarray, sigma0: float, budget: int, seed: int,
-         say: Callable[[str], None]) -> tuple[np.ndarray, float, list[str]]:
+         say: Callable[[str], None]) -> tuple[np.ndarray, list[str]]:
     import cma
 
     # tolx on [0, 1]-scaled parameters: 0.5 % of each parameter's range; tolfunrel: the loss stopped moving.
@@ -308,13 +308,13 @@ def _cma(objective: Callable[[np.ndarray], float], x0: np.ndarray, sigma0: float
                "tolfunrel": 1e-8, "verbose": -9}
     if len(x0) == 1:  # cma needs two dimensions; a 1-D search runs on a duplicated coordinate
         value, es = _cma_1d(objective, float(x0[0]), sigma0, options)
-        return np.array([value]), float(es.result.fbest), sorted(es.stop())
+        return np.array([value]), sorted(es.stop())
     es = cma.CMAEvolutionStrategy(list(x0), sigma0, options)
     while not es.stop():
         candidates = es.ask()
         es.tell(candidates, [objective(np.asarray(c)) for c in candidates])
         say(f"  cma: {es.result.evaluations} rollouts, best loss {es.result.fbest:.4g}")
-    return np.asarray(es.result.xbest), float(es.result.fbest), sorted(es.stop())
+    return np.asarray(es.result.xbest), sorted(es.stop())
 
 
 def _cma_1d(objective: Callable[[np.ndarray], float], x0: float, sigma0: float, options: dict):
