@@ -151,3 +151,28 @@ def test_the_excite_command_records_the_sim_robot_of_a_task_and_refuses_before_m
     assert "outside its limits" in capsys.readouterr().err and not refused.exists()
     assert main(["sysid", "excite", "so101_arm", "--out", str(refused), "--calibration", "arm.yaml"]) == 1
     assert "add --port" in capsys.readouterr().err
+
+
+def test_the_excite_command_drives_the_real_arm_through_its_safety_layer(tmp_path):
+    """`--port`: the same excitation on the real arm (the protocol-true virtual Feetech bus on a pseudo-terminal,
+    driven by the vendor SDK), from where it stands, recorded with the hardware's own timestamps."""
+    from virtual_devices.bus_families import FAMILIES
+
+    from robolearn.calibration.motors import ArmCalibration, MotorCalibration
+    from robolearn.robots.registry import robot_definition
+
+    feetech = FAMILIES["feetech"]
+    joints = robot_definition("so101_arm").command_names
+    ids = {name: i + 1 for i, name in enumerate(joints)}
+    calibration = ArmCalibration(robot="so101_arm", bus="feetech", motors=tuple(
+        MotorCalibration(name=n, id=ids[n], model=feetech.model, resolution=4096, homing_offset=2048, direction=1,
+                         range_min=300, range_max=3800) for n in joints)).save(tmp_path / "arm.yaml")
+    out = tmp_path / "real.npz"
+    with feetech.virtual({i: feetech.number for i in ids.values()}) as bus:
+        assert main(["sysid", "excite", "so101_arm", "--port", bus.path, "--calibration", str(calibration),
+                     "--out", str(out), "--segment-s", "0.5", "--commands", "elbow_flex"]) == 0
+        assert bus.servos[ids["elbow_flex"]].position_writes > 0
+    recording = Recording.load(out)
+    assert recording.meta["source"] == "hardware" and len(recording) == 15
+    assert np.ptp(recording.observations["joint_pos"][:, 2]) > 0.02  # the elbow followed the excitation
+    assert np.all(np.diff(recording.command_times) > 0)

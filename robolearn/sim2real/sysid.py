@@ -68,15 +68,16 @@ PARAMETER_NAMES = (*_CATALOGUE, LATENCY)
 
 
 def default_parameters(robot: SimRobot) -> tuple[str, ...]:
-    """What a fit identifies unless told otherwise: masses, gains, latency, and the joints' damping (and
-    friction where the joints are torque-driven) or, on a base, the ground friction."""
-    names = ["mass_scale", "gain_scale"]
-    if "joint_pos" in robot.spec.observation_shapes:
-        names.append("joint_damping")
-        if robot.torque_driven_joints:
-            names.append("joint_friction")
-    else:
-        names.append("friction_scale")
+    """What a fit identifies unless told otherwise: the latency, the link masses, and for a joint robot the
+    servo gains and joint damping (and friction where the joints are torque-driven), for a base the ground
+    friction. A base's twist excitation sees its motors' strength and its mass only as their ratio (a fit
+    of both slides along that ridge without converging: bench/bench_sysid.py), so by default its
+    mass_scale stands for both; `gain_scale` can still be asked for."""
+    if "joint_pos" not in robot.spec.observation_shapes:
+        return ("mass_scale", "friction_scale", LATENCY)
+    names = ["mass_scale", "gain_scale", "joint_damping"]
+    if robot.torque_driven_joints:
+        names.append("joint_friction")
     return (*names, LATENCY)
 
 
