@@ -13,7 +13,8 @@ examples:
   robolearn sysid excite so101_arm --out rec.npz --actuator sts3215 --perturb heavy
   robolearn sysid fit rec.npz --out calibration/so101_arm/sim_params.yaml
   robolearn sysid excite so101_arm --port /dev/ttyACM0 --calibration calibration/so101_arm/arm.yaml --out real.npz
-  robolearn sysid fit real.npz --out sim_params.yaml --actuator sts3215 --params mass_scale,gain_scale,action_latency_steps
+  robolearn sysid fit real.npz --out sim_params.yaml --actuator sts3215 \
+      --params mass_scale,gain_scale,action_latency_steps
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("recording", type=Path, help="a recording from `robolearn sysid excite`")
     fit.add_argument("--out", required=True, type=Path, help="parameter file to write (YAML the sim loads)")
     fit.add_argument("--robot", help="the robot you mean to fit (refuses a recording of another one)")
-    fit.add_argument("--params", help="comma-separated parameters to fit (default: by robot; see below)")
+    fit.add_argument("--params", help="comma-separated, of mass_scale, gain_scale, joint_damping, joint_friction, "
+                     "friction_scale, encoder_offset (one per joint), action_latency_steps (default: by robot)")
     fit.add_argument("--actuator", help="the sim's actuator model (default: the one the sim recording used)")
     fit.add_argument("--budget", type=int, default=300, help="rollouts per CMA-ES run (default 300)")
     fit.add_argument("--seed", type=int, default=0, help="CMA-ES seed (default 0)")

@@ -69,12 +69,12 @@ PARAMETER_NAMES = (*_CATALOGUE, LATENCY)
 
 def default_parameters(robot: SimRobot) -> tuple[str, ...]:
     """What a fit identifies unless told otherwise: the latency, the link masses, and for a joint robot the
-    servo gains and joint damping (and friction where the joints are torque-driven), for a base the ground
-    friction. A base's twist excitation sees its motors' strength and its mass only as their ratio (a fit
-    of both slides along that ridge without converging: bench/bench_sysid.py), so by default its
-    mass_scale stands for both; `gain_scale` can still be asked for."""
+    servo gains and joint damping (and friction where the joints are torque-driven). A base's twist
+    excitation sees its motors' strength and its mass only as their ratio (a fit of both slides along
+    that ridge without converging), and its ground friction not at all below slip (bench/bench_sysid.py),
+    so by default a base fits mass_scale (standing for both) and latency; the others can be asked for."""
     if "joint_pos" not in robot.spec.observation_shapes:
-        return ("mass_scale", "friction_scale", LATENCY)
+        return ("mass_scale", LATENCY)
     names = ["mass_scale", "gain_scale", "joint_damping"]
     if robot.torque_driven_joints:
         names.append("joint_friction")
