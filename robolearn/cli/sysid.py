@@ -116,6 +116,9 @@ def _fit(args: argparse.Namespace) -> int:
         raise ValueError(f"--budget must be at least 10 rollouts, got {args.budget}")
     params = [p.strip() for p in args.params.split(",") if p.strip()] if args.params else None
     print(f"fitting the {recording.robot} sim to {args.recording} ({len(recording)} steps)", flush=True)
+    if recording.meta.get("source") == "hardware" and not args.actuator:
+        print("note: fitting the sim's default (ideal) motors; --actuator names a servo or wheel model "
+              "(e.g. sts3215 for the SO-101's servos), whose lag and sag a real robot has", flush=True)
     result = fit(recording, params, robot=args.robot, actuator=args.actuator, budget=args.budget, seed=args.seed,
                  progress=lambda line: print("  " + line, flush=True))
     print(f"loss: nominal sim {result.nominal_loss:.4g}, fitted {result.loss:.4g} (ratio {result.improvement:.3g}), "
