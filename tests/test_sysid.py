@@ -133,6 +133,9 @@ def test_randomisation_ranges_centred_on_the_identified_robot(tmp_path):
             drawn = robot.perturbation
             assert 1.17 <= min(drawn.mass_scale) and max(drawn.mass_scale) <= 1.43
             assert drawn.action_latency_steps in (1, 2)
+    beside = tmp_path / "ranges_beside.yaml"  # a relative centre is read beside the ranges file
+    beside.write_text("robot: so101_arm\nranges: {mass_scale: [0.9, 1.1], centre: params.yaml}\n")
+    assert load_perturbation(str(beside), "so101_arm").centre == fitted
     with pytest.raises(ValueError, match="centre must be one Perturbation"):
         PerturbationRanges(centre={"ranges": {"mass_scale": [1, 2]}})
 

@@ -456,6 +456,8 @@ def load_perturbation(source: str | os.PathLike | Mapping[str, Any] | Perturbati
                 data = yaml.safe_load(path.read_text())
             except yaml.YAMLError as exc:
                 raise ValueError(f"perturbation file {path} is not valid YAML: {exc}") from None
+            if isinstance(data, Mapping) and isinstance(data.get("ranges"), Mapping):
+                data = {**data, "ranges": _centre_beside(data["ranges"], path)}
             return _from_document(data, robot_name, str(path))
         if robot_name is None:
             raise ValueError(f"perturbation {str(source)!r}: a preset name needs the robot; or give a YAML file")
@@ -465,6 +467,15 @@ def load_perturbation(source: str | os.PathLike | Mapping[str, Any] | Perturbati
                              f"{sorted(named)}, or give a YAML file")
         return named[str(source)]
     return _from_document(source, robot_name, "perturbation dict")
+
+
+def _centre_beside(ranges: Mapping[str, Any], document: Path) -> Mapping[str, Any]:
+    """A ranges file's relative `centre:` path is read beside that file (where sysid wrote both), unless it
+    names a file from the working directory."""
+    centre = ranges.get("centre")
+    if isinstance(centre, str) and not Path(centre).is_absolute() and not Path(centre).is_file():
+        return {**ranges, "centre": str(document.parent / centre)}
+    return ranges
 
 
 def _from_document(data: Any, robot_name: str | None, where: str) -> Perturbation | PerturbationRanges:
