@@ -49,6 +49,7 @@ def test_sysid_recovers_a_known_mass_and_latency(changed_arm, tmp_path):
     assert all(result.channel_rms[j] < result.channel_rms_nominal[j] for j in ("shoulder_lift", "elbow_flex"))
     written = write_fit(result, tmp_path / "params.yaml", plot=True)
     assert written["plot"].stat().st_size > 1000
+    assert "actuator='sts3215'" in written["params"].read_text()  # the model the parameters hold for
     # The sim loads the file as the robot's perturbation.
     loaded = load_perturbation(str(written["params"]), "so101_arm")
     assert loaded == result.perturbation

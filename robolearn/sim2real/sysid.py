@@ -138,6 +138,7 @@ class FitResult:
     converged: bool
     stop_reasons: list[str]
     evaluations: int
+    sim_options: dict[str, Any] = field(default_factory=dict)  # make_robot options the fit holds for (actuator)
     recorded: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     nominal_rollout: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     fitted_rollout: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
@@ -230,10 +231,15 @@ def sim_robot_for(recording: Recording, actuator: str | None = None, robot: str 
     if robot is not None and name != robot_definition(robot).name:
         raise RecordingError(f"the recording is of robot {recording.robot!r}, not {robot!r}: record the robot you "
                              f"fit (robolearn sysid excite {robot} --out ...)")
+    return make_robot(name, seed=0, **sim_options(recording, actuator))
+
+
+def sim_options(recording: Recording, actuator: str | None = None) -> dict[str, Any]:
+    """The sim robot's options (the actuator model) a fit uses: the sim recording's own, or `actuator`."""
     options: dict[str, Any] = dict(recording.meta.get("sim", {}).get("options", {}))
     if actuator is not None:
         options["actuator"] = actuator
-    return make_robot(name, seed=0, **options)
+    return options
 
 
 def fit(recording: Recording, parameters: Sequence[str] | None = None, *, robot: str | None = None,
@@ -295,6 +301,7 @@ def fit(recording: Recording, parameters: Sequence[str] | None = None, *, robot:
             nominal_loss=nominal_loss, loss=replay.loss(fitted_sim),
             channel_rms_nominal=replay.channel_rms(nominal_sim), channel_rms=replay.channel_rms(fitted_sim),
             converged=converged, stop_reasons=reasons, evaluations=replay.evaluations,
+            sim_options=sim_options(recording, actuator),
             recorded=dict(zip(replay.channels, replay.target.T)),
             nominal_rollout=dict(zip(replay.channels, nominal_sim.T)),
             fitted_rollout=dict(zip(replay.channels, fitted_sim.T)), times=recording.obs_times - recording.obs_times[0])
@@ -351,8 +358,9 @@ def write_fit(result: FitResult, path: str | os.PathLike, recording_path: str | 
     save_perturbation(result.perturbation, tmp, result.robot)
     header = (f"# Identified by `robolearn sysid fit`{' from ' + str(recording_path) if recording_path else ''}: "
               f"loss {result.loss:.4g} vs nominal {result.nominal_loss:.4g} after {result.evaluations} rollouts.\n"
-              f"# Load with make_robot({result.robot!r}, perturbation=<this file>) or --randomize; the report is "
-              f"{path.name}.report.yaml\n")
+              f"# Load with make_robot({result.robot!r}, perturbation=<this file>"
+              + "".join(f", {k}={v!r}" for k, v in result.sim_options.items())
+              + f"); the report is {path.name}.report.yaml\n")
     tmp.write_text(header + tmp.read_text())
     os.replace(tmp, path)  # the previous file is replaced only by a complete new one
     written = {"params": path, "report": path.with_name(path.name + ".report.yaml")}
@@ -366,6 +374,7 @@ def report_dict(result: FitResult, recording_path: str | os.PathLike | None = No
     return {
         "robot": result.robot,
         "recording": str(recording_path) if recording_path else None,
+        "sim_options": result.sim_options,
         "converged": result.converged, "stop_reasons": result.stop_reasons, "rollouts": result.evaluations,
         "loss": {"nominal": result.nominal_loss, "fitted": result.loss, "ratio": result.improvement},
         "parameters": {p.name: {"value": result.values[p.name], "nominal": p.nominal, "bounds": [p.low, p.high],
