@@ -2,6 +2,7 @@
 
     ros2 launch robolearn_drivers train.launch.py use_sim:=true robot_model:=so101_arm \
         task:=robolearn/ArmReach-v0 algo:=avg run_dir:=runs/reach_on_robot [async_actor:=true] [demos:=<dataset>]
+        [learner_address:=gpu-box:7000 key_file:=link.key]   # updates on another machine
 """
 
 from launch import LaunchDescription
@@ -30,6 +31,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument("async_actor", default_value="false",
                               description="true: the control loop in an actor process, updates apart (sac/avg)"),
         DeclareLaunchArgument("demos", default_value="", description="sac/lipbc: a dataset to train from"),
+        DeclareLaunchArgument("learner_address", default_value="",
+                              description="HOST:PORT of a remote `robolearn learner --listen`: the robot only acts"),
+        DeclareLaunchArgument("key_file", default_value="", description="the link's key file (learner_address)"),
         IncludeLaunchDescription(  # the robot exactly as robot.launch.py brings it up (one definition)
             PythonLaunchDescriptionSource(PathJoinSubstitution([FindPackageShare(PACKAGE), "launch", "robot.launch.py"])),
             launch_arguments={
@@ -54,6 +58,8 @@ def generate_launch_description() -> LaunchDescription:
                     "run_dir": ParameterValue(LaunchConfiguration("run_dir"), value_type=str),
                     "async_actor": ParameterValue(LaunchConfiguration("async_actor"), value_type=bool),
                     "demos": ParameterValue(LaunchConfiguration("demos"), value_type=str),
+                    "learner_address": ParameterValue(LaunchConfiguration("learner_address"), value_type=str),
+                    "key_file": ParameterValue(LaunchConfiguration("key_file"), value_type=str),
                 },
             ],
             output="screen",

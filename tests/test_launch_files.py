@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import os
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -331,6 +334,46 @@ def test_train_launch_trains_on_the_sim_robot_through_ros(tmp_path, async_actor)
         assert "checkpoint" in trainer.output()
         # the actor process reports its control loop when it ends: only the async path has one
         assert ("weights version" in trainer.output()) == async_actor
+
+
+@pytest.mark.ros
+@pytest.mark.slow
+def test_train_launch_acts_for_a_learner_on_another_machine(tmp_path):
+    """learner_address: train_on_robot only acts (RosRobot at the control rate) for a `robolearn learner
+    --listen` elsewhere (here a second process on loopback), which trains and checkpoints."""
+    require_ros()
+    launch = parse_launch(LAUNCH_DIR / "train.launch.py")
+    namespace = "/launch_remote"
+    by_exe = {n.executable: n for n in launch.nodes}
+    key = tmp_path / "link.key"
+    key.write_text("ab" * 32)
+    run_dir = tmp_path / "learner_run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    learner = subprocess.Popen([sys.executable, "-m", "robolearn", "learner", CI_ARGUMENTS["task"], "--algo", "avg",
+                                "--listen", "127.0.0.1:0", "--key-file", str(key), "--steps", "60",
+                                "--run-dir", str(run_dir), "--no-progress"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    try:
+        seen = ""
+        while "listening on" not in seen:
+            line = learner.stdout.readline()
+            assert line, seen
+            seen = line if "listening on" in line else seen + line
+        address = seen.split("listening on ")[1].split()[0]
+        driver = node_process(launch, by_exe["driver_node"], namespace)
+        actor = node_process(launch, by_exe["train_on_robot"], namespace,
+                             {"learner_address": address, "key_file": str(key)}, {"steps": 60, "device": "cpu"})
+        with driver, actor:
+            deadline = time.monotonic() + 60
+            while actor.alive() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert actor.process.poll() == 0, actor.output()[-3000:]
+            assert "weights version 0" not in actor.output() and "60 ticks" in actor.output(), actor.output()[-2000:]
+        out, _ = learner.communicate(timeout=60)
+        assert learner.returncode == 0, out
+        assert (run_dir / "checkpoint.pt").is_file()
+    finally:
+        learner.kill()
 
 
 @pytest.mark.ros

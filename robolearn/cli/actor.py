@@ -14,9 +14,8 @@ import argparse
 
 from robolearn.cli import robot_target
 from robolearn.learners.base import learner_class
-from robolearn.link.acting import act, actor_policy, control_rate_hz, report_line
-from robolearn.link.actor import ActorLink
-from robolearn.link.session import identity, parse_address, read_key, tls_context
+from robolearn.link.acting import run_actor
+from robolearn.link.session import parse_address, read_key, tls_context
 from robolearn.link.training import LINK_ALGOS
 from robolearn.training import load_config, make_env
 
@@ -45,22 +44,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(learner_class(args.algo), args.config, args.seed)
     env = robot_target.task_env(args, args.task, args.image) if args.port else make_env(args.task, args.image)
     try:
-        rate = control_rate_hz(env, args.rate)
-        policy = actor_policy(args.algo, env, config)
-        link = ActorLink(identity(read_key(args.key_file), config, env, args.task), host, port,
-                         on_loss=args.on_loss, timeout_s=args.timeout,
-                         ssl_context=tls_context(False, args.tls_cert, args.tls_key, args.tls_ca))
-        try:
-            if not link.wait_ready(5 * args.timeout):  # nothing moves before the learner has accepted us
-                raise ValueError(link.refused or f"cannot reach a learner at {host}:{port} within "
-                                 f"{5 * args.timeout:.0f} s: start `robolearn learner` there first, or check --connect")
-            report = act(env, policy, link, rate, args.steps, seed=config.seed)
-            if not report.stopped_because and not link.flush(args.flush_timeout):
-                print(f"actor: {link.pending} transitions not delivered: no learner took them within "
-                      f"{args.flush_timeout:.0f} s", flush=True)
-        finally:
-            link.close()
-        print(report_line(report, rate, link), flush=True)
+        report = run_actor(env, args.task, args.algo, config, host, port, read_key(args.key_file),
+                           steps=args.steps, rate_hz=args.rate, on_loss=args.on_loss, timeout_s=args.timeout,
+                           flush_timeout_s=args.flush_timeout,
+                           ssl_context=tls_context(False, args.tls_cert, args.tls_key, args.tls_ca))
         return 1 if report.stopped_because else 0
     finally:
         env.close()

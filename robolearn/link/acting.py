@@ -71,6 +71,32 @@ def act(env: gym.Env, policy, link: ActorLink, rate_hz: float, ticks: int, seed:
     return control_loop(step, 1.0 / rate_hz, ticks, link, lambda version, weights: policy.load(weights), stop_robot)
 
 
+def run_actor(env: gym.Env, task: str, algo: str, config: LearnerConfig, host: str, port: int, key: bytes, *,
+              steps: int, rate_hz: float | None = None, on_loss: str = "stop", timeout_s: float = 1.0,
+              flush_timeout_s: float = 30.0, ssl_context: Any = None) -> LoopReport:
+    """The whole actor of a remote learner on `env` (the sim, the real robot, or RosRobot): connect, refuse to
+    move until the learner accepted this actor, act `steps` ticks, deliver what is still buffered, and print
+    the loop's figures. `report.stopped_because` says why it stopped early (None: it ran all its ticks)."""
+    from robolearn.link.session import identity
+
+    rate = control_rate_hz(env, rate_hz)
+    policy = actor_policy(algo, env, config)
+    link = ActorLink(identity(key, config, env, task), host, port, on_loss=on_loss, timeout_s=timeout_s,
+                     ssl_context=ssl_context)
+    try:
+        if not link.wait_ready(5 * timeout_s):  # nothing moves before the learner has accepted us
+            raise ConnectionError(link.refused or f"cannot reach a learner at {host}:{port} within "
+                                  f"{5 * timeout_s:.0f} s: start `robolearn learner` there first, or check the address")
+        report = act(env, policy, link, rate, steps, seed=config.seed)
+        if not report.stopped_because and not link.flush(flush_timeout_s):
+            print(f"actor: {link.pending} transitions not delivered: no learner took them within "
+                  f"{flush_timeout_s:.0f} s", flush=True)
+    finally:
+        link.close()
+    print(report_line(report, rate, link), flush=True)
+    return report
+
+
 def report_line(report: LoopReport, rate_hz: float, link: ActorLink) -> str:
     return (f"actor: {len(report.lateness_s)} ticks at {rate_hz:.0f} Hz, p99 lateness "
             f"{report.p99_lateness_s() * 1e3:.1f} ms, {report.missed} missed, weights version {link.weights_version}, "

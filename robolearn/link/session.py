@@ -41,7 +41,15 @@ def config_hash(config) -> str:
 
 
 def identity(key: bytes, config, env, task: str) -> Identity:
+    """Who this side is; a robolearn task is named by its id, so `ArmReach` on one machine matches
+    `robolearn/ArmReach-v0` on the other."""
+    from robolearn.tasks.registry import task_entry
+
     robot = getattr(getattr(getattr(env.unwrapped, "robot", None), "spec", None), "name", "gym")
+    try:
+        task = task_entry(task).id
+    except ValueError:
+        pass  # a gymnasium id, compared as given
     return Identity(key, config_hash(config), robot, task)
 
 

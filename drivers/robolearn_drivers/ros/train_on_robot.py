@@ -3,7 +3,9 @@
 Started by train.launch.py next to a driver (or sim) node in the same namespace. Parameters (from YAML):
 robot_model, task, algo, config_file, steps, run_dir, seed, resume, demos (a dataset to train sac/lipbc from, as
 `robolearn train --demos`), async_actor (true: the robot's control
-loop runs in its own actor process, the learner here, over the loopback link). The checkpoint records the task id, so
+loop runs in its own actor process, the learner here, over the loopback link), learner_address (HOST:PORT of a
+`robolearn learner --listen` on another machine, e.g. a GPU box: then this node is only the robot's actor, with
+the shared key from key_file or $ROBOLEARN_LINK_KEY). The checkpoint records the task id, so
 `robolearn export <run_dir>/checkpoint.pt` works on it directly. Ctrl-C stops the robot and keeps the last
 checkpoint the learner wrote.
 """
@@ -19,7 +21,7 @@ from rclpy.signals import SignalHandlerOptions
 
 DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "steps": 10_000,
             "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False, "async_actor": False,
-            "demos": ""}
+            "demos": "", "learner_address": "", "key_file": ""}
 
 
 def read_parameters(args: list[str] | None) -> tuple[dict, str]:
@@ -35,17 +37,44 @@ def read_parameters(args: list[str] | None) -> tuple[dict, str]:
     return values, namespace
 
 
-def train(params: dict, namespace: str) -> Path:
-    """One run in `run_dir` through the library's run start (folder lock, seeding, resume checks); a run
-    folder that already holds a checkpoint is resumed only when the `resume` parameter says so."""
+def act_for_remote_learner(params: dict, namespace: str) -> None:
+    """The robot as the actor of a learner on another machine: policy inference at the control rate here,
+    updates there. Raises RuntimeError when the robot had to stop early (lost link, refused handshake)."""
     from robolearn.learners.base import learner_class
+    from robolearn.link.acting import run_actor
+    from robolearn.link.session import parse_address, read_key
+    from robolearn.training import load_config
+
+    entry, model = _task_and_model(params)
+    config = load_config(learner_class(str(params["algo"])), str(params["config_file"]) or None, int(params["seed"]))
+    host, port = parse_address(str(params["learner_address"]))
+    key = read_key(str(params["key_file"]) or None)
+    env = ros_env(model, namespace, entry.id)
+    try:
+        report = run_actor(env, entry.id, str(params["algo"]), config, host, port, key, steps=int(params["steps"]))
+    finally:
+        env.close()
+    if report.stopped_because:
+        raise RuntimeError(f"the robot was stopped: {report.stopped_because}")
+
+
+def _task_and_model(params: dict):
     from robolearn.tasks.registry import task_entry
-    from robolearn.training import load_config, open_run, start_or_resume, train_started, with_demonstrations
 
     entry = task_entry(str(params["task"]))
     model = str(params["robot_model"]) or entry.robot
     if model != entry.robot:
         raise ValueError(f"task {entry.id} is written for {entry.robot}, not robot_model={model!r}")
+    return entry, model
+
+
+def train(params: dict, namespace: str) -> Path:
+    """One run in `run_dir` through the library's run start (folder lock, seeding, resume checks); a run
+    folder that already holds a checkpoint is resumed only when the `resume` parameter says so."""
+    from robolearn.learners.base import learner_class
+    from robolearn.training import load_config, open_run, start_or_resume, train_started, with_demonstrations
+
+    entry, model = _task_and_model(params)
     learner_cls = learner_class(str(params["algo"]))
     config_file = str(params["config_file"]) or None
     config = load_config(learner_cls, config_file, int(params["seed"]))
@@ -91,6 +120,10 @@ def ros_env(model: str, namespace: str, task_id: str):
 def main(args: list[str] | None = None) -> int:
     params, namespace = read_parameters(args)
     try:
+        if params["learner_address"]:
+            act_for_remote_learner(params, namespace)
+            print("train_on_robot: the remote learner has the run; this actor is done")
+            return 0
         checkpoint = train(params, namespace)
     except KeyboardInterrupt as exc:
         print(f"train_on_robot: the robot was stopped; {exc or 'interrupted'}", file=sys.stderr)
