@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seed_everything
-from robolearn.learners.checkpoint import CHECKPOINT_NAME, CheckpointError, checkpoint_metadata
+from robolearn.learners.checkpoint import CHECKPOINT_NAME, CheckpointError, checkpoint_metadata, env_options
 from robolearn.teleop.base import DeviceUnplugged
 
 LOCK_NAME = ".run.lock"
@@ -58,15 +58,22 @@ class RunDiverged(FloatingPointError):
         super().__init__(f"training diverged: {reason}. {kept}")
 
 
-def make_env(task: str, image: bool = False, reward_classifier: str | None = None) -> gym.Env:
-    """A robolearn task by id or short name, or any gymnasium id; actions rescaled to [-1, 1]."""
+def make_env(task: str, image: bool = False, reward_classifier: str | None = None,
+             randomize: str | os.PathLike | Mapping[str, Any] | None = None) -> gym.Env:
+    """A robolearn task by id or short name, or any gymnasium id; actions rescaled to [-1, 1].
+
+    `randomize` (a perturbation preset of the task's robot, a YAML file or a {perturbation|ranges: ...}
+    document) perturbs the sim robot at every reset; it reaches the env as a plain document, so the env's
+    spec (and every checkpoint) records it."""
     from robolearn.envs.registry import make_env as make_task_env
 
-    kwargs = {"image": True} if image else {}
+    kwargs: dict[str, Any] = {"image": True} if image else {}
+    if randomize:
+        kwargs["perturbation"] = randomisation_document(task, randomize)
     try:
         env = make_task_env(task, **kwargs)
     except ValueError as robolearn_error:
-        if image:
+        if image or randomize:
             raise
         try:
             env = gym.make(task)
@@ -80,6 +87,23 @@ def make_env(task: str, image: bool = False, reward_classifier: str | None = Non
 
         env = ClassifierReward(env, RewardClassifier.load(reward_classifier))
     return env
+
+
+def randomisation_document(task: str, source: str | os.PathLike | Mapping[str, Any]) -> dict:
+    """`source` (a preset name of `task`'s robot, a perturbation YAML file or document) resolved and
+    validated, as the plain {"ranges" | "perturbation": fields} document the sim robot takes."""
+    from robolearn.tasks.registry import task_entry
+
+    try:
+        entry = task_entry(task)
+    except ValueError:
+        raise ConfigError(f"--randomize perturbs the simulated robot of a robolearn task; {task!r} is not one "
+                          "(drop --randomize, or train on a robolearn task)") from None
+    from robolearn_sim import PerturbationRanges, load_perturbation
+
+    value = load_perturbation(source, entry.robot)
+    value.check_episode(entry.max_episode_steps)
+    return {"ranges" if isinstance(value, PerturbationRanges) else "perturbation": value.to_dict()}
 
 
 def with_demonstrations(learner_cls: type[Learner], config: LearnerConfig, path: str | os.PathLike,
@@ -101,9 +125,20 @@ def with_demonstrations(learner_cls: type[Learner], config: LearnerConfig, path:
     return config
 
 
-def load_config(learner_cls: type[Learner], path: str | os.PathLike | None, seed: int | None) -> LearnerConfig:
-    """The learner's config from a YAML file (defaults without one), with `seed` overriding the file's."""
-    config = learner_cls.config_class.from_yaml(path) if path else learner_cls.config_class()
+def load_config(learner_cls: type[Learner], path: str | os.PathLike | None, seed: int | None,
+                init_from: str | os.PathLike | None = None) -> LearnerConfig:
+    """The learner's config from a YAML file (without one: the `init_from` checkpoint's config, else the
+    defaults), with `seed` overriding the file's."""
+    if path:
+        config = learner_cls.config_class.from_yaml(path)
+    elif init_from:
+        recorded = checkpoint_metadata(init_from)
+        if recorded["algo"] != learner_cls.algo:
+            raise ConfigError(f"--init-from {init_from} holds a {recorded['algo']!r} learner, not "
+                              f"{learner_cls.algo!r}: pass --algo {recorded['algo']}")
+        config = learner_cls.config_class.from_dict(recorded["config"], f"{init_from} config")
+    else:
+        config = learner_cls.config_class()
     if seed is not None:
         config = dataclasses.replace(config, seed=seed)
         config.validate()
@@ -182,21 +217,33 @@ class Started:
 
 def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.PathLike, *, steps: int,
                     config: LearnerConfig, resume: bool, config_given: bool, seed_given: bool,
-                    device: str = "auto", fields_given: Collection[str] = ()) -> Started:
+                    device: str = "auto", fields_given: Collection[str] = (),
+                    init_from: str | os.PathLike | None = None) -> Started:
     """A fresh learner, or the checkpoint's learner when `resume`, after checking the request against it.
 
     `config_given`/`seed_given` say whether the caller asked for that config or seed explicitly, and
     `fields_given` names config fields asked for by option (--demos); only those are compared with the
     checkpoint (a bare `--resume` continues the recorded run as it was).
+    `init_from` starts a new run from another run's checkpoint (fine-tuning, `Learner.init_from`); the
+    message lists what it kept and what it reset.
     """
     if steps <= 0:
         raise ConfigError(f"--steps must be > 0, got {steps}")
     checkpoint = Path(run_dir) / CHECKPOINT_NAME
+    if init_from and resume:
+        raise ConfigError("--init-from starts a new run from another run's checkpoint and --resume continues "
+                          "this folder's run: use one of them")
     if not resume:
         if checkpoint.exists():
             raise RunRefused(f"{checkpoint} exists: pass --resume to continue that run, or another --run-dir")
+        if init_from and Path(init_from).resolve() == checkpoint.resolve():
+            raise RunRefused(f"--init-from {init_from} is this run's own checkpoint; use another --run-dir")
         start_run(config)
-        return Started(learner_cls(env, config, device), checkpoint, f"starting a new run in {run_dir}")
+        learner = learner_cls(env, config, device)
+        message = f"starting a new run in {run_dir}"
+        if init_from:
+            message += "; " + learner.init_from(init_from).describe()
+        return Started(learner, checkpoint, message)
     if not checkpoint.is_file():
         raise RunRefused(f"--resume: {checkpoint} does not exist; start without --resume")
     recorded = checkpoint_metadata(checkpoint)
@@ -205,6 +252,12 @@ def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.
         problems.append(f"algo: checkpoint {recorded['algo']}, asked {learner_cls.algo}")
     if recorded["env_id"] and env_id_of(env) and recorded["env_id"] != env_id_of(env):
         problems.append(f"task: checkpoint {recorded['env_id']}, asked {env_id_of(env)}")
+    if recorded["env_options"] is not None:  # older checkpoints did not record them
+        asked = env_options(env)
+        for name in sorted(set(recorded["env_options"]) | set(asked)):
+            if recorded["env_options"].get(name) != asked.get(name):
+                problems.append(f"env option {name} (repeat the run's --image/--randomize): checkpoint "
+                                f"{recorded['env_options'].get(name)}, asked {asked.get(name)}")
     requested = config.to_dict()
     safe, unsafe = resume_differences(recorded["config"], requested)
     if not seed_given:

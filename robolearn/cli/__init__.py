@@ -29,6 +29,7 @@ COMMANDS = {
     "dataset": ("robolearn.cli.dataset", "dataset info, validate, convert (LeRobot v3 <-> MCAP), plot"),
     "learner": ("robolearn.cli.learner", "run SAC's updates for a remote actor (--listen HOST:PORT)"),
     "actor": ("robolearn.cli.actor", "run the policy at the control rate, learning from a remote learner"),
+    "sysid": ("robolearn.cli.sysid", "excite a robot safely and record it; fit the sim's parameters to the recording"),
     "main": ("robolearn.cli.main_job", "the README's main job: demo, train, evaluate, export"),
 }
 

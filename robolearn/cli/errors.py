@@ -9,7 +9,7 @@ import errno
 
 # The pip extra that brings each optional top-level package a command may need.
 EXTRA_OF = {"torch": "learn", "gymnasium": "learn", "tensorboard": "learn", "matplotlib": "learn", "onnx": "learn",
-            "onnxscript": "learn", "tqdm": "learn", "pybullet": "sim", "msgpack": "link", "serial": "hardware",
+            "onnxscript": "learn", "tqdm": "learn", "pybullet": "sim", "cma": "sysid", "msgpack": "link", "serial": "hardware",
             "cv2": "hardware"}
 
 

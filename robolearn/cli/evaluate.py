@@ -1,6 +1,12 @@
 """`robolearn eval <checkpoint> [--task ...] [--episodes N]`: deterministic evaluation of a checkpoint.
 
 The task defaults to the env the checkpoint was trained on.
+
+Robustness report: `robolearn eval <policy.onnx|checkpoint.pt> --perturb <preset[,preset...]|all|sweep.yaml>`
+evaluates the policy and the task's scripted expert on the sim robot under each perturbation (nominal
+first) and writes robustness.csv, .md and .png (return, success, safety clips and stops per perturbation):
+    robolearn eval runs/reach/checkpoint.pt --perturb servo_lag,stale_sensors,weak_gains,calibration
+    robolearn eval policy.onnx --perturb all --episodes 5 --out reports/reach
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from robolearn.learners.run import evaluate_policy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("checkpoint", help="a checkpoint.pt written by `robolearn train`")
+    parser.add_argument("checkpoint", help="a checkpoint.pt written by `robolearn train` (or, with --perturb, an "
+                                           "ONNX policy from `robolearn export`)")
     parser.add_argument("--task", help="task id or short name (default: the checkpoint's env)")
     parser.add_argument("--episodes", type=int, default=10, help="evaluation episodes (default 10)")
     parser.add_argument("--seed", type=int, default=10_000, help="seed of the first episode")
@@ -21,11 +28,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", action="store_true", help="the policy observes camera frames")
     parser.add_argument("--force-task", action="store_true",
                         help="evaluate on --task even though the checkpoint was trained on another task")
+    parser.add_argument("--perturb", metavar="SWEEP",
+                        help="robustness report under perturbations of the sim robot: preset names of the task's "
+                             "robot (comma-separated), all, or a sweep YAML file (see robolearn.sim2real.robustness)")
+    parser.add_argument("--out", help="folder for the robustness report's files (default: <policy>-robustness "
+                                      "next to the policy)")
+    parser.add_argument("--no-expert", action="store_true", help="robustness report without the scripted expert")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.episodes <= 0:
         raise ValueError(f"--episodes must be > 0, got {args.episodes}")
+    if args.perturb:
+        return _robustness(args)
+    if str(args.checkpoint).endswith(".onnx"):
+        raise ValueError(f"{args.checkpoint} is an ONNX policy: evaluate it with --perturb nominal (or any sweep), "
+                         "which runs it with onnxruntime as on the robot")
     data = load_checkpoint(args.checkpoint)
     recorded = data.get("env_id")
     task = args.task or recorded
@@ -49,4 +67,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"{data['algo']} on {task}: mean return {result['return_mean']:.3f}, std {result['return_std']:.3f} "
           f"over {args.episodes} episodes (mean length {result['length_mean']:.1f}, "
           f"safety stops {result['safety_stops']})")
+    return 0
+
+
+def _robustness(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from robolearn.sim2real.robustness import robustness_report
+
+    if args.image or args.force_task:
+        raise ValueError("--perturb evaluates the policy on the task it records (and its own observations): "
+                         "drop --image/--force-task")
+    report = robustness_report(args.checkpoint, args.perturb, task=args.task, episodes=args.episodes,
+                               seed=args.seed, device=args.device, with_expert=not args.no_expert,
+                               progress=lambda what: print(f"evaluating {what}", flush=True))
+    policy = Path(args.checkpoint)
+    out = Path(args.out) if args.out else policy.parent / f"{policy.stem}-robustness"
+    paths = report.write(out)
+    print(report.table())
+    retention = report.mean_retention()
+    if retention is not None:
+        print(f"policy's mean return retention under perturbation: {retention:.3f}")
+    print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -9,12 +9,15 @@ Examples:
     robolearn train ArmReach --algo sac --demos data/reach_demos --intervene keyboard   # HIL-SERL
     robolearn train PendulumBalance --config configs/sac_small.yaml --workers 2 --steps 4000   # Ray workers
     robolearn train PendulumBalance --config configs/sac_small.yaml --seeds 0,1,2 --sweep actor_lr=3e-4,1e-3
+    robolearn train ArmReach --algo sac --config configs/sac_main.yaml --randomize strong   # domain randomisation
+    robolearn train ArmReach --algo sac --init-from runs/reach/checkpoint.pt --run-dir runs/finetune  # fine-tune
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import shlex
 from pathlib import Path
@@ -37,6 +40,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                           "learning_curve.png (default runs/<task>-<algo>-seed<S>)")
     parser.add_argument("--resume", action="store_true", help=f"continue from <run-dir>/{CHECKPOINT_NAME}")
     parser.add_argument("--seed", type=int, help="overrides the config's seed")
+    parser.add_argument("--init-from", metavar="CHECKPOINT",
+                        help="start a new run from another run's checkpoint (fine-tuning a sim policy on the "
+                             "robot; sac, avg); prints what it keeps and what it resets. Without --config the "
+                             "checkpoint's config is used")
     parser.add_argument("--image", action="store_true", help="observe camera frames too (state + image)")
     parser.add_argument("--reward-classifier", help="replace the reward with this success classifier's verdict "
                                                     "(needs --image)")
@@ -50,6 +57,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-reward", action="store_true",
                         help="with --intervene: the reward is the human's success key (Enter / gamepad A), "
                              "1 on success, 0 otherwise, where no reward classifier is trained")
+    parser.add_argument("--randomize", metavar="PRESET|FILE",
+                        help="train on a perturbed sim robot, drawn afresh at every reset: a preset of the task's "
+                             "robot (mild, strong, servo_lag, ...) or a perturbation YAML file (ranges: or "
+                             "perturbation:); recorded in the checkpoint, so --resume must repeat it")
     parser.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes after training")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--async", dest="async_", action="store_true",
@@ -68,10 +79,15 @@ def run(args: argparse.Namespace) -> int:
     train_scale.check(args)
     check_overseen(learner_cls, args.intervene, args.label_reward,
                    apart=bool(args.async_ or args.workers or train_scale.is_sweep(args)))
-    env = make_env(args.task, args.image, args.reward_classifier)
+    if args.randomize and (args.workers or train_scale.is_sweep(args)):
+        raise ConfigError("--randomize is not passed on to Ray workers or sweep runs yet (they would train on the "
+                          "nominal robot): drop --randomize or --workers/--seeds/--sweep")
+    if args.init_from and train_scale.is_sweep(args):
+        raise ConfigError("--init-from does not reach sweep runs yet: drop --init-from or --seeds/--sweep")
+    env = make_env(args.task, args.image, args.reward_classifier, args.randomize)
     human = contextlib.ExitStack()
     try:
-        config = load_config(learner_cls, args.config, args.seed)
+        config = load_config(learner_cls, args.config, args.seed, args.init_from)
         if args.demos:
             config = with_demonstrations(learner_cls, config, args.demos, env)
         run_dir = Path(args.run_dir or f"runs/{_slug(args.task)}-{args.algo}-seed{config.seed}")
@@ -82,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
             started = start_or_resume(learner_cls, train_env, run_dir, steps=args.steps, config=config,
                                       resume=args.resume, config_given=args.config is not None,
                                       seed_given=args.seed is not None, device=args.device,
-                                      fields_given=[learner_cls.demos_field] if args.demos else ())
+                                      fields_given=[learner_cls.demos_field] if args.demos else (),
+                                      init_from=args.init_from)
             print(started.message)
             if started.learner is None:
                 return 0
@@ -92,9 +109,13 @@ def run(args: argparse.Namespace) -> int:
             if args.async_:
                 from robolearn.link.local import train_async
 
+                # The actor process builds its own env: the same one, randomisation included.
+                env_factory = functools.partial(make_env, args.task, args.image, args.reward_classifier,
+                                                args.randomize) if args.randomize else None
                 summary = train_async(started, args.steps, run_dir, task=args.task, image=args.image,
                                       reward_classifier=args.reward_classifier, utd_cap=args.utd_cap or None,
-                                      resume_hint=_resume_command(args, run_dir), progress=not args.no_progress)
+                                      resume_hint=_resume_command(args, run_dir), progress=not args.no_progress,
+                                      env_factory=env_factory)
             elif args.workers:
                 with train_scale.workers(args, learner) as workers:
                     summary = train_started(started, args.steps, run_dir, resume_hint=_resume_command(args, run_dir),
@@ -129,6 +150,8 @@ def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:
         parts += ["--reward-classifier", args.reward_classifier]
     if args.intervene:
         parts += ["--intervene", args.intervene] + (["--label-reward"] if args.label_reward else [])
+    if args.randomize:
+        parts += ["--randomize", str(args.randomize)]
     if args.workers:
         parts += ["--workers", str(args.workers), "--utd-cap", str(args.utd_cap)]
         parts += ["--ray-address", args.ray_address] if args.ray_address else []

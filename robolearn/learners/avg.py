@@ -396,3 +396,19 @@ class AVG(Learner):
             self.td_scaler.drop_episode()
             self.episodes += 1
 
+    def load_for_fine_tuning(self, state: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """Networks and the statistics their inputs and TD errors are scaled by carry over; the optimiser and
+        counters start afresh."""
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.obs_rms.load_state_dict(state["obs_rms"])
+        self.td_scaler.load_state_dict(state["td_scaler"])
+        self.td_scaler.drop_episode()  # the source run's unfinished episode is not this run's
+        kept = ["actor and critic weights (the policy and its values)",
+                f"TD-error scale statistics (sigma = {self.td_scaler.sigma:.4g}: same task, same reward scale)"]
+        if self.config.normalize_observations:
+            kept.insert(1, "observation normaliser (the trained weights expect inputs scaled by these statistics; "
+                           "it keeps adapting to the new robot)")
+        reset = ["optimiser moments (Adam restarts on the new data)",
+                 "step and episode counters, action-noise generator (a new run, seeded by this config)"]
+        return kept, reset

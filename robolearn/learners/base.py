@@ -25,7 +25,8 @@ import torch
 
 from robolearn.files import read_yaml
 from robolearn.learners.checkpoint import (  # noqa: F401  (re-exported: the learners' one API)
-    CHECKPOINT_NAME, CheckpointError, load_checkpoint, non_finite_tensors, require_keys, save_checkpoint)
+    CHECKPOINT_NAME, CheckpointError, env_options, load_checkpoint, non_finite_tensors, require_keys,
+    save_checkpoint)
 from robolearn.learners.compute_budget import ComputeBudget, control_period_of
 from robolearn.learners.run import GracefulStop, RunLogger, StopRequested, crossed, evaluate_policy, progress_bar
 
@@ -344,6 +345,7 @@ class Learner(abc.ABC):
             "observation_space": _space_signature(self.env.observation_space),
             "action_space": _space_signature(self.env.action_space),
             "env_id": getattr(getattr(self.env, "spec", None), "id", None),
+            "env_options": env_options(self.env),
             "steps": self.steps_done,
             "state": state,
             "rng": rng_state(),
@@ -357,31 +359,81 @@ class Learner(abc.ABC):
 
     @classmethod
     def load(cls, path: str | os.PathLike, env, device: str | torch.device = "auto") -> "Learner":
-        data = load_checkpoint(path)
-        require_keys(data, ("algo", "config", "observation_space", "action_space", "state", "rng"), path)
-        bad = non_finite_tensors(data["state"])
-        if bad:
-            raise CheckpointError(
-                f"{path} holds non-finite weights ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): "
-                "training diverged before it was saved. Use an earlier checkpoint, or retrain with a smaller "
-                "learning rate")
-        algo = data.get("algo")
-        try:
-            learner_cls = learner_class(str(algo))
-        except ConfigError as exc:
-            raise CheckpointError(f"{path}: {exc}") from None
-        if cls is not Learner and learner_cls is not cls:
-            raise CheckpointError(f"{path} holds a {algo!r} learner, not {cls.algo!r}")
-        for key, space in (("observation_space", env.observation_space), ("action_space", env.action_space)):
-            if data[key] != _space_signature(space):
-                raise CheckpointError(f"{path}: checkpoint {key} {data[key]} does not match the env's "
-                                      f"{_space_signature(space)}")
+        data, learner_cls = _checked_checkpoint(path, env, None if cls is Learner else cls)
         config = learner_cls.config_class.from_dict(data["config"], f"{path} config")
         learner = learner_cls(env, config, device)
         learner.load_state_dict(data["state"])
         learner.checkpoint_extras = dict(data.get("extras") or {})
         set_rng_state(data["rng"])
         return learner
+
+    # --------------------------------------------------------------------------------- fine-tuning
+    def init_from(self, path: str | os.PathLike) -> "FineTuneStart":
+        """Start this fresh learner from another run's checkpoint of the same algo and spaces (fine-tuning a
+        sim policy on a robot): what transfers to the new dynamics is kept, the rest starts fresh, and the
+        returned FineTuneStart names both. Counters restart at 0: this is a new run."""
+        if self.steps_done:
+            raise ConfigError(f"init_from: this {self.algo} learner has already trained {self.steps_done} steps; "
+                              "start from a checkpoint only before training")
+        data, _ = _checked_checkpoint(path, self.env, type(self))
+        try:
+            kept, reset = self.load_for_fine_tuning(data["state"])
+        except (RuntimeError, KeyError) as exc:  # a network of another shape: torch names the tensor
+            raise CheckpointError(f"{path}: its networks do not fit this config ({str(exc).splitlines()[0]}); "
+                                  "use the checkpoint's own config (drop --config) or one with the same network "
+                                  "sizes") from None
+        return FineTuneStart(Path(path), int(data.get("steps") or 0), tuple(kept), tuple(reset))
+
+    def load_for_fine_tuning(self, state: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """Take from `state` (a `state_dict` of another run) what transfers; return (kept, reset) as short
+        descriptions, each with the reason. Learners that support fine-tuning override this."""
+        raise ConfigError(f"{self.algo} cannot start from a checkpoint (--init-from); "
+                          f"supported by: {', '.join(a for a in KNOWN_ALGOS if _fine_tunes(learner_class(a)))}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTuneStart:
+    """What `Learner.init_from` took from a checkpoint and what it started afresh, for the user to read."""
+
+    source: Path
+    source_steps: int
+    kept: tuple[str, ...]
+    reset: tuple[str, ...]
+
+    def describe(self) -> str:
+        lines = [f"fine-tuning from {self.source} (trained {self.source_steps} steps)"]
+        lines += [f"  kept:  {item}" for item in self.kept]
+        lines += [f"  reset: {item}" for item in self.reset]
+        return "\n".join(lines)
+
+
+def _fine_tunes(learner_cls: type[Learner]) -> bool:
+    return learner_cls.load_for_fine_tuning is not Learner.load_for_fine_tuning
+
+
+def _checked_checkpoint(path: str | os.PathLike, env, expected: type[Learner] | None) -> tuple[dict, type[Learner]]:
+    """The checkpoint's data and learner class, after checking it is finite, of `expected` (None: any) and
+    made for `env`'s spaces."""
+    data = load_checkpoint(path)
+    require_keys(data, ("algo", "config", "observation_space", "action_space", "state", "rng"), path)
+    bad = non_finite_tensors(data["state"])
+    if bad:
+        raise CheckpointError(
+            f"{path} holds non-finite weights ({', '.join(bad[:3])}{', ...' if len(bad) > 3 else ''}): "
+            "training diverged before it was saved. Use an earlier checkpoint, or retrain with a smaller "
+            "learning rate")
+    algo = data.get("algo")
+    try:
+        learner_cls = learner_class(str(algo))
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    if expected is not None and learner_cls is not expected:
+        raise CheckpointError(f"{path} holds a {algo!r} learner, not {expected.algo!r}")
+    for key, space in (("observation_space", env.observation_space), ("action_space", env.action_space)):
+        if data[key] != _space_signature(space):
+            raise CheckpointError(f"{path}: checkpoint {key} {data[key]} does not match the env's "
+                                  f"{_space_signature(space)}")
+    return data, learner_cls
 
 
 KNOWN_ALGOS = ("sac", "avg", "fpg", "lipbc")

@@ -124,7 +124,23 @@ def checkpoint_metadata(path: str | os.PathLike) -> dict:
     require_keys(data, ("algo", "config", "env_id"), path)
     config = dict(data["config"])
     return {"algo": data["algo"], "env_id": data["env_id"], "seed": config.get("seed"), "config": config,
-            "steps": int(data.get("steps") or 0)}
+            "steps": int(data.get("steps") or 0),
+            "env_options": data.get("env_options")}  # None: a checkpoint from before they were recorded
+
+
+def env_options(env: Any) -> dict:
+    """The keyword arguments the env was made with (task options such as image and perturbation), as plain
+    data for a checkpoint; what is not plain data is kept as its repr, so a change still shows."""
+    kwargs = dict(getattr(getattr(env, "spec", None), "kwargs", None) or {})
+    kwargs.pop("task", None)  # the env id records it
+    options = {}
+    for key, value in kwargs.items():
+        try:
+            encode(value)
+            options[key] = value
+        except TypeError:
+            options[key] = repr(value)
+    return options
 
 
 def non_finite_tensors(tree: Any, where: str = "") -> list[str]:

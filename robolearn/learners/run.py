@@ -131,25 +131,43 @@ def progress_bar(total: int, initial: int = 0, enabled: bool = True, desc: str =
 
 
 def evaluate_policy(env, act: Callable[[Any], np.ndarray], episodes: int = 5, seed: int = 10_000) -> dict:
-    """Deterministic evaluation on its own env instance: mean/std return, episode length, safety stops."""
-    returns, lengths, stops = [], [], 0
+    """Deterministic evaluation on its own env instance: mean/std return, episode length, success rate (the
+    last step's info["is_success"]; None when the task reports none), and the safety layer's interventions:
+    steps it stopped the robot (`safety_stops`) and steps it only changed the command (`safety_clips`).
+    Where the env scores the physical truth too (robolearn.envs.privileged.TrueReward: info["true_reward"],
+    info["true_is_success"]), `true_return_mean`/`_std` and `true_success_rate` report it (else None)."""
+    returns, true_returns, lengths, successes, true_successes, stops, clips = [], [], [], [], [], 0, 0
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
-        done, total, n = False, 0.0, 0
+        done, total, true_total, n, info = False, 0.0, 0.0, 0, {}
         while not done:
             obs, reward, terminated, truncated, info = env.step(act(obs))
             total += float(reward)
+            true_total += float(info.get("true_reward", 0.0))
             n += 1
-            stops += int(bool(info.get("safety_stopped", False)))
+            stopped = bool(info.get("safety_stopped", False))
+            stops += int(stopped)
+            clips += int(not stopped and bool(info.get("safety")))
             done = terminated or truncated
         returns.append(total)
         lengths.append(n)
+        if "is_success" in info:
+            successes.append(bool(info["is_success"]))
+        if "true_reward" in info:
+            true_returns.append(true_total)
+        if info.get("true_is_success") is not None:
+            true_successes.append(bool(info["true_is_success"]))
     return {
         "return_mean": float(np.mean(returns)),
         "return_std": float(np.std(returns)),
         "returns": [float(r) for r in returns],
         "length_mean": float(np.mean(lengths)),
+        "success_rate": float(np.mean(successes)) if successes else None,
+        "true_return_mean": float(np.mean(true_returns)) if true_returns else None,
+        "true_return_std": float(np.std(true_returns)) if true_returns else None,
+        "true_success_rate": float(np.mean(true_successes)) if true_successes else None,
         "safety_stops": stops,
+        "safety_clips": clips,
     }
 
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from robolearn.data.demos import demonstrations_for
 from robolearn.data.transitions import Transitions, collect_demonstrations
+from robolearn.envs.privileged import NoPrivilegedState, WithPrivilegedState
 from robolearn.learners.base import ConfigError, Learner, LearnerConfig, seeded_initialisation
 from robolearn.learners.distributions import sample_tanh_gaussian
 from robolearn.learners.encoders import ConvEncoder, load_encoder_weights
@@ -69,6 +70,9 @@ class SACConfig(LearnerConfig):
     image_feature_dim: int = 50
     augment_pad: int = 4  # random-shift augmentation in pixels (0: off)
     fused_adam: bool = True
+    # The critic also reads the sim's privileged true state (info["true_state"]); the actor, and so the
+    # exported policy, never does. Simulation only: a real robot has no true state.
+    asymmetric_critic: bool = False
 
     def validate(self) -> None:
         super().validate()
@@ -113,6 +117,9 @@ class SACConfig(LearnerConfig):
         if self.batch_size > self.buffer_size:
             raise ConfigError(f"SACConfig.batch_size = {self.batch_size} exceeds buffer_size = {self.buffer_size}: "
                               "a batch could never be filled with distinct data; lower batch_size")
+        if self.asymmetric_critic and self.demos not in ("auto", "expert", "none"):
+            raise ConfigError("SACConfig.asymmetric_critic needs the privileged state of every stored transition, "
+                              f"which a demonstrations file ({self.demos}) lacks: use demos: auto or none")
         if self.encoder == "frozen" and not self.encoder_weights:
             raise ConfigError("SACConfig.encoder = 'frozen' needs encoder_weights (a file from "
                               "robolearn.learners.encoders.save_encoder_weights); use encoder: drq to train it")
@@ -198,9 +205,21 @@ class SAC(Learner):
         state_dim = (space["state"] if self.image_shape else space).shape[0]
         self.act_dim = env.action_space.shape[0]
         self.target_entropy = -cfg.target_entropy_scale * self.act_dim
+        # With an asymmetric critic the learner steps a view of the env whose observations end with the
+        # privileged state: stored transitions hold it, the actor is given the first `state_dim` entries.
+        self.state_dim = state_dim
+        self.collect_env = env
+        if cfg.asymmetric_critic:
+            if self.image_shape is not None:
+                raise ConfigError("SACConfig.asymmetric_critic works with state observations only, not --image")
+            try:
+                self.collect_env = WithPrivilegedState(env)
+            except NoPrivilegedState as exc:
+                raise ConfigError(f"SACConfig.asymmetric_critic: {exc}") from None
+        stored_dim = int(self.collect_env.observation_space.shape[0]) if self.image_shape is None else state_dim
 
         with seeded_initialisation(cfg.seed):
-            self.critic = Critic(state_dim, self.act_dim, cfg, self.image_shape).to(self.device)
+            self.critic = Critic(stored_dim, self.act_dim, cfg, self.image_shape).to(self.device)
             actor_in = state_dim + (cfg.image_feature_dim if self.image_shape else 0)
             self.actor = Actor(actor_in, self.act_dim, cfg).to(self.device)
         if cfg.encoder == "frozen" and self.critic.encoder is not None:
@@ -216,9 +235,9 @@ class SAC(Learner):
         self._ensemble_params = list(self.critic.q.parameters())
         self._target_pairs = (list(self.critic_target.parameters()), list(self.critic.parameters()))
 
-        self.online = ReplayBuffer(cfg.buffer_size, state_dim, self.act_dim, self.image_shape)
-        self.demo_buffer = ReplayBuffer(cfg.demo_buffer_size, state_dim, self.act_dim, self.image_shape)
-        self.interventions = ReplayBuffer(cfg.intervention_buffer_size, state_dim, self.act_dim, self.image_shape)
+        self.online = ReplayBuffer(cfg.buffer_size, stored_dim, self.act_dim, self.image_shape)
+        self.demo_buffer = ReplayBuffer(cfg.demo_buffer_size, stored_dim, self.act_dim, self.image_shape)
+        self.interventions = ReplayBuffer(cfg.intervention_buffer_size, stored_dim, self.act_dim, self.image_shape)
         self.demos_ready = False
         self.rng = np.random.default_rng(cfg.seed)  # replay sampling and random exploration
         self.env_steps = 0
@@ -272,14 +291,19 @@ class SAC(Learner):
         encoder = copy.deepcopy(self.critic.encoder) if self.critic.encoder is not None else None
         return DeterministicPolicy(copy.deepcopy(self.actor), encoder).cpu().eval()
 
+    def actor_view(self, stored: Any) -> Any:
+        """What the actor may see of stored observations (or critic features without images): all of it,
+        except the privileged state an asymmetric critic appends."""
+        return stored[..., : self.state_dim] if self.collect_env is not self.env else stored
+
     @property
     def alpha(self) -> float:
         return float(self.log_alpha.detach().exp())
 
     # ---------------------------------------------------------------------------------------- updates
     def sample_batch(self) -> Batch:
-        return sample_mixed(self.online, (self.demo_buffer, self.interventions), self.config.batch_size, self.config.demo_fraction,
-                            self.rng, self.device)
+        return sample_mixed(self.online, (self.demo_buffer, self.interventions), self.config.batch_size,
+                            self.config.demo_fraction, self.rng, self.device)
 
     def update(self) -> None:
         """One round at the configured update-to-data ratio: `utd` critic steps on fresh batches, then one
@@ -309,7 +333,7 @@ class SAC(Learner):
         Truncated transitions bootstrap: only `terminated` cuts the return."""
         cfg = self.config
         pad = cfg.augment_pad
-        next_actor_features = self.critic.features(batch.next_observations, batch.next_images, pad)
+        next_actor_features = self.critic.features(self.actor_view(batch.next_observations), batch.next_images, pad)
         next_mean, next_log_std = self.actor.net(next_actor_features).chunk(2, dim=-1)
         next_actions, next_log_prob = sample_tanh_gaussian(next_mean, next_log_std)
         target_features = self.critic_target.features(batch.next_observations, batch.next_images, pad)
@@ -345,7 +369,7 @@ class SAC(Learner):
         cfg = self.config
         with torch.no_grad():  # the actor never trains the encoder
             features = self.critic.features(batch.observations, batch.images, cfg.augment_pad)
-        mean, log_std = self.actor(features)
+        mean, log_std = self.actor(self.actor_view(features))
         actions, log_prob = sample_tanh_gaussian(mean, log_std)
         # Frozen critic weights: the backward computes only d/d(action), not unused critic weight grads.
         for p in self._ensemble_params:
@@ -374,7 +398,7 @@ class SAC(Learner):
                                   "record the demonstrations with the camera, or train on state (no --image)")
         elif cfg.demos != "none" and cfg.demo_fraction > 0 and cfg.demo_episodes > 0:
             if _has_expert(self.env):
-                data = collect_demonstrations(self.env, cfg.demo_episodes, seed=cfg.seed + 1_000_000)
+                data = collect_demonstrations(self.collect_env, cfg.demo_episodes, seed=cfg.seed + 1_000_000)
             elif cfg.demos == "expert":
                 raise ConfigError("SACConfig.demos = 'expert' but this env has no scripted expert; give a "
                                   "demonstrations .npz path or set demos: none")
@@ -411,19 +435,19 @@ class SAC(Learner):
         cfg = self.config
         if self._obs is None:
             # Seeded per episode, so a resumed run replays exactly the episodes it would have seen.
-            self._obs, _ = self.env.reset(seed=cfg.seed + self.episodes)
+            self._obs, _ = self.collect_env.reset(seed=cfg.seed + self.episodes)
             self._episode_return = 0.0
         started = time.perf_counter()
         if self.env_steps < cfg.random_steps:
             action = self.rng.uniform(-1.0, 1.0, self.act_dim).astype(np.float32)
         else:
-            action = self.act(self._obs, deterministic=False)
+            action = self.act(self.actor_view(self._obs), deterministic=False)
             if not np.isfinite(action).all():  # weights went bad in the last update: the robot gets nothing
                 raise FloatingPointError(f"SAC produced a non-finite action at step {self.env_steps}; nothing was "
                                          "sent to the env. The networks diverged: lower actor_lr/critic_lr or "
                                          "resume from the last checkpoint")
         acted = time.perf_counter()
-        next_obs, reward, terminated, truncated, info = self.env.step(action)
+        next_obs, reward, terminated, truncated, info = self.collect_env.step(action)
         observed = time.perf_counter()
         events = self.record(self._obs, action, float(reward), next_obs, terminated, truncated, info)
         self._obs = None if terminated or truncated else next_obs
@@ -505,6 +529,24 @@ class SAC(Learner):
         counters = state["counters"]
         self.env_steps, self.updates, self.episodes = counters["env_steps"], counters["updates"], counters["episodes"]
         self._obs = None  # the env cannot be checkpointed: a resumed run starts a fresh episode
+
+    def load_for_fine_tuning(self, state: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+        """Networks and temperature carry over; data gathered under the other dynamics does not."""
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.critic_target.load_state_dict(state["critic_target"])
+        with torch.no_grad():
+            self.log_alpha.copy_(state["log_alpha"])
+        online = int(state["online"]["size"])
+        demos = int(state["demo_buffer"]["size"])
+        kept = ["actor, critic ensemble and target critic weights (the policy and its values)",
+                f"temperature alpha = {self.alpha:.4g} (the exploration the policy was trained with)"]
+        reset = [f"online replay buffer ({online} transitions of the source run's dynamics: they would teach "
+                 "the critic the old robot)",
+                 f"demo buffer ({demos} transitions; refilled from this run's `demos` setting: {self.config.demos})",
+                 "optimiser moments (Adam restarts on the new data)",
+                 "step, update and episode counters, exploration RNG (a new run, seeded by this config)"]
+        return kept, reset
 
 
 def _has_expert(env) -> bool:

@@ -39,6 +39,11 @@ def link_learner(learner: Learner) -> LinkAdapter:
     if learner.algo == "sac":
         from robolearn.link.sac_adapter import SacLinkLearner
 
+        if getattr(learner.config, "asymmetric_critic", False):
+            raise ConfigError("asymmetric_critic does not train over the actor/learner link (--async, --workers, "
+                              "robolearn learner): streamed transitions carry no privileged state; set "
+                              "asymmetric_critic: false or train in-process")
+
         return SacLinkLearner(learner)
     if learner.algo == "avg":
         from robolearn.link.avg_adapter import AvgLinkLearner

@@ -17,6 +17,7 @@ for `joint_damping` / `joint_friction`, actuators for `gain_scale`, `servo_backl
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, fields
@@ -220,7 +221,13 @@ class Perturbation:
 class PerturbationRanges:
     """A distribution of Perturbations: each field is a fixed value or an interval [low, high] drawn
     uniformly (whole numbers for the latency fields). Per-element fields in `per_element` are drawn
-    independently for every element of the robot's layout; the others once for the whole robot."""
+    independently for every element of the robot's layout; the others once for the whole robot.
+
+    `centre` (optional) is the identified robot the ranges are drawn around, e.g. the Perturbation that
+    `robolearn sysid fit` wrote (a Perturbation, a mapping of its fields, or the path of its YAML file):
+    each draw is combined with it, scales multiplying the centre's (mass, friction, gain), the other
+    fields adding to it (damping, friction, offsets, latencies, force), sensor noise levels taking the
+    larger of the two. So `mass_scale: [0.9, 1.1]` around a fitted 1.3 draws from [1.17, 1.43]."""
 
     mass_scale: float | Interval = 1.0
     friction_scale: float | Interval = 1.0
@@ -240,10 +247,13 @@ class PerturbationRanges:
     camera_latency_steps: int | tuple[int, int] = 0
     camera_noise_std: float | Interval = 0.0
     per_element: tuple[str, ...] = ("mass_scale", "gain_scale", "encoder_offset")
+    centre: Perturbation | None = None
 
     def __post_init__(self) -> None:
+        if self.centre is not None and not isinstance(self.centre, Perturbation):
+            object.__setattr__(self, "centre", _as_centre(self.centre))
         for f in fields(self):
-            if f.name in ("per_element", "external_force_link", "external_force"):
+            if f.name in ("per_element", "external_force_link", "external_force", "centre"):
                 continue
             value = getattr(self, f.name)
             if isinstance(value, (list, tuple)):
@@ -276,6 +286,31 @@ class PerturbationRanges:
         values["external_force"] = tuple(pick(c) for c in self.external_force)
         for name in _INT_FIELDS:
             values[name] = int(values[name])
+        return self._around_centre(Perturbation(**values))
+
+    def centred_on(self, centre: "Perturbation | Mapping[str, Any] | str | os.PathLike") -> "PerturbationRanges":
+        """These ranges drawn around `centre` (see the class docstring)."""
+        return dataclasses.replace(self, centre=_as_centre(centre))
+
+    def _around_centre(self, draw: Perturbation) -> Perturbation:
+        centre = self.centre
+        if centre is None:
+            return draw
+        values: dict[str, Any] = {}
+        for f in fields(Perturbation):
+            a, b = getattr(centre, f.name), getattr(draw, f.name)
+            if f.name in _SCALE_FIELDS:
+                values[f.name] = _elementwise(np.multiply, a, b)
+            elif f.name in _LEVEL_FIELDS:
+                values[f.name] = max(a, b)
+            elif f.name == "external_force":
+                values[f.name] = tuple(x + y for x, y in zip(a, b))
+            elif f.name == "external_force_link":
+                values[f.name] = b if b is not None else a
+            elif f.name in _INT_FIELDS:
+                values[f.name] = a + b
+            else:
+                values[f.name] = _elementwise(np.add, a, b)
         return Perturbation(**values)
 
     def sample(self, rng: np.random.Generator, layout: PerturbationLayout | None = None) -> Perturbation:
@@ -295,7 +330,7 @@ class PerturbationRanges:
                 values[f.name] = _draw(rng, spec)
         if layout is not None and layout.encoders == 0:
             values["encoder_offset"], values["encoder_resolution"] = 0.0, 0.0
-        return Perturbation(**values)
+        return self._around_centre(Perturbation(**values))
 
     def check_episode(self, max_episode_steps: int) -> None:
         self.bound("high").check_episode(max_episode_steps)
@@ -308,7 +343,36 @@ class PerturbationRanges:
     def to_dict(self) -> dict[str, Any]:
         def plain(v):
             return [plain(c) for c in v] if isinstance(v, tuple) else v
-        return {f.name: plain(getattr(self, f.name)) for f in fields(self)}
+        data = {f.name: plain(getattr(self, f.name)) for f in fields(self) if f.name != "centre"}
+        if self.centre is not None:
+            data["centre"] = self.centre.to_dict()
+        return data
+
+
+# How a draw combines with a range's centre: scales multiply, noise levels take the larger, the rest add.
+_SCALE_FIELDS = ("mass_scale", "friction_scale", "gain_scale")
+_LEVEL_FIELDS = ("observation_noise_std", "encoder_resolution", "dropout_prob", "camera_noise_std")
+
+
+def _elementwise(op, a: Scalars, b: Scalars) -> Scalars:
+    if not isinstance(a, tuple) and not isinstance(b, tuple):
+        return float(op(a, b))
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) != len(b):
+        raise ValueError(f"a range's centre has {len(a)} values where the draw has {len(b)}: give the centre one "
+                         f"number or one per element of the robot")
+    return tuple(float(v) for v in op(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)))
+
+
+def _as_centre(value: Any) -> Perturbation:
+    if isinstance(value, Perturbation):
+        return value
+    if isinstance(value, Mapping) and not {"perturbation", "ranges"} & set(value):
+        return Perturbation.from_dict(value)
+    loaded = load_perturbation(value)
+    if not isinstance(loaded, Perturbation):
+        raise ValueError(f"a range's centre must be one Perturbation (e.g. the file `robolearn sysid fit` writes), "
+                         f"not ranges: {value!r}")
+    return loaded
 
 
 def _draw(rng: np.random.Generator, spec: float | Interval) -> float:
@@ -392,6 +456,8 @@ def load_perturbation(source: str | os.PathLike | Mapping[str, Any] | Perturbati
                 data = yaml.safe_load(path.read_text())
             except yaml.YAMLError as exc:
                 raise ValueError(f"perturbation file {path} is not valid YAML: {exc}") from None
+            if isinstance(data, Mapping) and isinstance(data.get("ranges"), Mapping):
+                data = {**data, "ranges": _centre_beside(data["ranges"], path)}
             return _from_document(data, robot_name, str(path))
         if robot_name is None:
             raise ValueError(f"perturbation {str(source)!r}: a preset name needs the robot; or give a YAML file")
@@ -401,6 +467,15 @@ def load_perturbation(source: str | os.PathLike | Mapping[str, Any] | Perturbati
                              f"{sorted(named)}, or give a YAML file")
         return named[str(source)]
     return _from_document(source, robot_name, "perturbation dict")
+
+
+def _centre_beside(ranges: Mapping[str, Any], document: Path) -> Mapping[str, Any]:
+    """A ranges file's relative `centre:` path is read beside that file (where sysid wrote both), unless it
+    names a file from the working directory."""
+    centre = ranges.get("centre")
+    if isinstance(centre, str) and not Path(centre).is_absolute() and not Path(centre).is_file():
+        return {**ranges, "centre": str(document.parent / centre)}
+    return ranges
 
 
 def _from_document(data: Any, robot_name: str | None, where: str) -> Perturbation | PerturbationRanges:

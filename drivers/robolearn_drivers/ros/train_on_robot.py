@@ -7,8 +7,9 @@ loop runs in its own actor process, the learner here, over the loopback link), i
 with which a human takes over steps, HIL-SERL, as `robolearn train --intervene`), label_reward, and learner_address
 (HOST:PORT of a `robolearn learner --listen` on another machine, e.g. a GPU box: then this node is only the robot's
 actor, with the shared key from key_file or $ROBOLEARN_LINK_KEY). The checkpoint records the task id, so
-`robolearn export <run_dir>/checkpoint.pt` works on it directly. Ctrl-C stops the robot and keeps the last
-checkpoint the learner wrote.
+`robolearn export <run_dir>/checkpoint.pt` works on it directly. `init_from` (a checkpoint, e.g. trained in
+sim) starts a new run from it: fine-tuning on the robot, printing what is kept and what is reset. Ctrl-C stops
+the robot and keeps the last checkpoint the learner wrote.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 import rclpy
 from rclpy.signals import SignalHandlerOptions
 
-DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "steps": 10_000,
+DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "init_from": "", "steps": 10_000,
             "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False, "async_actor": False,
             "demos": "", "intervene": "", "label_reward": False, "learner_address": "", "key_file": ""}
 
@@ -82,7 +83,8 @@ def train(params: dict, namespace: str) -> Path:
     entry, model = _task_and_model(params)
     learner_cls = learner_class(str(params["algo"]))
     config_file = str(params["config_file"]) or None
-    config = load_config(learner_cls, config_file, int(params["seed"]))
+    init_from = str(params["init_from"]) or None
+    config = load_config(learner_cls, config_file, int(params["seed"]), init_from)
     run_dir = Path(str(params["run_dir"]))
     steps = int(params["steps"])
     intervene, label_reward = str(params["intervene"]), bool(params["label_reward"])
@@ -101,7 +103,8 @@ def train(params: dict, namespace: str) -> Path:
             started = start_or_resume(learner_cls, train_env, run_dir, steps=steps, config=config,
                                       resume=bool(params["resume"]), config_given=config_file is not None,
                                       seed_given=True, device=str(params["device"]),
-                                      fields_given=[learner_cls.demos_field] if demos else ())
+                                      fields_given=[learner_cls.demos_field] if demos else (),
+                                      init_from=init_from)
             print(f"train_on_robot: {started.message}")
             hint = "relaunch with the parameter resume:=true"
             if started.learner is not None and params["async_actor"]:
