@@ -6,7 +6,7 @@ The learner calls `env.step(action)` as usual. The overseer (a `TakeoverSource` 
 its own action; the step then goes through the robot's SafetyController like any other. `info` carries
 `intervention` (bool) and `executed_action` (what was asked of the robot, in [-1, 1]) every step, and at
 the episode's end `episode_interventions` and `intervention_rate`, so a learner can route the human steps
-to its demo buffer and log the rate. An `EpisodeEnded` from the overseer (a success or failure key) ends
+to its intervention buffer and log the rate. An `EpisodeEnded` from the overseer (a success or failure key) ends
 the episode as truncated with `info["human_label"]`; with `label_reward` the reward is 1 on a success
 label (which then terminates the episode) and 0 on every other step (human labels standing in for a reward
 classifier).
