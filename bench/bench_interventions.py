@@ -141,7 +141,8 @@ def main() -> None:
         # A seed that never reached it counts as later than every one that did (upper median).
         ordered = sorted(reached, key=lambda s: float("inf") if s is None else s)
         got = sum(s is not None for s in reached)
-        print(f"{arm}: reached the expert's return in {got}/{len(rows)} seeds; median {minutes(ordered[len(ordered) // 2])}")
+        median = ordered[len(ordered) // 2]
+        print(f"{arm}: reached the expert's return in {got}/{len(rows)} seeds; median {minutes(median)}")
     first = [r["intervention_rate_by_fifth"][0] for r in rows]
     last = [r["intervention_rate_by_fifth"][-1] for r in rows]
     print(f"intervention rate, first fifth of training {np.nanmean(first):.3f} -> last fifth {np.nanmean(last):.3f}")

@@ -21,10 +21,10 @@ def generate_launch_description() -> LaunchDescription:
     return LaunchDescription([
         DeclareLaunchArgument("robot_model", default_value="so101_arm", description="the robot to record on"),
         DeclareLaunchArgument("task", default_value="robolearn/ArmReach-v0", description="robolearn task id"),
-        DeclareLaunchArgument("by", default_value="expert",
-                              description="expert | gamepad:PATH | spacemouse:PATH | leader:PORT:CAL.yaml | policy.onnx"),
+        DeclareLaunchArgument("by", default_value="expert", description="expert | gamepad:PATH | "
+                              "spacemouse:PATH | leader:PORT:CAL.yaml | policy.onnx"),
         DeclareLaunchArgument("episodes", default_value="10", description="episodes to keep"),
-        DeclareLaunchArgument("out", default_value="data/on_robot", description="dataset folder (created or resumed)"),
+        DeclareLaunchArgument("out", default_value="data/on_robot", description="dataset folder (or resumed)"),
         DeclareLaunchArgument("port", default_value="/dev/ttyACM0", description="serial port of the robot"),
         DeclareLaunchArgument("calibration_file", default_value="", description="motor calibration YAML"),
         DeclareLaunchArgument("use_sim", default_value="false", description="true: the PyBullet robot"),

@@ -71,7 +71,8 @@ def test_a_gamepad_held_over_from_a_recorded_event_stream_takes_every_step(tmp_p
     try:
         os.write(writer, EVENT.pack(0, 0, EV_ABS, ABS_X, 30000) + EVENT.pack(0, 0, 0, 0, 0))
         run = tmp_path / "run"
-        assert _train("ArmReach", *SMALL, "--steps", "200", "--run-dir", str(run), "--intervene", f"gamepad:{fifo}") == 0
+        assert _train("ArmReach", *SMALL, "--steps", "200", "--run-dir", str(run),
+                      "--intervene", f"gamepad:{fifo}") == 0
     finally:
         os.close(writer)
     assert _rates(run) == [1.0, 1.0]

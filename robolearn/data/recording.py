@@ -12,7 +12,8 @@ import numpy as np
 from robolearn.data.episodes import ActionSource, policy_source
 from robolearn.data.lerobot_format import LeRobotWriter
 
-SOURCE_NAMES = "keyboard | gamepad[:/dev/input/eventN] | spacemouse[:PATH] | leader:PORT:CALIBRATION.yaml | expert | <policy.onnx>"
+SOURCE_NAMES = ("keyboard | gamepad[:/dev/input/eventN] | spacemouse[:PATH] | leader:PORT:CALIBRATION.yaml | expert "
+                "| <policy.onnx>")
 
 
 def dataset_writer(out: str | os.PathLike, env, image: bool = False) -> LeRobotWriter:
