@@ -11,37 +11,18 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
-from rclpy.signals import SignalHandlerOptions
+from robolearn_drivers.ros.task_node import read_parameters, ros_env, task_and_model
 
 DEFAULTS = {"robot_model": "", "task": "", "by": "expert", "episodes": 10, "out": "", "seed": 0,
             "keep_on_unplug": False}
-
-
-def read_parameters(args: list[str] | None) -> tuple[dict, str]:
-    """The node's parameters and namespace, read by a short-lived node (RosRobot runs its own)."""
-    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
-    try:
-        node = rclpy.create_node("record_on_robot")
-        values = {name: node.declare_parameter(name, default).value for name, default in DEFAULTS.items()}
-        namespace = node.get_namespace()
-        node.destroy_node()
-    finally:
-        rclpy.try_shutdown()
-    return values, namespace
 
 
 def record(params: dict, namespace: str) -> int:
     """Record `episodes` kept episodes into `out`; returns the dataset's episode count."""
     from robolearn.data.episodes import record_dataset
     from robolearn.data.recording import dataset_writer, open_source
-    from robolearn.tasks.registry import task_entry
-    from robolearn_drivers.ros.train_on_robot import ros_env
 
-    entry = task_entry(str(params["task"]))
-    model = str(params["robot_model"]) or entry.robot
-    if model != entry.robot:
-        raise ValueError(f"task {entry.id} is written for {entry.robot}, not robot_model={model!r}")
+    entry, model = task_and_model(params)
     out, episodes = str(params["out"]), int(params["episodes"])
     if not out:
         raise ValueError("set the parameter out:=<dataset folder> (created, or resumed when it exists)")
@@ -71,7 +52,7 @@ def record(params: dict, namespace: str) -> int:
 
 
 def main(args: list[str] | None = None) -> int:
-    params, namespace = read_parameters(args)
+    params, namespace = read_parameters("record_on_robot", DEFAULTS, args)
     try:
         total = record(params, namespace)
     except KeyboardInterrupt:

@@ -18,25 +18,11 @@ import functools
 import sys
 from pathlib import Path
 
-import rclpy
-from rclpy.signals import SignalHandlerOptions
+from robolearn_drivers.ros.task_node import read_parameters, ros_env, task_and_model
 
 DEFAULTS = {"robot_model": "", "task": "", "algo": "avg", "config_file": "", "init_from": "", "steps": 10_000,
             "run_dir": "runs/on_robot", "seed": 0, "device": "auto", "resume": False, "async_actor": False,
             "demos": "", "intervene": "", "label_reward": False, "learner_address": "", "key_file": ""}
-
-
-def read_parameters(args: list[str] | None) -> tuple[dict, str]:
-    """The node's parameters and namespace, read by a short-lived node (RosRobot runs its own)."""
-    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
-    try:
-        node = rclpy.create_node("train_on_robot")
-        values = {name: node.declare_parameter(name, default).value for name, default in DEFAULTS.items()}
-        namespace = node.get_namespace()
-        node.destroy_node()
-    finally:
-        rclpy.try_shutdown()
-    return values, namespace
 
 
 def act_for_remote_learner(params: dict, namespace: str) -> None:
@@ -48,7 +34,7 @@ def act_for_remote_learner(params: dict, namespace: str) -> None:
     from robolearn.teleop.overseers import check_overseen
     from robolearn.training import load_config
 
-    entry, model = _task_and_model(params)
+    entry, model = task_and_model(params)
     learner_cls = learner_class(str(params["algo"]))
     check_overseen(learner_cls, str(params["intervene"]), bool(params["label_reward"]), apart=True)
     config = load_config(learner_cls, str(params["config_file"]) or None, int(params["seed"]))
@@ -63,16 +49,6 @@ def act_for_remote_learner(params: dict, namespace: str) -> None:
         raise RuntimeError(f"the robot was stopped: {report.stopped_because}")
 
 
-def _task_and_model(params: dict):
-    from robolearn.tasks.registry import task_entry
-
-    entry = task_entry(str(params["task"]))
-    model = str(params["robot_model"]) or entry.robot
-    if model != entry.robot:
-        raise ValueError(f"task {entry.id} is written for {entry.robot}, not robot_model={model!r}")
-    return entry, model
-
-
 def train(params: dict, namespace: str) -> Path:
     """One run in `run_dir` through the library's run start (folder lock, seeding, resume checks); a run
     folder that already holds a checkpoint is resumed only when the `resume` parameter says so."""
@@ -80,7 +56,7 @@ def train(params: dict, namespace: str) -> Path:
     from robolearn.teleop.overseers import check_overseen, overseen
     from robolearn.training import load_config, open_run, start_or_resume, train_started, with_demonstrations
 
-    entry, model = _task_and_model(params)
+    entry, model = task_and_model(params)
     learner_cls = learner_class(str(params["algo"]))
     config_file = str(params["config_file"]) or None
     init_from = str(params["init_from"]) or None
@@ -119,16 +95,8 @@ def train(params: dict, namespace: str) -> Path:
         env.close()
 
 
-def ros_env(model: str, namespace: str, task_id: str):
-    """The task's RobotEnv on the robot behind ROS topics (RosRobot); picklable by name for the actor process."""
-    from robolearn.envs.registry import make_robot_env
-    from robolearn_drivers.ros.ros_robot import RosRobot
-
-    return make_robot_env(task_id, RosRobot.for_model(model, namespace=namespace))
-
-
 def main(args: list[str] | None = None) -> int:
-    params, namespace = read_parameters(args)
+    params, namespace = read_parameters("train_on_robot", DEFAULTS, args)
     try:
         if params["learner_address"]:
             act_for_remote_learner(params, namespace)
