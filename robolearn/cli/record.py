@@ -38,31 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from robolearn.data.episodes import record_dataset
-    from robolearn.data.recording import dataset_writer, open_source
+    from robolearn.data.recording import dataset_writer, record_episodes
 
     if args.episodes <= 0:
         raise ValueError(f"--episodes must be > 0, got {args.episodes}")
     env = robot_target.task_env(args, args.task, args.image)
-    device = None
     try:
         writer = dataset_writer(args.out, env, args.image)
-        start = int(writer.info["total_episodes"])
-        source, device = open_source(args.by, env)
-
-        def report(written: int, episode) -> None:
-            if episode is None:
-                print("  episode discarded, recording it again", flush=True)
-            else:
-                print(f"  episode {start + written - 1}: {len(episode)} steps at {episode.achieved_rate_hz:.1f} Hz, "
-                      f"{int(episode.interventions.sum())} human steps, success={episode.success}", flush=True)
-
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("always", RuntimeWarning)
-                record_dataset(env, source, args.episodes, writer.add, seed=args.seed + start,
-                               task=args.task_text or args.task, on_episode=report,
-                               keep_on_failure=args.keep_on_unplug)
+                record_episodes(env, writer, args.by, args.episodes, seed=args.seed,
+                                task=args.task_text or args.task, keep_on_failure=args.keep_on_unplug)
         except KeyboardInterrupt:
             kept = int(writer.info["total_episodes"])
             print(f"interrupted: {kept} episodes are saved in {Path(args.out)}; run the same command to add more")
@@ -70,6 +57,4 @@ def run(args: argparse.Namespace) -> int:
         print(f"recorded {args.episodes} episodes into {args.out} ({writer.info['total_episodes']} in total)")
         return 0
     finally:
-        if device is not None:
-            device.close()
         env.close()

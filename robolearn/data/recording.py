@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from robolearn.data.episodes import ActionSource, policy_source
+from robolearn.data.episodes import ActionSource, policy_source, record_dataset
 from robolearn.data.lerobot_format import LeRobotWriter
 
 SOURCE_NAMES = ("keyboard | gamepad[:/dev/input/eventN] | spacemouse[:PATH] | leader:PORT:CALIBRATION.yaml | expert "
@@ -54,3 +54,26 @@ def open_source(by: str, env) -> tuple[ActionSource, Any]:
 
     device = open_device(by, env.action_space.shape[0])
     return TeleopSource(device), device
+
+
+def record_episodes(env, writer: LeRobotWriter, by: str, episodes: int, *, seed: int, task: str,
+                    keep_on_failure: bool = False, prefix: str = "  ") -> None:
+    """Record `episodes` kept episodes from the source named `by` into `writer`'s dataset, each reported on a
+    line starting with `prefix`; episode seeds continue from `seed` after the episodes already there. The
+    source's device is closed however it ends; a Ctrl-C leaves the finished episodes in the dataset."""
+    start = int(writer.info["total_episodes"])
+    source, device = open_source(by, env)
+
+    def report(written: int, episode) -> None:
+        if episode is None:
+            print(f"{prefix}episode discarded, recording it again", flush=True)
+        else:
+            print(f"{prefix}episode {start + written - 1}: {len(episode)} steps at {episode.achieved_rate_hz:.1f} Hz, "
+                  f"{int(episode.interventions.sum())} human steps, success={episode.success}", flush=True)
+
+    try:
+        record_dataset(env, source, episodes, writer.add, seed=seed + start, task=task, on_episode=report,
+                       keep_on_failure=keep_on_failure)
+    finally:
+        if device is not None:
+            device.close()

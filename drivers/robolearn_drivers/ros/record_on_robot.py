@@ -19,8 +19,7 @@ DEFAULTS = {"robot_model": "", "task": "", "by": "expert", "episodes": 10, "out"
 
 def record(params: dict, namespace: str) -> int:
     """Record `episodes` kept episodes into `out`; returns the dataset's episode count."""
-    from robolearn.data.episodes import record_dataset
-    from robolearn.data.recording import dataset_writer, open_source
+    from robolearn.data.recording import dataset_writer, record_episodes
 
     entry, model = task_and_model(params)
     out, episodes = str(params["out"]), int(params["episodes"])
@@ -29,25 +28,12 @@ def record(params: dict, namespace: str) -> int:
     if episodes <= 0:
         raise ValueError(f"episodes must be > 0, got {episodes}")
     env = ros_env(model, namespace, entry.id)
-    device = None
     try:
         writer = dataset_writer(out, env)
-        start = int(writer.info["total_episodes"])
-        source, device = open_source(str(params["by"]), env)
-
-        def report(written: int, episode) -> None:
-            if episode is None:
-                print("record_on_robot: episode discarded, recording it again", flush=True)
-            else:
-                print(f"record_on_robot: episode {start + written - 1}: {len(episode)} steps at "
-                      f"{episode.achieved_rate_hz:.1f} Hz, {int(episode.interventions.sum())} human steps", flush=True)
-
-        record_dataset(env, source, episodes, writer.add, seed=int(params["seed"]) + start, task=entry.id,
-                       on_episode=report, keep_on_failure=bool(params["keep_on_unplug"]))
+        record_episodes(env, writer, str(params["by"]), episodes, seed=int(params["seed"]), task=entry.id,
+                        keep_on_failure=bool(params["keep_on_unplug"]), prefix="record_on_robot: ")
         return int(writer.info["total_episodes"])
     finally:
-        if device is not None:
-            device.close()
         env.close()
 
 
