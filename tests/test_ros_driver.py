@@ -382,8 +382,15 @@ def test_arm_publishes_its_urdf_and_follows_a_joint_trajectory_and_refuses_bad_o
                trajectory(names, [(1.0, [math.nan] * len(names))])]
         for msg in bad:
             before = int(safety().get("count.malformed_command", 0))
-            pub.publish(msg)
-            wait_for(lambda: int(safety().get("count.malformed_command", 0)) > before, 5, "the rejection", node)
+
+            def rejected(msg=msg, before=before) -> bool:
+                # Sent until counted: a volatile reader that has not yet matched this publisher (discovery is
+                # not symmetric) drops what was written before, although the publisher already counts it.
+                pub.publish(msg)
+                time.sleep(0.05)
+                return int(safety().get("count.malformed_command", 0)) > before
+
+            wait_for(rejected, 5, "the rejection", node)
         time.sleep(0.5)
         assert np.all(np.abs(np.array(states[-1][1].position) - start) < 0.02), "a rejected trajectory never moves"
 
