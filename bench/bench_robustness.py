@@ -6,8 +6,8 @@ default) and are evaluated by the robustness report (robolearn.sim2real.robustne
 seeds. Reported, per policy: nominal return, and return retention = true return under a perturbation /
 nominal true return (the task's reward on the sim's true state), per perturbation and its mean. The
 scripted expert's retention is printed alongside: a perturbation that costs even the expert its return
-(latency makes every controller arrive later) bounds what any policy can keep. Goal (issue 15): mean retention >= 0.8 with randomisation, and its nominal return within 5% of the
-nominal-trained policy's.
+(latency makes every controller arrive later) bounds what any policy can keep. Goal (issue 15): mean
+retention >= 0.8 with randomisation, and its nominal return within 5% of the nominal-trained policy's.
 
 Usage (all options have defaults; 18000 SAC steps per variant and seed):
     python bench/bench_robustness.py --task ArmReach --seeds 1
@@ -42,7 +42,8 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # gains, up to 1 step of command latency, a little sensor noise, a 12-bit encoder.
 TRAIN_RANGES = "mild"
 # Timing and sensor errors every real robot has, each beyond the training ranges (see the file for the arm).
-SWEEPS = {"robolearn/ArmReach-v0": str(CONFIGS / "robustness_arm.yaml")}
+SWEEPS = {"robolearn/ArmReach-v0": str(CONFIGS / "robustness_arm.yaml"),
+          "robolearn/BaseGoal-v0": str(CONFIGS / "robustness_base.yaml")}
 DEFAULT_SWEEP = "servo_lag,stale_sensors,noisy,dropouts"
 
 
@@ -92,7 +93,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--randomize", default=TRAIN_RANGES, help="training perturbation (preset or YAML file)")
     parser.add_argument("--sweep", help="evaluation sweep (presets, comma-separated, or YAML; default "
-                                        "configs/robustness_arm.yaml for ArmReach, else " + DEFAULT_SWEEP + ")")
+                                        "configs/robustness_arm.yaml for ArmReach, configs/robustness_base.yaml "
+                                        "for BaseGoal, else " + DEFAULT_SWEEP + ")")
     parser.add_argument("--episodes", type=int, default=10)
     parser.add_argument("--finetune-steps", type=int, default=6000,
                         help="steps of randomised training after the nominal policy (nominal_then_randomized)")

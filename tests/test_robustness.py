@@ -101,6 +101,23 @@ def test_true_return_is_not_flattered_by_a_calibration_error():
     assert offset_run["true_success_rate"] < offset_run["success_rate"]
 
 
+def test_a_terminal_bonus_is_counted_once_when_the_truth_ends_the_episode_first():
+    """BaseGoal ends with a +10 bonus when the base is within 10 cm of the goal. With readings 2 steps late
+    the true base gets there 2 steps before the measured one: the true episode ends there, and its bonus is
+    counted once (the steps until the measured episode ends score nothing), not once per step in the goal."""
+    from robolearn.data.transitions import scripted_expert
+    from robolearn.sim2real.robustness import evaluate_under
+    from robolearn.tasks.goal import GoalTask
+
+    stale = evaluate_under("BaseGoal", {"perturbation": {"measurement_latency_steps": 2}}, scripted_expert,
+                           image=False, episodes=3, seed=5)
+    assert stale["success_rate"] == stale["true_success_rate"] == 1.0
+    # The true return is the measured one less the 2 extra steps' distance costs (at most a few tenths here);
+    # counting the bonus on each step in the goal would add 10 per step of latency.
+    assert stale["true_return_mean"] <= stale["return_mean"] + 0.5
+    assert stale["true_return_mean"] > stale["return_mean"] - 0.5 * GoalTask.success_bonus
+
+
 def test_onnx_policy_scores_as_its_checkpoint(tmp_path, pendulum_checkpoint):
     from robolearn.export.onnx_export import export_checkpoint
 

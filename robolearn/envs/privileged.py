@@ -71,13 +71,18 @@ class WithPrivilegedState(gym.Wrapper):
 
 class TrueReward(gym.Wrapper):
     """Adds `info["true_reward"]`: the task's reward for the step evaluated on the true states before and
-    after it, by a copy of the task taken at reset (so its episode state, e.g. the target, is the same)."""
+    after it, by a copy of the task taken at reset (so its episode state, e.g. the target, is the same).
+
+    The true episode ends where the task terminates on the true state (a goal reached, a pole fallen),
+    which can be before the measured one does (stale or noisy readings): from there on the true reward is 0
+    and `true_is_success` keeps the true outcome, so a terminal bonus is counted once, as the task means it."""
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
         privileged_layout(env)  # refuses an env without a robot
         self._shadow = None
         self._true: Observation | None = None
+        self._true_ended: tuple[bool | None] | None = None  # (true_is_success,) once the true episode ended
 
     def _observation(self, info: Mapping[str, Any]) -> Observation:
         state = info.get(TRUE_STATE)
@@ -89,13 +94,20 @@ class TrueReward(gym.Wrapper):
         observation, info = self.env.reset(**kwargs)
         self._shadow = copy.deepcopy(self.env.unwrapped.task)
         self._true = self._observation(info)
+        self._true_ended = None
         return observation, info
 
     def step(self, action: Any):
         observation, reward, terminated, truncated, info = self.env.step(action)
         true_next = self._observation(info)
-        outcome = self._shadow.evaluate(self._true, info["applied_command"], true_next)
-        info["true_reward"] = float(outcome.reward)
-        info["true_is_success"] = outcome.info.get("is_success")
+        if self._true_ended is not None:
+            info["true_reward"] = 0.0
+            info["true_is_success"] = self._true_ended[0]
+        else:
+            outcome = self._shadow.evaluate(self._true, info["applied_command"], true_next)
+            info["true_reward"] = float(outcome.reward)
+            info["true_is_success"] = outcome.info.get("is_success")
+            if outcome.terminated:
+                self._true_ended = (info["true_is_success"],)
         self._true = true_next
         return observation, reward, terminated, truncated, info
