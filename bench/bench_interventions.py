@@ -8,10 +8,17 @@ on until they agree, and gives at most --budget steps per episode (attention). A
 SAC seeded with exactly as many scripted-expert transitions as the first arm's human gave, and no human.
 Both are evaluated without any human every --eval-every steps (deterministic, 5 episodes).
 
+Two more arms take the human's very transitions without the human, to tell what the data teaches from what
+the takeover costs: "human data upfront" (all of them as offline demos from the first step) and "human data
+on schedule" (each added to the demo side at the step it arrived in the first arm, while the policy drives
+every step itself).
+
 Reported per seed and as the median over seeds: env steps to the expert's return (the first evaluation
-within 5% of the expert-minus-zero-action gap below the expert's return; the same criterion for both arms),
-in simulated minutes at the task's control rate, and the intervention rate by fifths of training (it should
-fall as the policy improves). Both arms run interleaved per seed in one process, so machine load hits both.
+within 5% of the expert-minus-zero-action gap below the expert's return; the same criterion for every arm),
+in simulated minutes at the task's control rate; robot steps, which add to an offline arm's steps the ones
+its demonstrations took to record (a human's steps are env steps already); and the intervention rate by
+fifths of training (it should fall as the policy improves). The arms run interleaved per seed in one
+process, so machine load hits them alike.
 
     PYTHONPATH=.:sim python bench/bench_interventions.py --task ArmReach --seeds 3 --steps 12000
 """
@@ -54,17 +61,42 @@ def reference_returns(task: str, episodes: int = 5) -> tuple[float, float]:
     return expert, zero
 
 
-def train_arm(task: str, config: SACConfig, steps: int, human: dict | None) -> dict:
+def train_arm(task: str, config: SACConfig, steps: int, human: dict | None,
+              arrivals: tuple[Transitions, list[tuple[int, int]]] | None = None) -> dict:
+    """SAC on `task` for `steps` env steps, with a simulated `human` overseeing it, or fed `arrivals`
+    (transitions, [(env step, how many of them have arrived by then)]) into its intervention buffer on that
+    schedule. Trains in one-episode chunks so the schedule of the human's transitions is recorded (and
+    replayed) to within an episode."""
     env = make_env(task)
     if human is not None:
         env = InterventionWrapper(env, SimulatedHuman(None, expert_of(env), **human))
+    chunk = env.spec.max_episode_steps or 100
+    evals: list = []
+    rates: list = []
+    schedule: list[tuple[int, int]] = []
     try:
         learner = SAC(env, config, "cpu")
+        fed = 0
         started = time.perf_counter()
-        learner.train(steps, run_dir=None, progress=False)
-        history = learner.logger.history
-        return {"evals": history.get("eval/return", []), "rates": history.get("train/intervention_rate", []),
-                "human_steps": len(learner.interventions), "wall_s": time.perf_counter() - started}
+        while learner.steps_done < steps:
+            if arrivals is not None:
+                data, arrived = arrivals
+                due = max([n for step, n in arrived if step <= learner.steps_done], default=0)
+                for i in range(fed, due):
+                    learner.interventions.add(data.observations[i], data.actions[i], data.rewards[i],
+                                              data.next_observations[i], data.terminated[i], data.truncated[i])
+                fed = max(fed, due)
+            learner.train(min(learner.steps_done + chunk, steps), run_dir=None, progress=False)
+            history = learner.logger.history
+            evals += history.get("eval/return", [])
+            rates += history.get("train/intervention_rate", [])
+            if human is not None:
+                schedule.append((learner.steps_done, len(learner.interventions)))
+        buffer, n = learner.interventions, len(learner.interventions)
+        human_data = Transitions(buffer.observations[:n], buffer.actions[:n], buffer.rewards[:n],
+                                 buffer.next_observations[:n], buffer.terminated[:n], buffer.truncated[:n])
+        return {"evals": evals, "rates": rates, "human_steps": n if human is not None else 0,
+                "human_data": human_data, "schedule": schedule, "wall_s": time.perf_counter() - started}
     finally:
         env.close()
 
@@ -98,7 +130,7 @@ def main() -> None:
     expert_return, zero_return = reference_returns(args.task)
     target = expert_return - 0.05 * abs(expert_return - zero_return)
     base = dataclasses.replace(SACConfig.from_yaml(args.config), eval_every=args.eval_every, eval_episodes=5,
-                               checkpoint_every=10**9)
+                               checkpoint_every=10**9, intervention_buffer_size=args.steps)  # keeps every one
     human = {"threshold": args.threshold, "reaction_steps": args.reaction, "budget": args.budget}
     print(f"{args.task} at {rate_hz:g} Hz: expert return {expert_return:.2f}, zero action {zero_return:.2f}, "
           f"target {target:.2f}; human {human}", flush=True)
@@ -120,29 +152,50 @@ def main() -> None:
             keep = args.demo_episodes * length + max(n, 1)
             Transitions(*(getattr(demos, f.name)[:keep] if getattr(demos, f.name) is not None else None
                           for f in dataclasses.fields(Transitions))).save(path)
-            offline = train_arm(args.task, dataclasses.replace(base, seed=seed, demos=str(path)), args.steps, None)
-            row = {"seed": seed, "human_steps": n,
-                   "hil_steps_to_expert": steps_to(hil["evals"], target),
-                   "offline_steps_to_expert": steps_to(offline["evals"], target),
-                   "hil_final_return": hil["evals"][-1][1] if hil["evals"] else None,
-                   "offline_final_return": offline["evals"][-1][1] if offline["evals"] else None,
-                   "intervention_rate_by_fifth": fifths(hil["rates"], args.steps),
-                   "hil_evals": [round(v, 1) for _, v in hil["evals"]],
-                   "offline_evals": [round(v, 1) for _, v in offline["evals"]],
-                   "wall_s": [round(hil["wall_s"]), round(offline["wall_s"])]}
+            # The same scripted episodes to start from, then the human's transitions instead of more expert ones.
+            upfront_path = Path(tmp) / f"human-{seed}.npz"
+            start = args.demo_episodes * length
+            Transitions(*(np.concatenate([getattr(demos, f.name)[:start], getattr(hil["human_data"], f.name)])
+                          for f in dataclasses.fields(Transitions) if f.name not in ("images", "next_images"))
+                        ).save(upfront_path)
+            arms = {"hil": hil,
+                    "offline": train_arm(args.task, dataclasses.replace(base, seed=seed, demos=str(path)),
+                                         args.steps, None),
+                    "upfront": train_arm(args.task, dataclasses.replace(base, seed=seed, demos=str(upfront_path)),
+                                         args.steps, None),
+                    "on_schedule": train_arm(args.task, seeded, args.steps, None,
+                                             arrivals=(hil["human_data"], hil["schedule"]))}
+            # Robot steps: recording offline demonstrations took the robot's time too (the scripted episodes
+            # both arms start with are left out: they are the same for every arm).
+            recorded = {"hil": 0, "offline": keep - args.demo_episodes * length, "upfront": n, "on_schedule": 0}
+            row = {"seed": seed, "human_steps": n, "intervention_rate_by_fifth": fifths(hil["rates"], args.steps)}
+            for name, arm in arms.items():
+                reached = steps_to(arm["evals"], target)
+                row[f"{name}_steps_to_expert"] = reached
+                row[f"{name}_robot_steps"] = None if reached is None else reached + recorded[name]
+                row[f"{name}_final_return"] = arm["evals"][-1][1] if arm["evals"] else None
+                row[f"{name}_evals"] = [round(v, 1) for _, v in arm["evals"]]
+            row["wall_s"] = [round(arm["wall_s"]) for arm in arms.values()]
             rows.append(row)
             print(json.dumps(row), flush=True)
 
     def minutes(steps: int | None) -> str:
         return "not reached" if steps is None else f"{steps} steps = {steps / rate_hz / 60:.1f} simulated min"
 
-    for arm in ("hil", "offline"):
+    def upper_median(values: list) -> int | None:
+        # A seed that never reached it counts as later than every one that did.
+        return sorted(values, key=lambda s: float("inf") if s is None else s)[len(values) // 2]
+
+    labels = {"hil": "SAC + simulated human", "offline": "SAC + as many scripted expert transitions",
+              "upfront": "SAC + the human's transitions, offline from the start",
+              "on_schedule": "SAC + the human's transitions as they arrived, no takeover"}
+    for arm, label in labels.items():
         reached = [r[f"{arm}_steps_to_expert"] for r in rows]
-        # A seed that never reached it counts as later than every one that did (upper median).
-        ordered = sorted(reached, key=lambda s: float("inf") if s is None else s)
         got = sum(s is not None for s in reached)
-        median = ordered[len(ordered) // 2]
-        print(f"{arm}: reached the expert's return in {got}/{len(rows)} seeds; median {minutes(median)}")
+        finals = ", ".join(f"{r[f'{arm}_final_return']:.1f}" for r in rows)
+        print(f"{label}: reached the expert's return in {got}/{len(rows)} seeds; median "
+              f"{minutes(upper_median(reached))}; robot steps incl. recording "
+              f"{upper_median([r[f'{arm}_robot_steps'] for r in rows])}; final returns {finals}")
     first = [r["intervention_rate_by_fifth"][0] for r in rows]
     last = [r["intervention_rate_by_fifth"][-1] for r in rows]
     print(f"intervention rate, first fifth of training {np.nanmean(first):.3f} -> last fifth {np.nanmean(last):.3f}")
