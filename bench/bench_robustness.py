@@ -39,7 +39,8 @@ from robolearn.training import load_config, make_env  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 # Training ranges the randomised policy sees (all narrower than the sweep below): +-10% mass, friction and
-# gains, up to 1 step of command latency, a little sensor noise, a 12-bit encoder.
+# gains, a little sensor noise, encoder offsets up to 0.01 rad and a 12-bit encoder; no latency (see
+# robolearn_sim.perturbation.presets for why).
 TRAIN_RANGES = "mild"
 # Timing and sensor errors every real robot has, each beyond the training ranges (see the file for the arm).
 SWEEPS = {"robolearn/ArmReach-v0": str(CONFIGS / "robustness_arm.yaml"),
