@@ -34,6 +34,7 @@ NODES = {
     "camera_node": "robolearn_drivers.ros.camera_node:main",
     "train_on_robot": "robolearn_drivers.ros.train_on_robot:main",
     "record_on_robot": "robolearn_drivers.ros.record_on_robot:main",
+    "keyboard_joy": "robolearn_drivers.ros.keyboard_joy:main",
     "lifecycle_driver_node": "robolearn_drivers.ros.lifecycle_driver_node:main",
 }
 

@@ -2,7 +2,8 @@
 
     ros2 launch robolearn_drivers train.launch.py use_sim:=true robot_model:=so101_arm \
         task:=robolearn/ArmReach-v0 algo:=avg run_dir:=runs/reach_on_robot [async_actor:=true] [demos:=<dataset>] \
-        [intervene:=gamepad:/dev/input/eventN|spacemouse:PATH|leader:PORT:CAL.yaml|simulated]
+        [intervene:=joy|gamepad:/dev/input/eventN|spacemouse:PATH|leader:PORT:CAL.yaml|simulated]
+        (joy: sensor_msgs/Joy from `robolearn-keyboard-joy` run in another terminal, or joy_node)
         [learner_address:=gpu-box:7000 key_file:=link.key]   # updates on another machine
 """
 
@@ -33,7 +34,8 @@ def generate_launch_description() -> LaunchDescription:
                               description="true: the control loop in an actor process, updates apart (sac/avg)"),
         DeclareLaunchArgument("demos", default_value="", description="sac/lipbc: a dataset to train from"),
         DeclareLaunchArgument("intervene", default_value="",
-                              description="sac: a human takes over with this teleop device (HIL-SERL)"),
+                              description="sac: a human takes over with this teleop device (HIL-SERL); "
+                                          "joy reads sensor_msgs/Joy, e.g. robolearn-keyboard-joy in a terminal"),
         DeclareLaunchArgument("learner_address", default_value="",
                               description="HOST:PORT of a remote `robolearn learner --listen`: the robot only acts"),
         DeclareLaunchArgument("key_file", default_value="", description="the link's key file (learner_address)"),

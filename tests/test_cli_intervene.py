@@ -92,6 +92,7 @@ def test_a_gamepad_held_over_from_a_recorded_event_stream_takes_every_step(tmp_p
     (("--algo", "avg", "--intervene", "simulated"), "avg does not learn from human takeovers"),
     (("--label-reward",), "add --intervene DEVICE"),
     (("--intervene", "joystick"), "choose one of keyboard, gamepad[:PATH]"),
+    (("--intervene", "joy"), "joy, a sensor_msgs/Joy topic, is read by the ROS nodes: intervene:=joy"),
     (("--intervene", "simulated", "--async"), "drop --async"),
     (("--intervene", "gamepad:/dev/input/no-such-node"), "does not exist: plug the gamepad in"),
 ])

@@ -82,7 +82,7 @@ def test_an_installed_wheel_finds_its_data_and_trains_outside_the_checkout(insta
 
 
 NODE_SCRIPTS = ("robolearn-driver", "robolearn-sim", "robolearn-policy", "robolearn-camera", "robolearn-train-on-robot",
-                "robolearn-record-on-robot")
+                "robolearn-record-on-robot", "robolearn-keyboard-joy")
 
 
 @pytest.mark.ros

@@ -8,17 +8,28 @@ task's scripted expert standing in for a human (`SimulatedHuman`: tests, benchma
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import gymnasium as gym
 
+from robolearn.teleop.base import TeleopDevice
 from robolearn.teleop.intervention import InterventionWrapper, Overseer
 
 OVERSEER_NAMES = ("keyboard", "gamepad[:PATH]", "spacemouse[:PATH]", "leader:PORT:CALIBRATION.yaml", "simulated")
+# A device a layer above adds by name (the ROS nodes' `joy`): name -> open(argument after ':', action size).
+DeviceOpener = Callable[[str, int], TeleopDevice]
 
 
-def open_overseer(name: str, env: gym.Env) -> tuple[Overseer, Any]:
-    """(overseer, the device to close afterwards or None) for `env`; a bad name is refused with the choices."""
+def open_overseer(name: str, env: gym.Env, devices: Mapping[str, DeviceOpener] | None = None
+                  ) -> tuple[Overseer, Any]:
+    """(overseer, the device to close afterwards or None) for `env`; a bad name is refused with the choices.
+    `devices` adds input devices by name (e.g. `joy`, sensor_msgs/Joy read by the ROS nodes)."""
+    from robolearn.teleop.sources import TakeoverSource
+
+    kind, _, argument = name.partition(":")
+    if devices and kind in devices:
+        device = devices[kind](argument, env.action_space.shape[0])
+        return TakeoverSource(None, device), device
     if name == "simulated":
         from robolearn.tasks.base import task_of
         from robolearn.teleop.sources import SimulatedHuman, expert_of
@@ -38,10 +49,11 @@ def open_overseer(name: str, env: gym.Env) -> tuple[Overseer, Any]:
             leader.close()
             raise
     from robolearn.teleop.devices import DEVICE_NAMES, open_device
-    from robolearn.teleop.sources import TakeoverSource
 
-    if name.partition(":")[0] not in DEVICE_NAMES:
-        raise ValueError(f"--intervene {name!r}: choose one of {', '.join(OVERSEER_NAMES)}")
+    if kind not in DEVICE_NAMES:
+        choices = OVERSEER_NAMES + tuple(f"{extra}[:TOPIC]" for extra in devices or ())
+        hint = "" if devices else " (joy, a sensor_msgs/Joy topic, is read by the ROS nodes: intervene:=joy)"
+        raise ValueError(f"--intervene {name!r}: choose one of {', '.join(choices)}{hint}")
     device = open_device(name, env.action_space.shape[0])
     return TakeoverSource(None, device), device
 
@@ -61,14 +73,16 @@ def check_overseen(learner_cls: Any, name: str | None, label_reward: bool, apart
 
 
 @contextlib.contextmanager
-def overseen(env: gym.Env, name: str | None, label_reward: bool = False):
+def overseen(env: gym.Env, name: str | None, label_reward: bool = False,
+             devices: Mapping[str, DeviceOpener] | None = None):
     """`env` with the overseer `name` able to take over every step (InterventionWrapper), or `env` itself
-    when `name` is None; the device is closed (the terminal restored) when the block ends."""
+    when `name` is None; the device is closed (the terminal restored) when the block ends. `devices` as
+    for `open_overseer`."""
     if not name:
         check_overseen(None, name, label_reward)
         yield env
         return
-    overseer, device = open_overseer(name, env)
+    overseer, device = open_overseer(name, env, devices)
     try:
         yield InterventionWrapper(env, overseer, label_reward=label_reward)
     finally:

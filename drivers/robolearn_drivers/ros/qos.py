@@ -47,3 +47,10 @@ TF = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100, reliability=Reliabil
                 durability=DurabilityPolicy.VOLATILE)
 CAMERA = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
                     durability=DurabilityPolicy.VOLATILE)
+# A human's teleop input (sensor_msgs/Joy, as joy_node publishes it with the default reliable profile): every
+# message kept, not newest-only, so a button pressed and released between two reads is still seen; the
+# subscriber is best-effort, so reliable and sensor-data publishers both match.
+TELEOP_PUB = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                        durability=DurabilityPolicy.VOLATILE)
+TELEOP = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10, reliability=ReliabilityPolicy.BEST_EFFORT,
+                    durability=DurabilityPolicy.VOLATILE)

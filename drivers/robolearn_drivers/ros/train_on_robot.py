@@ -4,7 +4,9 @@ Started by train.launch.py next to a driver (or sim) node in the same namespace.
 robot_model, task, algo, config_file, steps, run_dir, seed, resume, demos (a dataset to train sac/lipbc from, as
 `robolearn train --demos`), async_actor (true: the robot's control
 loop runs in its own actor process, the learner here, over the loopback link), intervene (sac: a teleop device
-with which a human takes over steps, HIL-SERL, as `robolearn train --intervene`), label_reward, and learner_address
+with which a human takes over steps, HIL-SERL, as `robolearn train --intervene`; under ros2 launch, which has
+no terminal, `joy[:TOPIC]` reads sensor_msgs/Joy from robolearn-keyboard-joy run in a terminal of its own, or
+from joy_node), label_reward, and learner_address
 (HOST:PORT of a `robolearn learner --listen` on another machine, e.g. a GPU box: then this node is only the robot's
 actor, with the shared key from key_file or $ROBOLEARN_LINK_KEY). The checkpoint records the task id, so
 `robolearn export <run_dir>/checkpoint.pt` works on it directly. `init_from` (a checkpoint, e.g. trained in
@@ -75,7 +77,7 @@ def train(params: dict, namespace: str) -> Path:
     try:
         if demos:
             config = with_demonstrations(learner_cls, config, demos, env)
-        with open_run(run_dir), overseen(env, intervene, label_reward) as train_env:
+        with open_run(run_dir), overseen(env, intervene, label_reward, human_inputs(namespace)) as train_env:
             started = start_or_resume(learner_cls, train_env, run_dir, steps=steps, config=config,
                                       resume=bool(params["resume"]), config_given=config_file is not None,
                                       seed_given=True, device=str(params["device"]),
@@ -93,6 +95,14 @@ def train(params: dict, namespace: str) -> Path:
         return started.checkpoint
     finally:
         env.close()
+
+
+def human_inputs(namespace: str) -> dict:
+    """The teleop inputs a node can read besides robolearn's own devices: `joy[:TOPIC]`, sensor_msgs/Joy from
+    robolearn-keyboard-joy in a terminal of its own (ros2 launch gives the node none), joy_node or spacenav."""
+    from robolearn_drivers.ros.joy_teleop import DEFAULT_TOPIC, JoyTeleop
+
+    return {"joy": lambda topic, action_size: JoyTeleop(action_size, topic or DEFAULT_TOPIC, namespace)}
 
 
 def main(args: list[str] | None = None) -> int:
