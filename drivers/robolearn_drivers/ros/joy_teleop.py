@@ -12,7 +12,7 @@ Joy messages here:
 - the input is lost when its publisher goes away, or when it falls silent for `silent_s` during a takeover:
   `DeviceUnplugged`, and the training loop stops the robot.
 
-Runs its own rclpy Context and executor thread (as RosRobot), so it can live next to other ROS code.
+Runs on its own rclpy Context (OwnContextNode, as RosRobot), so it can live next to other ROS code.
 """
 
 from __future__ import annotations
@@ -21,14 +21,11 @@ import threading
 import time
 
 import numpy as np
-import rclpy
-from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import Joy
 
 from robolearn.teleop.base import DeviceUnplugged, TeleopDevice, TeleopReading
 from robolearn_drivers.ros import qos
+from robolearn_drivers.ros.own_context import OwnContextNode
 
 DEFAULT_TOPIC = "joy"
 BUTTON_EVENTS = {0: "success", 1: "failure", 3: "discard"}
@@ -45,17 +42,10 @@ class JoyTeleop(TeleopDevice):
         self._events: list[str] = []
         self._last: float | None = None
         self._active = False
-        self._context = Context()
-        # A library object must not take over the process's SIGINT: the caller's Ctrl-C stays a KeyboardInterrupt.
-        rclpy.init(context=self._context, signal_handler_options=SignalHandlerOptions.NO)
-        self._node = rclpy.create_node("joy_teleop", namespace=namespace, context=self._context)
-        self._subscription = self._node.create_subscription(Joy, topic, self._on_joy, qos.TELEOP)
+        self._ros = OwnContextNode("joy_teleop", namespace)
+        self._subscription = self._ros.node.create_subscription(Joy, topic, self._on_joy, qos.TELEOP)
         self.topic = self._subscription.topic_name
-        self._executor = SingleThreadedExecutor(context=self._context)
-        self._executor.add_node(self._node)
-        self._spinning = True
-        self._thread = threading.Thread(target=self._spin, name="joy-teleop-spin", daemon=True)
-        self._thread.start()
+        self._ros.start()
         deadline = time.monotonic() + wait_s
         while self._subscription.get_publisher_count() == 0:
             if time.monotonic() > deadline:
@@ -64,10 +54,6 @@ class JoyTeleop(TeleopDevice):
                     f"nobody publishes sensor_msgs/Joy on {self.topic} (waited {wait_s:g} s): start "
                     f"`robolearn-keyboard-joy` in a terminal (or joy_node for a gamepad) with that topic")
             time.sleep(0.02)
-
-    def _spin(self) -> None:
-        while self._spinning and self._context.ok():
-            self._executor.spin_once(timeout_sec=0.02)
 
     def _on_joy(self, msg: Joy) -> None:
         axes = np.zeros(self.action_size)
@@ -94,10 +80,4 @@ class JoyTeleop(TeleopDevice):
         return TeleopReading(action, self._active, event)
 
     def close(self) -> None:
-        if self._context is None:
-            return
-        self._spinning = False
-        self._thread.join(5.0)
-        self._node.destroy_node()
-        self._context.try_shutdown()
-        self._context = None
+        self._ros.close()

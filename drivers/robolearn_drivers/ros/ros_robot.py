@@ -15,10 +15,6 @@ import threading
 import time
 
 import numpy as np
-import rclpy
-from rclpy.context import Context
-from rclpy.executors import SingleThreadedExecutor
-from rclpy.signals import SignalHandlerOptions
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 from nav_msgs.msg import Odometry
@@ -31,6 +27,7 @@ from robolearn.spec import Observation, RobotSpec
 from robolearn_drivers.core.errors import MalformedMessageError
 from robolearn_drivers.core.state_layout import StateLayout
 from robolearn_drivers.ros import conversions, qos, topics
+from robolearn_drivers.ros.own_context import OwnContextNode
 
 
 class RosRobot(Robot):
@@ -50,8 +47,7 @@ class RosRobot(Robot):
         self._hazards: list[float] | None = None
         self._error = ""
         self._next_tick: float | None = None
-        self._context: Context | None = None
-        self._thread: threading.Thread | None = None
+        self._ros: OwnContextNode | None = None
 
     @classmethod
     def for_model(cls, robot_model: str, namespace: str = "", limits_file: str = "", **kwargs) -> "RosRobot":
@@ -61,10 +57,8 @@ class RosRobot(Robot):
 
     # ------------------------------------------------------------------------------ primitives
     def _connect(self) -> None:
-        self._context = Context()
-        # A library object must not take over the process's SIGINT: the caller's Ctrl-C stays a KeyboardInterrupt.
-        rclpy.init(context=self._context, signal_handler_options=SignalHandlerOptions.NO)
-        self._node = rclpy.create_node(self.node_name, namespace=self.namespace, context=self._context)
+        self._ros = OwnContextNode(self.node_name, self.namespace)
+        self._node = self._ros.node
         layout = self.layout
         command_topic = topics.CMD_VEL if layout.twist_commands else topics.JOINT_COMMANDS
         self._command_pub = self._node.create_publisher(conversions.command_type(layout), command_topic, qos.COMMAND)
@@ -75,11 +69,7 @@ class RosRobot(Robot):
         else:
             self._node.create_subscription(JointState, topics.JOINT_STATES, self._on_joint_state, qos.STATE_SUB)
         self._reset_client = self._node.create_client(Trigger, topics.ROBOT_RESET)
-        self._executor = SingleThreadedExecutor(context=self._context)
-        self._executor.add_node(self._node)
-        self._spinning = True
-        self._thread = threading.Thread(target=self._spin, name=f"{self.node_name}-spin", daemon=True)
-        self._thread.start()
+        self._ros.start()
         try:
             self._wait_for_observation(after=0, timeout=self.connect_timeout_s, what="connect")
         except RobotError:
@@ -87,13 +77,9 @@ class RosRobot(Robot):
             raise
 
     def _disconnect(self) -> None:
-        self._spinning = False
-        if self._thread is not None:
-            self._thread.join(5.0)
-        self._node.destroy_node()
-        if self._context is not None:
-            self._context.try_shutdown()
-        self._context = None
+        if self._ros is not None:
+            self._ros.close()
+        self._ros = None
 
     def _now(self) -> float:
         return time.monotonic()
@@ -138,10 +124,6 @@ class RosRobot(Robot):
         self._next_tick = None
 
     # --------------------------------------------------------------------------------- messages
-    def _spin(self) -> None:
-        while self._spinning and self._context is not None and self._context.ok():
-            self._executor.spin_once(timeout_sec=0.02)
-
     def _on_joint_state(self, msg: JointState) -> None:
         try:
             obs = conversions.observation_from_joint_state(self.layout, msg, self._timestamp(msg.header.stamp))
