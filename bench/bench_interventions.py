@@ -4,7 +4,8 @@ offline expert transitions only.
 Arm "interventions": SAC (configs/sac_main.yaml, no scripted demonstrations) trains inside
 InterventionWrapper(SimulatedHuman): the task's scripted expert takes over when the policy's action and the
 expert's differ by more than --threshold (max-norm) for --reaction steps in a row (a reaction delay), holds
-on until they agree, and gives at most --budget steps per episode (attention). Arm "offline demos": the same
+on until they agree, and gives at most --budget steps per episode, in the share --attention of episodes it
+watches at all (default every one). Arm "offline demos": the same
 SAC seeded with exactly as many scripted-expert transitions as the first arm's human gave, and no human.
 Both are evaluated without any human every --eval-every steps (deterministic, 5 episodes).
 
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=0.5, help="max |policy - expert| the human tolerates")
     parser.add_argument("--reaction", type=int, default=6, help="steps of disagreement before taking over")
     parser.add_argument("--budget", type=int, default=50, help="human steps per episode at most (attention)")
+    parser.add_argument("--attention", type=float, default=1.0, help="share of episodes the human watches")
     parser.add_argument("--demo-episodes", type=int, default=0,
                         help="scripted demonstration episodes both arms start with (HIL-SERL starts with ~20); "
                              "the offline arm gets as many more transitions as the human gave the other")
@@ -131,7 +133,8 @@ def main() -> None:
     target = expert_return - 0.05 * abs(expert_return - zero_return)
     base = dataclasses.replace(SACConfig.from_yaml(args.config), eval_every=args.eval_every, eval_episodes=5,
                                checkpoint_every=10**9, intervention_buffer_size=args.steps)  # keeps every one
-    human = {"threshold": args.threshold, "reaction_steps": args.reaction, "budget": args.budget}
+    human = {"threshold": args.threshold, "reaction_steps": args.reaction, "budget": args.budget,
+             "attention": args.attention}
     print(f"{args.task} at {rate_hz:g} Hz: expert return {expert_return:.2f}, zero action {zero_return:.2f}, "
           f"target {target:.2f}; human {human}", flush=True)
 
@@ -140,7 +143,7 @@ def main() -> None:
         for seed in range(args.seeds):
             seeded = dataclasses.replace(base, seed=seed, demos="expert" if args.demo_episodes else "none",
                                          demo_episodes=args.demo_episodes)
-            hil = train_arm(args.task, seeded, args.steps, human)
+            hil = train_arm(args.task, seeded, args.steps, dict(human, seed=seed))
             n = hil["human_steps"]
             demo_env = make_env(args.task)
             length = demo_env.spec.max_episode_steps

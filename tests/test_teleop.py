@@ -169,6 +169,29 @@ def test_simulated_human_takes_over_after_reaction_delay_within_budget():
     assert not good.interventions.any()
 
 
+def test_a_simulated_human_watches_the_share_of_episodes_its_attention_gives():
+    """attention 0.3: the human watches about 30% of episodes (drawn per episode, reproducible by seed) and
+    takes none of the others' steps, however far the policy strays."""
+    always = lambda obs: np.ones(2)  # noqa: E731
+    never = lambda obs: -np.ones(2)  # noqa: E731
+
+    def watched(attention: float, seed: int) -> list[bool]:
+        human = SimulatedHuman(None, always, threshold=0.5, reaction_steps=0, budget=5, attention=attention,
+                               seed=seed)
+        episodes = []
+        for _ in range(400):
+            human.reset()
+            episodes.append(any(human.decide(None, never(None))[1] for _ in range(10)))
+        return episodes
+
+    share = np.mean(watched(0.3, seed=1))
+    assert 0.24 < share < 0.36, share
+    assert watched(0.3, seed=1) == watched(0.3, seed=1) != watched(0.3, seed=2)
+    assert not any(watched(0.0, seed=1)) and all(watched(1.0, seed=1))
+    with pytest.raises(ValueError, match="share of episodes"):
+        SimulatedHuman(None, always, attention=1.5)
+
+
 def test_task_without_expert_is_refused_with_what_to_do():
     import gymnasium as gym
 

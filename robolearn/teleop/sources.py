@@ -53,19 +53,26 @@ class SimulatedHuman:
     """A scripted "human" for tests and benchmarks: the expert takes over when the policy's action and the
     expert's differ by more than `threshold` (max-norm) for `reaction_steps` steps in a row (a reaction
     delay), holds on until they agree again, and gives at most `budget` steps per episode (attention).
+    `attention` is the share of episodes the human watches at all (drawn per episode from `seed`).
     `policy` may be None where a training loop proposes the action (`decide`, `InterventionWrapper`)."""
 
     def __init__(self, policy: Policy | None, expert: Policy, threshold: float = 0.5, reaction_steps: int = 2,
-                 budget: int = 50) -> None:
+                 budget: int = 50, attention: float = 1.0, seed: int = 0) -> None:
         if threshold < 0 or reaction_steps < 0 or budget < 0:
             raise ValueError("threshold, reaction_steps and budget must be >= 0")
+        if not 0.0 <= attention <= 1.0:
+            raise ValueError(f"attention is the share of episodes watched, in [0, 1]; got {attention}")
         self.policy, self.expert = policy, expert
         self.threshold, self.reaction_steps, self.budget = threshold, reaction_steps, budget
+        self.attention = attention
+        self._rng = np.random.default_rng(seed)
         self.reset()
 
     def reset(self) -> None:
-        """Call at every episode start: the attention budget and the reaction counter start over."""
-        self.used = 0
+        """Call at every episode start: the attention budget and the reaction counter start over, and the
+        human decides whether to watch this episode."""
+        watching = self.attention >= 1.0 or self._rng.random() < self.attention
+        self.used = 0 if watching else self.budget
         self._disagreeing = 0
         self._in_control = False
 
