@@ -82,7 +82,8 @@ class TrueReward(gym.Wrapper):
         privileged_layout(env)  # refuses an env without a robot
         self._shadow = None
         self._true: Observation | None = None
-        self._true_ended: tuple[bool | None] | None = None  # (true_is_success,) once the true episode ended
+        self._true_ended = False
+        self._true_success: bool | None = None  # the true outcome, kept once the true episode ended
 
     def _observation(self, info: Mapping[str, Any]) -> Observation:
         state = info.get(TRUE_STATE)
@@ -94,20 +95,19 @@ class TrueReward(gym.Wrapper):
         observation, info = self.env.reset(**kwargs)
         self._shadow = copy.deepcopy(self.env.unwrapped.task)
         self._true = self._observation(info)
-        self._true_ended = None
+        self._true_ended = False
         return observation, info
 
     def step(self, action: Any):
         observation, reward, terminated, truncated, info = self.env.step(action)
         true_next = self._observation(info)
-        if self._true_ended is not None:
+        if self._true_ended:
             info["true_reward"] = 0.0
-            info["true_is_success"] = self._true_ended[0]
+            info["true_is_success"] = self._true_success
         else:
             outcome = self._shadow.evaluate(self._true, info["applied_command"], true_next)
             info["true_reward"] = float(outcome.reward)
             info["true_is_success"] = outcome.info.get("is_success")
-            if outcome.terminated:
-                self._true_ended = (info["true_is_success"],)
+            self._true_ended, self._true_success = bool(outcome.terminated), info["true_is_success"]
         self._true = true_next
         return observation, reward, terminated, truncated, info
