@@ -57,10 +57,10 @@ VARIANTS = {  # name -> (randomised training, asymmetric critic, fine-tuned from
 
 
 def train(task: str, config_path: Path, steps: int, seed: int, randomize: str | None, asymmetric: bool,
-          out: Path, init_from: Path | None = None) -> Path:
+          out: Path, init_from: Path | None = None, actuator: str | None = None) -> Path:
     config = dataclasses.replace(load_config(SAC, config_path, seed), asymmetric_critic=asymmetric)
     seed_everything(config.seed)
-    env = make_env(task, randomize=randomize)
+    env = make_env(task, randomize=randomize, actuator=actuator)
     try:
         learner = SAC(env, config, "cpu")
         if init_from is not None:
@@ -97,6 +97,8 @@ def main() -> None:
                                         "configs/robustness_arm.yaml for ArmReach, configs/robustness_base.yaml "
                                         "for BaseGoal, else " + DEFAULT_SWEEP + ")")
     parser.add_argument("--episodes", type=int, default=10)
+    parser.add_argument("--actuator", help="train and evaluate on the sim robot with this actuator model "
+                                           "(e.g. sts3215 on the arm, where masses and gains matter)")
     parser.add_argument("--finetune-steps", type=int, default=6000,
                         help="steps of randomised training after the nominal policy (nominal_then_randomized)")
     parser.add_argument("--variants", default="nominal,randomized",
@@ -120,7 +122,7 @@ def main() -> None:
                 checkpoint = train(args.task, Path(args.config), args.finetune_steps if from_nominal else args.steps,
                                    seed, args.randomize if randomized else None, asymmetric,
                                    Path(tmp) / f"{name}-{seed}.pt",
-                                   Path(tmp) / f"nominal-{seed}.pt" if from_nominal else None)
+                                   Path(tmp) / f"nominal-{seed}.pt" if from_nominal else None, args.actuator)
                 trained = time.perf_counter() - started
                 report = robustness_report(checkpoint, args.sweep, episodes=args.episodes,
                                            with_expert=(name == "nominal"))
@@ -130,7 +132,8 @@ def main() -> None:
                 print(f"\n{name} policy, seed {seed} ({steps} steps in {trained:.0f} s):")
                 print(report.table(), flush=True)
 
-    print(f"\n{args.task}: SAC ({Path(args.config).name}, {args.steps} steps, {args.seeds} seed(s)) trained "
+    robot = f" with the {args.actuator} actuator model" if args.actuator else ""
+    print(f"\n{args.task}{robot}: SAC ({Path(args.config).name}, {args.steps} steps, {args.seeds} seed(s)) trained "
           f"nominally vs with --randomize {args.randomize}; sweep {args.sweep}, {args.episodes} episodes each")
     means = {}
     for name, rows in results.items():

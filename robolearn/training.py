@@ -59,21 +59,31 @@ class RunDiverged(FloatingPointError):
 
 
 def make_env(task: str, image: bool = False, reward_classifier: str | None = None,
-             randomize: str | os.PathLike | Mapping[str, Any] | None = None) -> gym.Env:
+             randomize: str | os.PathLike | Mapping[str, Any] | None = None,
+             actuator: str | None = None) -> gym.Env:
     """A robolearn task by id or short name, or any gymnasium id; actions rescaled to [-1, 1].
 
     `randomize` (a perturbation preset of the task's robot, a YAML file or a {perturbation|ranges: ...}
-    document) perturbs the sim robot at every reset; it reaches the env as a plain document, so the env's
-    spec (and every checkpoint) records it."""
+    document) perturbs the sim robot at every reset; `actuator` picks the sim robot's actuator model (e.g.
+    sts3215 for the arm; robolearn_sim.actuators). Both reach the env as plain data, so the env's spec (and
+    every checkpoint) records them."""
     from robolearn.envs.registry import make_env as make_task_env
 
     kwargs: dict[str, Any] = {"image": True} if image else {}
     if randomize:
         kwargs["perturbation"] = randomisation_document(task, randomize)
+    if actuator:
+        kwargs["actuator"] = actuator
     try:
         env = make_task_env(task, **kwargs)
+    except TypeError as exc:
+        if not actuator:
+            raise
+        raise ConfigError(f"--actuator {actuator}: the sim robot of {task} has no actuator models (the arm has "
+                          f"sts3215, xl330_m288, xm430_w350; the bases create2, racecar): drop --actuator "
+                          f"({exc})") from None
     except ValueError as robolearn_error:
-        if image or randomize:
+        if image or randomize or actuator:
             raise
         try:
             env = gym.make(task)
@@ -256,7 +266,7 @@ def start_or_resume(learner_cls: type[Learner], env: gym.Env, run_dir: str | os.
         asked = env_options(env)
         for name in sorted(set(recorded["env_options"]) | set(asked)):
             if recorded["env_options"].get(name) != asked.get(name):
-                problems.append(f"env option {name} (repeat the run's --image/--randomize): checkpoint "
+                problems.append(f"env option {name} (repeat the run's --image/--randomize/--actuator): checkpoint "
                                 f"{recorded['env_options'].get(name)}, asked {asked.get(name)}")
     requested = config.to_dict()
     safe, unsafe = resume_differences(recorded["config"], requested)

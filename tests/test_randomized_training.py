@@ -70,3 +70,42 @@ def test_randomize_is_refused_where_it_would_not_reach_the_simulators(tmp_path, 
                      str(tmp_path / "r")]) == 1
         assert "--randomize is not passed on to Ray workers or sweep runs" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_cli_trains_on_an_actuator_model_and_eval_and_the_report_use_the_recorded_one(tmp_path, capsys):
+    """`--actuator sts3215`: the arm's joints are serial-bus servos that sag under load, recorded in the
+    checkpoint; a resume must repeat it, and `robolearn eval` (plain and --perturb) evaluates on that robot
+    unless told otherwise."""
+    from robolearn.data.transitions import scripted_expert
+    from robolearn.sim2real.robustness import evaluate_under, robustness_report
+
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    run_dir = tmp_path / "run"
+    common = ["--device", "cpu", "--no-progress", "--eval-episodes", "0", "--run-dir", str(run_dir)]
+    assert main(["train", "ArmReach", "--config", str(config), "--actuator", "sts3215", "--steps", "30",
+                 *common]) == 0
+    checkpoint = run_dir / "checkpoint.pt"
+    assert load_checkpoint(checkpoint)["env_options"]["actuator"] == "sts3215"
+    capsys.readouterr()
+    assert main(["train", "ArmReach", "--steps", "40", "--resume", *common]) == 1
+    err = capsys.readouterr().err
+    assert "env option actuator" in err and "--actuator" in err
+
+    assert main(["eval", str(checkpoint), "--episodes", "1"]) == 0
+    assert "with the sts3215 actuator model" in capsys.readouterr().out
+    # The report's expert row is the expert on the servo arm, not on the ideal motors.
+    report = robustness_report(checkpoint, "nominal", episodes=1, seed=7)
+    on_servos = evaluate_under("ArmReach", {"perturbation": {}}, scripted_expert, image=False, episodes=1, seed=7,
+                               actuator="sts3215")
+    ideal = evaluate_under("ArmReach", {"perturbation": {}}, scripted_expert, image=False, episodes=1, seed=7)
+    assert report.actuator == "sts3215" and "sts3215" in report.markdown()
+    assert report.row("nominal", "expert").true_return_mean == pytest.approx(on_servos["true_return_mean"])
+    assert on_servos["true_return_mean"] != pytest.approx(ideal["true_return_mean"])
+
+
+def test_an_actuator_the_robot_does_not_have_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match="PendulumBalance has no actuator models.*sts3215"):
+        make_env("PendulumBalance", actuator="sts3215")
+    with pytest.raises(ValueError, match="unknown servo 'bogus'"):
+        make_env("ArmReach", actuator="bogus")

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="folder for the robustness report's files (default: <policy>-robustness "
                                       "next to the policy)")
     parser.add_argument("--no-expert", action="store_true", help="robustness report without the scripted expert")
+    parser.add_argument("--actuator", metavar="MODEL",
+                        help="the sim robot's actuator model (default: the one the checkpoint was trained with; "
+                             "an ONNX file does not record it)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
     if not task:
         raise CheckpointError(f"{args.checkpoint} does not record its env: pass --task")
     learner_cls = learner_class(data.get("algo", ""))
-    env = make_env(task, image=args.image or "image" in data.get("observation_space", {}))
+    actuator = args.actuator or (data.get("env_options") or {}).get("actuator")
+    env = make_env(task, image=args.image or "image" in data.get("observation_space", {}), actuator=actuator)
     try:
         actual = env_id_of(env)
         if recorded and actual and actual != recorded:
@@ -60,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
                                       "--force-task to evaluate it there anyway")
             print(f"warning: --force-task: evaluating a policy trained on {recorded} on {actual}")
         learner = learner_cls.load(args.checkpoint, env, args.device)
-        print(f"evaluating {data['algo']} on {task} over {args.episodes} episodes", flush=True)
+        on = f"{task} with the {actuator} actuator model" if actuator else task
+        print(f"evaluating {data['algo']} on {on} over {args.episodes} episodes", flush=True)
         result = evaluate_policy(env, learner.act, args.episodes, seed=args.seed)
     finally:
         env.close()
@@ -80,7 +85,9 @@ def _robustness(args: argparse.Namespace) -> int:
                          "drop --image/--force-task")
     report = robustness_report(args.checkpoint, args.perturb, task=args.task, episodes=args.episodes,
                                seed=args.seed, device=args.device, with_expert=not args.no_expert,
-                               progress=lambda what: print(f"evaluating {what}", flush=True))
+                               progress=lambda what: print(f"evaluating {what}", flush=True),
+                               actuator=args.actuator)
+    print(f"robustness on {report.robot}")
     policy = Path(args.checkpoint)
     out = Path(args.out) if args.out else policy.parent / f"{policy.stem}-robustness"
     paths = report.write(out)

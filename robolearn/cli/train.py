@@ -10,6 +10,7 @@ Examples:
     robolearn train PendulumBalance --config configs/sac_small.yaml --workers 2 --steps 4000   # Ray workers
     robolearn train PendulumBalance --config configs/sac_small.yaml --seeds 0,1,2 --sweep actor_lr=3e-4,1e-3
     robolearn train ArmReach --algo sac --config configs/sac_main.yaml --randomize strong   # domain randomisation
+    robolearn train ArmReach --algo sac --config configs/sac_main.yaml --actuator sts3215   # the servo model
     robolearn train ArmReach --algo sac --init-from runs/reach/checkpoint.pt --run-dir runs/finetune  # fine-tune
 """
 
@@ -61,6 +62,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="train on a perturbed sim robot, drawn afresh at every reset: a preset of the task's "
                              "robot (mild, strong, servo_lag, ...) or a perturbation YAML file (ranges: or "
                              "perturbation:); recorded in the checkpoint, so --resume must repeat it")
+    parser.add_argument("--actuator", metavar="MODEL",
+                        help="the sim robot's actuator model instead of its ideal motors: sts3215, xl330_m288 or "
+                             "xm430_w350 on the arm (a serial-bus servo that sags under load), create2 or racecar "
+                             "on the bases; recorded in the checkpoint, so --resume must repeat it")
     parser.add_argument("--eval-episodes", type=int, default=5, help="evaluation episodes after training")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--async", dest="async_", action="store_true",
@@ -79,12 +84,13 @@ def run(args: argparse.Namespace) -> int:
     train_scale.check(args)
     check_overseen(learner_cls, args.intervene, args.label_reward,
                    apart=bool(args.async_ or args.workers or train_scale.is_sweep(args)))
-    if args.randomize and (args.workers or train_scale.is_sweep(args)):
-        raise ConfigError("--randomize is not passed on to Ray workers or sweep runs yet (they would train on the "
-                          "nominal robot): drop --randomize or --workers/--seeds/--sweep")
+    for option, value in (("--randomize", args.randomize), ("--actuator", args.actuator)):
+        if value and (args.workers or train_scale.is_sweep(args)):
+            raise ConfigError(f"{option} is not passed on to Ray workers or sweep runs yet (they would train on "
+                              f"the default robot): drop {option} or --workers/--seeds/--sweep")
     if args.init_from and train_scale.is_sweep(args):
         raise ConfigError("--init-from does not reach sweep runs yet: drop --init-from or --seeds/--sweep")
-    env = make_env(args.task, args.image, args.reward_classifier, args.randomize)
+    env = make_env(args.task, args.image, args.reward_classifier, args.randomize, args.actuator)
     human = contextlib.ExitStack()
     try:
         config = load_config(learner_cls, args.config, args.seed, args.init_from)
@@ -109,9 +115,10 @@ def run(args: argparse.Namespace) -> int:
             if args.async_:
                 from robolearn.link.local import train_async
 
-                # The actor process builds its own env: the same one, randomisation included.
+                # The actor process builds its own env: the same one, randomisation and actuators included.
                 env_factory = functools.partial(make_env, args.task, args.image, args.reward_classifier,
-                                                args.randomize) if args.randomize else None
+                                                args.randomize, args.actuator) \
+                    if args.randomize or args.actuator else None
                 summary = train_async(started, args.steps, run_dir, task=args.task, image=args.image,
                                       reward_classifier=args.reward_classifier, utd_cap=args.utd_cap or None,
                                       resume_hint=_resume_command(args, run_dir), progress=not args.no_progress,
@@ -152,6 +159,8 @@ def _resume_command(args: argparse.Namespace, run_dir: Path) -> str:
         parts += ["--intervene", args.intervene] + (["--label-reward"] if args.label_reward else [])
     if args.randomize:
         parts += ["--randomize", str(args.randomize)]
+    if args.actuator:
+        parts += ["--actuator", args.actuator]
     if args.workers:
         parts += ["--workers", str(args.workers), "--utd-cap", str(args.utd_cap)]
         parts += ["--ray-address", args.ray_address] if args.ray_address else []

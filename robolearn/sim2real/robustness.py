@@ -71,6 +71,11 @@ class RobustnessReport:
     task: str
     policy: str
     rows: list[Row]
+    actuator: str | None = None  # the sim robot's actuator model (None: its ideal motors)
+
+    @property
+    def robot(self) -> str:
+        return f"{self.task} with the {self.actuator} actuator model" if self.actuator else self.task
 
     def row(self, perturbation: str, controller: str) -> Row:
         for row in self.rows:
@@ -91,7 +96,7 @@ class RobustnessReport:
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in cells)
 
     def markdown(self) -> str:
-        lines = [f"Robustness of `{self.policy}` on {self.task}", "",
+        lines = [f"Robustness of `{self.policy}` on {self.robot}", "",
                  "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
         lines += ["| " + " | ".join(row.cells()) + " |" for row in self.rows]
         return "\n".join(lines) + "\n"
@@ -193,6 +198,7 @@ class PolicyFile:
     task: str  # the task it was trained on ("" when the file does not say)
     image: bool  # whether it observes camera frames
     controller: Controller
+    actuator: str | None = None  # the sim actuator model it was trained with (a checkpoint records it)
 
 
 def load_policy(path: str | os.PathLike, task: str | None = None, device: str = "cpu") -> PolicyFile:
@@ -217,16 +223,17 @@ def load_policy(path: str | os.PathLike, task: str | None = None, device: str = 
         return learner_cls.load(path, env, device).act  # checks the env's spaces against the checkpoint
 
     return PolicyFile(task or data.get("env_id") or "", "image" in data.get("observation_space", {}),
-                      checkpoint_controller)
+                      checkpoint_controller, (data.get("env_options") or {}).get("actuator"))
 
 
 def evaluate_under(task: str, document: Mapping[str, Any], controller: Controller, *, image: bool,
-                   episodes: int, seed: int) -> dict:
-    """`evaluate_policy` of `controller` on `task` perturbed by `document`, scoring the true state too."""
+                   episodes: int, seed: int, actuator: str | None = None) -> dict:
+    """`evaluate_policy` of `controller` on `task` (its sim robot with `actuator`, if given) perturbed by
+    `document`, scoring the true state too."""
     from robolearn.envs.privileged import TrueReward
     from robolearn.training import make_env
 
-    env = TrueReward(make_env(task, image=image, randomize=document))
+    env = TrueReward(make_env(task, image=image, randomize=document, actuator=actuator))
     try:
         return evaluate_policy(env, controller(env), episodes, seed)
     finally:
@@ -235,12 +242,15 @@ def evaluate_under(task: str, document: Mapping[str, Any], controller: Controlle
 
 def robustness_report(policy_path: str | os.PathLike, sweep: str | os.PathLike, *, task: str | None = None,
                       episodes: int = 10, seed: int = 10_000, device: str = "cpu",
-                      with_expert: bool = True, progress: Callable[[str], None] | None = None) -> RobustnessReport:
+                      with_expert: bool = True, progress: Callable[[str], None] | None = None,
+                      actuator: str | None = None) -> RobustnessReport:
     """Evaluate the policy in `policy_path` (and the task's scripted expert, where it has one) under every
-    perturbation of `sweep` (see `load_sweep`), `episodes` episodes each on seeds seed, seed + 1, ..."""
+    perturbation of `sweep` (see `load_sweep`), `episodes` episodes each on seeds seed, seed + 1, ..., on the
+    sim robot with `actuator` (default: the one a checkpoint was trained with; else the ideal motors)."""
     if episodes <= 0:
         raise ValueError(f"--episodes must be > 0, got {episodes}")
     policy = load_policy(policy_path, task, device)
+    actuator = actuator or policy.actuator
     if not policy.task:
         raise ValueError(f"{policy_path} does not record its task: pass --task")
     from robolearn.tasks.registry import task_entry
@@ -260,7 +270,7 @@ def robustness_report(policy_path: str | os.PathLike, sweep: str | os.PathLike, 
             if progress:
                 progress(f"{name}: {controller_name}")
             result = evaluate_under(entry.id, document, controller, image=policy.image, episodes=episodes,
-                                    seed=seed)
+                                    seed=seed, actuator=actuator)
             true_return = result["true_return_mean"]
             if name == NOMINAL:
                 nominal[controller_name] = true_return
@@ -269,5 +279,5 @@ def robustness_report(policy_path: str | os.PathLike, sweep: str | os.PathLike, 
             rows.append(Row(name, controller_name, result["return_mean"], true_return, result["true_return_std"],
                             retention, result["true_success_rate"], result["safety_clips"], result["safety_stops"],
                             episodes))
-    return RobustnessReport(entry.id, Path(policy_path).name, rows)
+    return RobustnessReport(entry.id, Path(policy_path).name, rows, actuator)
 
