@@ -107,3 +107,24 @@ def test_without_the_field_a_hold_never_switches_torque_off_and_a_robot_that_can
     assert not any(loop.step().torque_off for _ in range(3 * CONTROL_HZ))
     with pytest.raises(ValueError, match="cannot be switched off by software; remove the field"):
         make_robot("pendulum", limits_path=_limits_with(tmp_path, "pendulum", torque_off_after_hold_s=1.0))
+
+
+def test_the_hold_before_torque_off_counts_from_the_first_clock_reading_after_the_stop(tmp_path):
+    """An e-stop arrives between two control ticks, after the last clock reading the filter saw: counting the
+    hold from that earlier reading would switch the torque off up to a tick early (seen on the virtual servo
+    bus under load). The count starts at the first reading after the stop, so a hold is never cut short."""
+    hold = 0.3
+    robot = make_robot("so101_arm", seed=0, limits_path=_limits_with(tmp_path, "so101_arm",
+                                                                      torque_off_after_hold_s=hold))
+    with robot:
+        robot.reset(seed=0)
+        loop = DriverLoop(robot, advance_physics=True)
+        _drive_to(loop, LOADED_POSE, seconds=0.5)
+        last_reading = robot.now()
+        loop.estop("test")  # later in wall time than `last_reading`, by an unknown amount
+        safety = loop.safety
+        first = last_reading + 0.1  # the next tick
+        assert not safety.torque_off_due(first)
+        assert not safety.torque_off_due(last_reading + hold), "the hold counts from the first reading, not before"
+        assert not safety.torque_off_due(first + hold - 1e-6)
+        assert safety.torque_off_due(first + hold + 1e-9)

@@ -117,7 +117,7 @@ class SafetyController:
         self._hold: np.ndarray | None = None
         self._ramp_from: np.ndarray | None = None
         self._ramp_start = 0.0
-        self._stop_since: float | None = None  # `now` when the stop in progress began
+        self._stop_since: float | None = None  # the first clock reading in the stop in progress
         self.torque_off = False  # the actuators were switched off during the stop in progress
         self._zero = np.zeros_like(self._low).clip(self._low, self._high)
         self._hold_last_command = limits.hold == "last_command"
@@ -255,7 +255,9 @@ class SafetyController:
         self._last_command = None
         if not self._stop_reason:
             self._stop_reason = reason or IDLE
-            self._stop_since = self._last_now
+            # Counted from the next clock reading (`torque_off_due`), not the last one: a stop asked for between
+            # two ticks (an e-stop) began after the last reading, and a hold must never be cut short.
+            self._stop_since = None
             if self.kind is CommandKind.JOINT_POSITION:
                 self._hold = (self._last_applied.copy() if self._hold_last_command and self._last_applied is not None
                               else self._measured_position())
@@ -325,7 +327,7 @@ class SafetyController:
         after = self.limits.torque_off_after_hold_s
         if after is None or self.torque_off or not self._stop_reason or self.ramping:
             return False
-        if self._stop_since is None:  # the stop began before any clock reading: count from this one
+        if self._stop_since is None:  # the first reading since the stop began: count from it
             self._stop_since = now
         return now - self._stop_since >= after
 
