@@ -83,10 +83,9 @@ def train_arm(task: str, config: SACConfig, steps: int, human: dict | None,
             if arrivals is not None:
                 data, arrived = arrivals
                 due = max([n for step, n in arrived if step <= learner.steps_done], default=0)
-                for i in range(fed, due):
-                    learner.interventions.add(data.observations[i], data.actions[i], data.rewards[i],
-                                              data.next_observations[i], data.terminated[i], data.truncated[i])
-                fed = max(fed, due)
+                if due > fed:
+                    learner.interventions.add_transitions(take(data, fed, due))
+                    fed = due
             learner.train(min(learner.steps_done + chunk, steps), run_dir=None, progress=False)
             history = learner.logger.history
             evals += history.get("eval/return", [])
@@ -100,6 +99,12 @@ def train_arm(task: str, config: SACConfig, steps: int, human: dict | None,
                 "human_data": human_data, "schedule": schedule, "wall_s": time.perf_counter() - started}
     finally:
         env.close()
+
+
+def take(data: Transitions, start: int, stop: int) -> Transitions:
+    """Transitions start..stop-1 of `data`."""
+    return Transitions(*(None if getattr(data, f.name) is None else getattr(data, f.name)[start:stop]
+                         for f in dataclasses.fields(Transitions)))
 
 
 def steps_to(evals: list[tuple[int, float]], target: float) -> int | None:
@@ -153,14 +158,10 @@ def main() -> None:
             demo_env.close()
             path = Path(tmp) / f"demos-{seed}.npz"
             keep = args.demo_episodes * length + max(n, 1)
-            Transitions(*(getattr(demos, f.name)[:keep] if getattr(demos, f.name) is not None else None
-                          for f in dataclasses.fields(Transitions))).save(path)
+            take(demos, 0, keep).save(path)
             # The same scripted episodes to start from, then the human's transitions instead of more expert ones.
             upfront_path = Path(tmp) / f"human-{seed}.npz"
-            start = args.demo_episodes * length
-            Transitions(*(np.concatenate([getattr(demos, f.name)[:start], getattr(hil["human_data"], f.name)])
-                          for f in dataclasses.fields(Transitions) if f.name not in ("images", "next_images"))
-                        ).save(upfront_path)
+            Transitions.concatenate([take(demos, 0, args.demo_episodes * length), hil["human_data"]]).save(upfront_path)
             arms = {"hil": hil,
                     "offline": train_arm(args.task, dataclasses.replace(base, seed=seed, demos=str(path)),
                                          args.steps, None),
